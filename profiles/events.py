@@ -1,0 +1,63 @@
+"""The vocabulary profiles and the workflow core share: events, actions and outcomes.
+
+A profile's timers start, stop, pause and resume on these events; its roles are granted these actions.
+Approval steps add events of their own: ``approved:<step id>`` when that step agrees a draft.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Event(StrEnum):
+    DETECTED = "detected"  # the message is found (the original post's time for a forward)
+    ROUTED = "routed"  # sent to the executors (the thread is opened)
+    RETURNED = "returned"  # an executor returned it: not our department's competence
+    DRAFT_SUBMITTED = "draft_submitted"  # a (re)worked draft reached the reviewers
+    DRAFT_WITHDRAWN = "draft_withdrawn"
+    REWORK_REQUESTED = "rework_requested"  # a reviewer returned the draft for rework
+    APPROVED = "approved"  # the whole approval chain agreed
+    PUBLISHED = "published"  # the final answer is published: the incident is done
+    INTERMEDIATE_PUBLISHED = "intermediate_published"  # an intermediate answer is published
+    PART_SUBMITTED = "part_submitted"  # a co-executor sent their part
+    PART_ACCEPTED = "part_accepted"  # the coordinator accepted it and passed it to the lead
+    CLARIFICATION_REQUESTED = "clarification_requested"  # a question to the author is published
+    CLARIFICATION_RECEIVED = "clarification_received"  # the author answered
+    EXPLANATION_NEEDED = "explanation_needed"  # an explanation instead of an answer (Ю-С 3.7)
+    CLOSED = "closed"  # ended without an answer (any outcome)
+
+
+APPROVED_STEP_PREFIX = "approved:"
+
+
+def approved_step(step_id: str) -> str:
+    return f"{APPROVED_STEP_PREFIX}{step_id}"
+
+
+class Action(StrEnum):
+    INTAKE = "intake"  # sends messages to the bot
+    ROUTE = "route"  # picks the departments, re-routes returned messages
+    ANSWER = "answer"  # writes the draft as head of an assigned department
+    CORRECT = "correct"  # corrects a draft's text himself
+    PUBLISH = "publish"  # publishes the answer (final or intermediate)
+    CLARIFY = "clarify"  # asks the author a question, records the answer
+    CLOSE = "close"  # ends an incident without an answer (an outcome)
+    ESCALATIONS = "escalations"  # is told when a deadline passes; gets the digest
+    REPORT = "report"  # asks for the monthly report
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    NOT_PROCESSED = "not_processed"  # obscenity, threats, unreadable
+    NOT_COMPETENT = "not_competent"  # not the administration's competence: redirected elsewhere
+    FORMAL_APPEAL = "formal_appeal"  # converted to an appeal under 59-FZ
+    EXPLAINED = "explained"  # an explanation was sent instead of an answer
+
+
+OUTCOME_TITLES_RU = {
+    Outcome.PUBLISHED: "ответ опубликован",
+    Outcome.NOT_PROCESSED: "не подлежит обработке",
+    Outcome.NOT_COMPETENT: "не относится к компетенции администрации",
+    Outcome.FORMAL_APPEAL: "переведено в обращение по 59-ФЗ",
+    Outcome.EXPLAINED: "дано разъяснение",
+}

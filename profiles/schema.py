@@ -1,0 +1,378 @@
+"""The profile file format: one regulation as data, validated on load.
+
+A profile is a TOML file (see profiles/izobilny.toml, the default, for a commented example).
+Structure is checked by pydantic; references between sections (roles, tracks, timers, events) are
+checked by ``Profile.cross_check``. Both kinds of problem come out as one line each naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+from profiles.calendar import ProductionCalendar
+from profiles.clocks import BusinessClock, Clock, OfficeHours, Period
+from profiles.events import APPROVED_STEP_PREFIX, Action, Event, Outcome
+
+_DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?:in)?)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """'30m', '1h30m', '4h', '3d' -> timedelta. Negative or empty durations are refused."""
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError("a duration cannot be negative")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a duration is a string like '30m', '1h30m' or '3d', not {value!r}")
+    text = value.strip().replace(" ", "")
+    if text.startswith("-"):
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groupdict().values()):
+        raise ValueError(f"bad duration {value!r}: write it like '30m', '1h30m', '4h' or '3d'")
+    d, h, mi = (int(m.group(k) or 0) for k in ("d", "h", "m"))
+    return timedelta(days=d, hours=h, minutes=mi)
+
+
+def format_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    h, m = divmod(minutes, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if m or not h else "")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def _parse_time(text: str) -> time:
+    m = _HHMM.match(text.strip())
+    if not m:
+        raise ValueError(f"bad time {text!r}: write HH:MM")
+    h, mi = int(m.group(1)), int(m.group(2))
+    if h == 24 and mi == 0:
+        return time.max
+    if h > 23 or mi > 59:
+        raise ValueError(f"bad time {text!r}")
+    return time(h, mi)
+
+
+def parse_periods(value: object) -> tuple[Period, ...]:
+    """'09:00-18:00' or '' (day off) or a list of such strings."""
+    if isinstance(value, tuple) and all(isinstance(p, Period) for p in value):
+        return value
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("office hours are 'HH:MM-HH:MM', a list of those, or '' for a day off")
+    out: list[Period] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"bad office hours {item!r}")
+        if not item.strip():
+            continue
+        start, sep, end = item.partition("-")
+        if not sep:
+            raise ValueError(f"bad office hours {item!r}: write 'HH:MM-HH:MM'")
+        p = Period(_parse_time(start), _parse_time(end))
+        if p.start == time.max or (p.end != time.max and p.end <= p.start):
+            raise ValueError(f"office hours {item!r} end before they start")
+        if out and p.start < out[-1].end:
+            raise ValueError(f"office hours {item!r} overlap the previous period")
+        out.append(p)
+    return tuple(out)
+
+
+Periods = Annotated[
+    tuple[Period, ...],
+    BeforeValidator(parse_periods),
+    PlainSerializer(lambda ps: [str(p) for p in ps]),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficeHoursSpec(Strict):
+    """Office hours of the administration. The regulations do not set them: each profile says whose."""
+
+    mon: Periods
+    tue: Periods
+    wed: Periods
+    thu: Periods
+    fri: Periods
+    sat: Periods = ()
+    sun: Periods = ()
+    lunch: Periods = ()
+    worked_weekend: Periods = Field(description="hours of a Saturday/Sunday the calendar makes working")
+    short_day_by: Duration = timedelta(hours=1)
+    note: str = ""
+
+    def build(self) -> OfficeHours:
+        days = [self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun]
+        return OfficeHours(
+            weekdays=tuple(_minus_lunch(d, self.lunch) for d in days),
+            worked_weekend=_minus_lunch(self.worked_weekend, self.lunch),
+            short_by=self.short_day_by,
+        )
+
+
+def _minus_lunch(periods: tuple[Period, ...], lunch: tuple[Period, ...]) -> tuple[Period, ...]:
+    out = list(periods)
+    for gap in lunch:
+        nxt: list[Period] = []
+        for p in out:
+            if gap.end <= p.start or gap.start >= p.end:
+                nxt.append(p)
+                continue
+            if p.start < gap.start:
+                nxt.append(Period(p.start, gap.start))
+            if gap.end < p.end:
+                nxt.append(Period(gap.end, p.end))
+        out = nxt
+    return tuple(out)
+
+
+class CalendarSpec(Strict):
+    country: Literal["RU"] = "RU"
+    extra_days_off: list[date] = []
+    extra_working_days: list[date] = []
+    extra_short_days: list[date] = []
+
+    def build(self) -> ProductionCalendar:
+        return ProductionCalendar.russian(
+            self.extra_days_off, self.extra_working_days, self.extra_short_days
+        )
+
+
+class RoleSpec(Strict):
+    title: str = Field(min_length=1)
+    clause: str = ""
+    can: list[Action] = []
+    acts_for: str | None = None  # a substitute: acts for this role while it is away
+    note: str = ""
+
+
+class TrackSpec(Strict):
+    title: str = Field(min_length=1)
+    clause: str = ""
+
+
+class SourceSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = Field(min_length=1)
+    track: str
+    domains: list[str] = []  # links to these domains propose this source
+    channels: list[str] = []  # forwards from these channel usernames propose this source
+
+
+class ApprovalStep(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = Field(min_length=1)
+    role: str
+    clause: str = ""
+    checklist: list[str] = []  # to be ticked before this step can approve (Елец п. 7)
+
+
+class RelativeDeadline(Strict):
+    """A deadline set relative to another timer's: ``duration`` before (or after) its deadline."""
+
+    timer: str
+    before: Duration | None = None
+    after: Duration | None = None
+
+
+class TimerSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = Field(min_length=1)
+    clause: str = Field(min_length=1)
+    role: str  # who must act before it runs out
+    start: list[str] = Field(min_length=1)  # events that start it
+    stop: list[str] = Field(min_length=1)  # events that stop it (done)
+    pause: list[str] = []
+    resume: list[str] = []
+    count_from: str | None = None  # count from the moment of this earlier event, not the start's
+    duration: Duration | None = None
+    clock: Clock = Clock.CALENDAR
+    relative: RelativeDeadline | None = None
+    no_later_than: str | None = None  # never past this other timer's deadline
+    tracks: list[str] = []  # empty: every track
+    per: Literal["incident", "co_executor"] = "incident"
+    kind: Literal["deadline", "window"] = "deadline"  # a window lapses silently when it runs out
+    reminders: list[Duration] = []  # before the deadline, on the timer's own clock
+    overdue_every: Duration | None = None  # repeat the overdue notice this often
+    note: str = ""  # how an ambiguous clause is read, and why
+
+    @field_validator("start", "stop", "pause", "resume", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("reminders", mode="before")
+    @classmethod
+    def _reminders_list(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+
+class Defaults(Strict):
+    overdue_every: Duration = timedelta(hours=1)
+    digest_at: time = time(9, 0)
+    digest_on_working_days_only: bool = True
+
+
+class ProfileMeta(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str = Field(min_length=1)
+    act: str = Field(min_length=1)
+    act_date: date | None = None
+    seed: str = ""  # the source document
+    timezone: str
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name like 'Europe/Moscow'") from None
+        return v
+
+
+class Profile(Strict):
+    profile: ProfileMeta
+    office_hours: OfficeHoursSpec
+    calendar: CalendarSpec = CalendarSpec()
+    defaults: Defaults = Defaults()
+    roles: dict[str, RoleSpec] = Field(min_length=1)
+    tracks: dict[str, TrackSpec] = Field(min_length=1)
+    sources: list[SourceSpec] = Field(min_length=1)
+    approval: list[ApprovalStep] = []
+    timers: list[TimerSpec] = Field(min_length=1)
+    outcomes: list[Outcome] = []
+    interpretations: list[str] = []
+
+    # --- derived views -----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.profile.timezone)
+
+    @cached_property
+    def clock(self) -> BusinessClock:
+        return BusinessClock(self.tz, self.office_hours.build(), self.calendar.build())
+
+    def source(self, source_id: str) -> SourceSpec:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(f"profile {self.id}: no source {source_id!r}")
+
+    def timers_for(self, track: str) -> list[TimerSpec]:
+        return [t for t in self.timers if not t.tracks or track in t.tracks]
+
+    def timer(self, timer_id: str, track: str) -> TimerSpec:
+        for t in self.timers_for(track):
+            if t.id == timer_id:
+                return t
+        raise KeyError(f"profile {self.id}: no timer {timer_id!r} on track {track!r}")
+
+    def events(self) -> set[str]:
+        return {e.value for e in Event} | {APPROVED_STEP_PREFIX + s.id for s in self.approval}
+
+    def roles_with(self, action: Action) -> list[str]:
+        return [rid for rid, r in self.roles.items() if action in self.effective_actions(rid)]
+
+    def effective_actions(self, role_id: str) -> set[Action]:
+        role = self.roles[role_id]
+        actions = set(role.can)
+        if role.acts_for and role.acts_for in self.roles:
+            actions |= set(self.roles[role.acts_for].can)
+        return actions
+
+    # --- references between sections ---------------------------------------------------------
+
+    def cross_check(self) -> list[tuple[str, str]]:
+        """Problems no single field shows: (key, reason) pairs; empty when the profile is sound."""
+        problems: list[tuple[str, str]] = []
+        roles, tracks, events = set(self.roles), set(self.tracks), self.events()
+
+        for rid, role in self.roles.items():
+            if role.acts_for and role.acts_for not in roles:
+                problems.append((f"roles.{rid}.acts_for", f"unknown role {role.acts_for!r}"))
+        for i, src in enumerate(self.sources):
+            if src.track not in tracks:
+                problems.append((f"sources[{i}].track", f"unknown track {src.track!r}; known: {_list(tracks)}"))
+        ids = [s.id for s in self.sources]
+        for dup in {x for x in ids if ids.count(x) > 1}:
+            problems.append(("sources", f"source id {dup!r} is used twice"))
+        for i, step in enumerate(self.approval):
+            if step.role not in roles:
+                problems.append((f"approval[{i}].role", f"unknown role {step.role!r}; known: {_list(roles)}"))
+
+        seen: dict[tuple[str, str], int] = {}
+        for i, t in enumerate(self.timers):
+            key = f"timers[{i}] ({t.id})"
+            for tr in t.tracks:
+                if tr not in tracks:
+                    problems.append((f"{key}.tracks", f"unknown track {tr!r}; known: {_list(tracks)}"))
+            for tr in t.tracks or list(tracks):
+                if (t.id, tr) in seen:
+                    problems.append((f"{key}.id", f"timer {t.id!r} is defined twice for track {tr!r}"))
+                seen[(t.id, tr)] = i
+            if t.role not in roles:
+                problems.append((f"{key}.role", f"unknown role {t.role!r}; known: {_list(roles)}"))
+            for field in ("start", "stop", "pause", "resume"):
+                for ev in getattr(t, field):
+                    if ev not in events:
+                        problems.append((f"{key}.{field}", f"unknown event {ev!r}; known: {_list(events)}"))
+            if t.count_from and t.count_from not in events:
+                problems.append((f"{key}.count_from", f"unknown event {t.count_from!r}"))
+            if bool(t.pause) != bool(t.resume):
+                problems.append((f"{key}.resume", "pause and resume go together"))
+            problems += self._check_duration(key, t)
+        return problems
+
+    def _check_duration(self, key: str, t: TimerSpec) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if (t.duration is None) == (t.relative is None):
+            problems.append((f"{key}.duration", "give either duration or relative, exactly one"))
+        if t.duration is not None and t.duration <= timedelta(0):
+            problems.append((f"{key}.duration", "must be longer than zero"))
+        if t.clock is Clock.WORKING_DAYS:
+            for name, d in [("duration", t.duration), *((f"reminders[{j}]", r) for j, r in enumerate(t.reminders))]:
+                if d is not None and d % timedelta(days=1):
+                    problems.append((f"{key}.{name}", "a working_days clock counts whole days: write '3d'"))
+        elif t.duration is not None and t.clock is not Clock.CALENDAR and t.duration % timedelta(days=1) == timedelta(0):
+            problems.append((f"{key}.duration", f"'{format_duration(t.duration)}' on the {t.clock} clock is "
+                             "ambiguous: write hours, e.g. '24h'"))
+        if t.relative is not None:
+            rel = t.relative
+            if (rel.before is None) == (rel.after is None):
+                problems.append((f"{key}.relative", "give either before or after, exactly one"))
+            if not any(o.id == rel.timer for o in self.timers if o is not t):
+                problems.append((f"{key}.relative.timer", f"unknown timer {rel.timer!r}"))
+        if t.no_later_than and not any(o.id == t.no_later_than for o in self.timers if o is not t):
+            problems.append((f"{key}.no_later_than", f"unknown timer {t.no_later_than!r}"))
+        for j, r in enumerate(t.reminders):
+            if r <= timedelta(0):
+                problems.append((f"{key}.reminders[{j}]", "a reminder comes before the deadline: use a positive offset"))
+            elif t.duration is not None and r >= t.duration:
+                problems.append((f"{key}.reminders[{j}]", f"'{format_duration(r)}' before the deadline is before "
+                                 f"the timer starts (it runs {format_duration(t.duration)})"))
+        return problems
+
+
+def _list(items: set[str]) -> str:
+    return ", ".join(sorted(items))
