@@ -228,6 +228,12 @@ class Defaults(Strict):
     digest_on_working_days_only: bool = True
 
 
+class WorkflowSpec(Strict):
+    outcomes: list[Outcome] = []  # ways to end an incident without an answer
+    intermediate_answers: bool = True
+    clarifications: bool = False  # questions to the author (Елец п. 3, 5)
+
+
 class ProfileMeta(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str = Field(min_length=1)
@@ -235,6 +241,7 @@ class ProfileMeta(Strict):
     act_date: date | None = None
     seed: str = ""  # the source document
     timezone: str
+    interpretations: list[str] = []  # how ambiguous clauses are read, and why
 
     @field_validator("timezone")
     @classmethod
@@ -256,8 +263,7 @@ class Profile(Strict):
     sources: list[SourceSpec] = Field(min_length=1)
     approval: list[ApprovalStep] = []
     timers: list[TimerSpec] = Field(min_length=1)
-    outcomes: list[Outcome] = []
-    interpretations: list[str] = []
+    workflow: WorkflowSpec = WorkflowSpec()
 
     # --- derived views -----------------------------------------------------------------------
 
@@ -354,9 +360,6 @@ class Profile(Strict):
             for name, d in [("duration", t.duration), *((f"reminders[{j}]", r) for j, r in enumerate(t.reminders))]:
                 if d is not None and d % timedelta(days=1):
                     problems.append((f"{key}.{name}", "a working_days clock counts whole days: write '3d'"))
-        elif t.duration is not None and t.clock is not Clock.CALENDAR and t.duration % timedelta(days=1) == timedelta(0):
-            problems.append((f"{key}.duration", f"'{format_duration(t.duration)}' on the {t.clock} clock is "
-                             "ambiguous: write hours, e.g. '24h'"))
         if t.relative is not None:
             rel = t.relative
             if (rel.before is None) == (rel.after is None):
@@ -367,7 +370,8 @@ class Profile(Strict):
             problems.append((f"{key}.no_later_than", f"unknown timer {t.no_later_than!r}"))
         for j, r in enumerate(t.reminders):
             if r <= timedelta(0):
-                problems.append((f"{key}.reminders[{j}]", "a reminder comes before the deadline: use a positive offset"))
+                reason = "a reminder comes before the deadline: use a positive offset"
+                problems.append((f"{key}.reminders[{j}]", reason))
             elif t.duration is not None and r >= t.duration:
                 problems.append((f"{key}.reminders[{j}]", f"'{format_duration(r)}' before the deadline is before "
                                  f"the timer starts (it runs {format_duration(t.duration)})"))

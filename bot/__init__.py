@@ -1,0 +1,1 @@
+"""Incident-management bot: the composition root (settings, Telegram wiring, CLI)."""

@@ -1,0 +1,306 @@
+"""The deployer's command line: `python -m bot profiles …`, `python -m bot calendar …`.
+
+No Telegram here: these commands load profiles and do time arithmetic only, so they start fast.
+Exit codes: 0 ok, 2 invalid input (a bad profile file, a bad date, an unknown profile or source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from profiles.clocks import CLOCK_TITLES_RU, Clock
+from profiles.deadlines import all_deadlines
+from profiles.loader import DEFAULT_PROFILE, ProfileError, check_file, load_profile, profile_files
+from profiles.schema import Profile, format_duration, parse_duration
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class UsageError(Exception):
+    """Bad input on the command line: printed as one line, exit code 2."""
+
+
+def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Бот «Инцидент-менеджмент»: запуск и настройка.")
+    parser.add_argument("--profiles-dir", type=Path, default=None,
+                        help="folder with extra or overriding profile files (default: PROFILES_DIR)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (long polling); the default when no command is given")
+
+    prof = sub.add_parser("profiles", help="regulation profiles").add_subparsers(dest="action", required=True)
+    prof.add_parser("list", help="list the profiles")
+    show = prof.add_parser("show", help="a regulation as a readable timeline with clauses")
+    show.add_argument("name")
+    check = prof.add_parser("check", help="validate profile files; exit code 2 when one is invalid")
+    check.add_argument("files", nargs="+", type=Path)
+    dl = prof.add_parser("deadlines", help="every timer computed as if its starting event happened --at")
+    dl.add_argument("name")
+    dl.add_argument("--at", required=True, help="local time of the profile, e.g. 2026-12-31T17:00")
+    dl.add_argument("--source", help="a source id (picks the track); default: every track")
+    dl.add_argument("--json", action="store_true")
+
+    cal = sub.add_parser("calendar", help="time arithmetic on a profile's clocks").add_subparsers(
+        dest="action", required=True)
+    add = cal.add_parser("add", help="a moment plus a duration on one clock")
+    add.add_argument("--profile", default=DEFAULT_PROFILE)
+    add.add_argument("--from", dest="start", required=True, help="local time, e.g. 2025-10-31T15:00")
+    amount = add.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--working", metavar="DURATION", help="working hours, e.g. 4h30m")
+    amount.add_argument("--working-days", metavar="N", type=int, help="whole working days")
+    amount.add_argument("--calendar-working", metavar="DURATION",
+                        help="calendar time counted on working days only, e.g. 24h")
+    amount.add_argument("--calendar", metavar="DURATION", help="plain wall-clock time, e.g. 30m")
+    add.add_argument("--json", action="store_true")
+    btw = cal.add_parser("between", help="the time between two moments on every clock")
+    btw.add_argument("--profile", default=DEFAULT_PROFILE)
+    btw.add_argument("start", metavar="FROM")
+    btw.add_argument("end", metavar="TO")
+    btw.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "run"):
+        from bot.app import run  # Telegram is imported only when the bot runs
+
+        return run()
+    extra = args.profiles_dir or _env_profiles_dir()
+    try:
+        if args.command == "profiles":
+            return _profiles(args, extra)
+        return _calendar(args, extra)
+    except (UsageError, ProfileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _env_profiles_dir() -> Path | None:
+    import os
+
+    value = os.environ.get("PROFILES_DIR")
+    return Path(value) if value else None
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+def _profiles(args: argparse.Namespace, extra: Path | None) -> int:
+    if args.action == "list":
+        for name, path in profile_files(extra).items():
+            profile = load_profile(name, extra)
+            mark = " (по умолчанию)" if name == DEFAULT_PROFILE else ""
+            print(f"{name:20} {profile.profile.timezone:16} {profile.profile.name}{mark}  [{path.name}]")
+        return 0
+    if args.action == "check":
+        bad = False
+        for path in args.files:
+            profile, problems = check_file(path)
+            for p in problems:
+                print(p)
+            if profile is None:
+                bad = True
+            else:
+                print(f"{path}: ok ({profile.profile.name}, {len(profile.timers)} timers)")
+        return 2 if bad else 0
+    profile = load_profile(args.name, extra)
+    if args.action == "show":
+        print(render_timeline(profile))
+        return 0
+    at = _moment(args.at, profile)
+    tracks = [_track_of_source(profile, args.source)] if args.source else list(profile.tracks)
+    rows = [
+        _deadline_row(profile, track, d)
+        for track in tracks
+        for d in all_deadlines(profile, track, at)
+    ]
+    if args.json:
+        _print_json({**_context(profile), "at": _iso(at), "source": args.source, "tracks": tracks,
+                     "timers": rows})
+        return 0
+    print(f"{profile.profile.name} — {profile.profile.timezone}; событие в {_human(at)}")
+    for r in rows:
+        print(f"  [{r['track']}] {r['title']} ({r['clause']}): до {_human(datetime.fromisoformat(r['due']))} "
+              f"— {r['duration']}, {CLOCK_TITLES_RU[Clock(r['clock'])]}")
+    return 0
+
+
+def _track_of_source(profile: Profile, source: str) -> str:
+    try:
+        return profile.source(source).track
+    except KeyError:
+        known = ", ".join(s.id for s in profile.sources)
+        raise UsageError(f"profile {profile.id}: unknown source {source!r}; known: {known}") from None
+
+
+def _deadline_row(profile: Profile, track: str, d: Any) -> dict[str, Any]:
+    t = d.timer
+    return {
+        "id": t.id,
+        "title": t.title,
+        "track": track,
+        "clause": t.clause,
+        "role": t.role,
+        "clock": t.clock.value,
+        "duration": _spec_duration(t),
+        "starts_on": t.start,
+        "stops_on": t.stop,
+        "counts_from": t.count_from or t.start[0],
+        "start": _iso(d.start),
+        "due": _iso(d.due),
+        "due_utc": _iso(d.due.astimezone(UTC)),
+        "reminders": [_iso(r) for r in d.reminders],
+        "kind": t.kind,
+    }
+
+
+def _spec_duration(t: Any) -> str:
+    if t.relative is not None:
+        rel = t.relative
+        if rel.before is not None:
+            return f"{format_duration(rel.before)} до срока «{rel.timer}»"
+        return f"{format_duration(rel.after)} после срока «{rel.timer}»"
+    return format_duration(t.duration)
+
+
+def render_timeline(profile: Profile) -> str:
+    meta = profile.profile
+    lines = [meta.name, meta.act + (f" от {meta.act_date:%d.%m.%Y}" if meta.act_date else ""),
+             f"Часовой пояс: {meta.timezone}", "Рабочее время: " + _hours_line(profile), ""]
+    lines.append("Роли:")
+    for rid, role in profile.roles.items():
+        extra = f"; замещает: {profile.roles[role.acts_for].title}" if role.acts_for else ""
+        lines.append(f"  {rid}: {role.title} ({role.clause or '—'}){extra}")
+    lines.append("Источники:")
+    for s in profile.sources:
+        lines.append(f"  {s.id}: {s.title} → {profile.tracks[s.track].title}")
+    if profile.approval:
+        lines.append("Согласование: " + " → ".join(
+            f"{st.title} ({profile.roles[st.role].title}, {st.clause or '—'})" for st in profile.approval))
+    for track_id, track in profile.tracks.items():
+        lines += ["", f"Порядок «{track.title}» ({track.clause or '—'}):"]
+        for t in profile.timers_for(track_id):
+            when = ", ".join(t.start)
+            lines.append(f"  • {t.title} — {profile.roles[t.role].title}; {_spec_duration(t)} "
+                         f"({CLOCK_TITLES_RU[t.clock]}) с «{t.count_from or when}»; {t.clause}")
+            if t.reminders:
+                lines.append("      напоминания за: " + ", ".join(format_duration(r) for r in t.reminders))
+            if t.note:
+                lines.append(f"      толкование: {t.note}")
+    if profile.workflow.outcomes:
+        from profiles.events import OUTCOME_TITLES_RU
+
+        lines += ["", "Без ответа: " + "; ".join(OUTCOME_TITLES_RU[o] for o in profile.workflow.outcomes)]
+    if meta.interpretations:
+        lines += ["", "Толкования:"] + [f"  – {i}" for i in meta.interpretations]
+    return "\n".join(lines)
+
+
+def _hours_line(profile: Profile) -> str:
+    oh = profile.office_hours.build()
+    names = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+    parts = [f"{n} {', '.join(str(p) for p in ps) or 'выходной'}" for n, ps in zip(names, oh.weekdays, strict=True)]
+    return "; ".join(parts) + f"; сокращённый день короче на {format_duration(oh.short_by)}"
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+def _calendar(args: argparse.Namespace, extra: Path | None) -> int:
+    profile = load_profile(args.profile, extra)
+    clock = profile.clock
+    if args.action == "add":
+        start = _moment(args.start, profile)
+        if args.working_days is not None:
+            if args.working_days < 0:
+                raise UsageError("--working-days must not be negative")
+            kind, amount, shown = Clock.WORKING_DAYS, args.working_days, str(args.working_days)
+        else:
+            kind, text = next((Clock(k), v) for k, v in (
+                ("working", args.working), ("calendar_working", args.calendar_working),
+                ("calendar", args.calendar)) if v is not None)
+            amount = _duration(text)
+            shown = format_duration(amount)
+        result = clock.add(start, amount, kind)
+        if args.json:
+            _print_json({**_context(profile), "from": _iso(start), "clock": kind.value, "amount": shown,
+                         "amount_minutes": None if kind is Clock.WORKING_DAYS else int(amount.total_seconds() // 60),
+                         "result": _iso(result)})
+        else:
+            print(_iso(result))
+        return 0
+    start, end = _moment(args.start, profile), _moment(args.end, profile)
+    out: dict[str, Any] = {}
+    for kind in Clock:
+        value = clock.between(start, end, kind)
+        if isinstance(value, timedelta):
+            out[kind.value] = {"minutes": int(value.total_seconds() // 60), "text": _signed(value)}
+        else:
+            out[kind.value] = {"days": value}
+    if args.json:
+        _print_json({**_context(profile), "from": _iso(start), "to": _iso(end), **out})
+    else:
+        for kind in Clock:
+            v = out[kind.value]
+            print(f"{kind.value:17} {v.get('text', v.get('days'))}")
+    return 0
+
+
+def _signed(value: timedelta) -> str:
+    return ("-" + format_duration(-value)) if value < timedelta(0) else format_duration(value)
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _moment(text: str, profile: Profile) -> datetime:
+    """ISO local time of the profile (an explicit offset is honoured)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"bad moment {text!r}: write it like 2026-12-31T17:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=profile.tz)
+    return value.astimezone(profile.tz)
+
+
+def _context(profile: Profile) -> dict[str, Any]:
+    oh = profile.office_hours.build()
+    return {
+        "profile": profile.id,
+        "timezone": profile.profile.timezone,
+        "office_hours": {
+            **{day: [str(p) for p in ps] for day, ps in zip(WEEKDAYS, oh.weekdays, strict=True)},
+            "worked_weekend": [str(p) for p in oh.worked_weekend],
+            "short_day_by": format_duration(oh.short_by),
+            "lunch": [str(p) for p in profile.office_hours.lunch],
+        },
+        "calendar": {
+            "country": profile.calendar.country,
+            "extra_days_off": [d.isoformat() for d in profile.calendar.extra_days_off],
+            "extra_working_days": [d.isoformat() for d in profile.calendar.extra_working_days],
+            "extra_short_days": [d.isoformat() for d in profile.calendar.extra_short_days],
+        },
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="minutes")
+
+
+def _human(moment: datetime) -> str:
+    return moment.strftime("%d.%m.%Y %H:%M")
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))

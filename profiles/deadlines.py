@@ -1,0 +1,78 @@
+"""Deadline computation: a timer of a profile, started at a moment, is due when?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from profiles.schema import Profile, TimerSpec
+
+# Another timer's deadline, by timer id (None when that timer is not running).
+DeadlineOf = Callable[[str], datetime | None]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    timer: TimerSpec
+    start: datetime  # the moment it counts from
+    due: datetime
+    reminders: tuple[datetime, ...]  # when to remind, earliest first, on the timer's clock
+
+
+def due_at(profile: Profile, timer: TimerSpec, start: datetime, other: DeadlineOf) -> datetime:
+    """When ``timer``, counting from ``start``, runs out."""
+    clock = profile.clock
+    if timer.relative is not None:
+        base = other(timer.relative.timer)
+        if base is None:  # the timer it hangs on is not running: count from the start instead
+            base_spec = profile.timer(timer.relative.timer, _track_of(profile, timer))
+            base = due_at(profile, base_spec, start, other)
+        rel = timer.relative
+        due = (
+            clock.subtract(base, rel.before, timer.clock)
+            if rel.before is not None
+            else clock.add(base, rel.after, timer.clock)  # type: ignore[arg-type]
+        )
+    else:
+        assert timer.duration is not None
+        due = clock.add(start, timer.duration, timer.clock)
+    if timer.no_later_than:
+        cap = other(timer.no_later_than)
+        if cap is not None and cap < due:
+            due = cap
+    return due.astimezone(profile.tz)
+
+
+def reminder_times(profile: Profile, timer: TimerSpec, start: datetime, due: datetime) -> tuple[datetime, ...]:
+    """Reminders ``timer.reminders`` before ``due`` on the timer's clock, those after ``start`` only."""
+    clock = profile.clock
+    times = {clock.subtract(due, offset, timer.clock) for offset in timer.reminders}
+    return tuple(sorted(t for t in times if start < t < due))
+
+
+def deadline(profile: Profile, timer: TimerSpec, start: datetime, other: DeadlineOf) -> Deadline:
+    due = due_at(profile, timer, start, other)
+    return Deadline(timer, start, due, reminder_times(profile, timer, start, due))
+
+
+def all_deadlines(profile: Profile, track: str, at: datetime) -> list[Deadline]:
+    """Every timer of a track as if each of its starting events happened at ``at``."""
+    timers = profile.timers_for(track)
+    done: dict[str, Deadline] = {}
+
+    def other(timer_id: str) -> datetime | None:
+        spec = next((t for t in timers if t.id == timer_id), None)
+        if spec is None:
+            return None
+        if timer_id not in done:
+            done[timer_id] = deadline(profile, spec, at, other)
+        return done[timer_id].due
+
+    for t in timers:
+        other(t.id)
+    return [done[t.id] for t in timers]
+
+
+def _track_of(profile: Profile, timer: TimerSpec) -> str:
+    return timer.tracks[0] if timer.tracks else next(iter(profile.tracks))
