@@ -219,7 +219,13 @@ class TimerSpec(Strict):
     @field_validator("reminders", mode="before")
     @classmethod
     def _reminders_list(cls, v: object) -> object:
-        return [v] if isinstance(v, str) else v
+        items = [v] if isinstance(v, str) else v
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, str) and item.strip().startswith("-"):
+                    raise ValueError(f"reminder {item!r} would come after the deadline: "
+                                     "offsets count back from the deadline and are positive")
+        return items
 
 
 class Defaults(Strict):

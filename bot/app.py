@@ -1,0 +1,54 @@
+"""Building and running the bot: settings → Bot, Dispatcher, routers; long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+
+from bot.settings import Settings, SettingsError, load_settings
+from handlers import build_router
+from profiles.loader import ProfileError, load_profile
+
+log = logging.getLogger("bot")
+
+
+def build_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)) \
+        if settings.telegram_api_url else AiohttpSession()
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher:
+    dp = Dispatcher(settings=settings)
+    dp.include_router(build_router())
+    return dp
+
+
+async def serve(settings: Settings) -> None:
+    bot = build_bot(settings)
+    dp = build_dispatcher(settings)
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dp.start_polling(bot, handle_signals=True)
+    finally:
+        await bot.session.close()
+
+
+def run() -> int:
+    try:
+        settings = load_settings()
+        load_profile(settings.default_profile, settings.profiles_dir)
+    except (SettingsError, ProfileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.database_path.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(settings))
+    return 0

@@ -1,0 +1,63 @@
+"""Settings from the environment and .env (pydantic-settings). Every key is in .env.example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = Field(pattern=r"^\d+:[A-Za-z0-9_-]{20,}$")
+    telegram_api_url: str | None = None  # a self-hosted Bot API server; the tests point it at the emulator
+    database_path: Path = Path("data/bot.sqlite3")
+    admin_ids: Annotated[list[int], NoDecode] = []
+    default_profile: str = "izobilny"
+    profiles_dir: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [int(x) for x in v.replace(";", ",").split(",") if x.strip()]
+        if isinstance(v, int):
+            return [v]
+        return v
+
+    @field_validator("profiles_dir", mode="before")
+    @classmethod
+    def _empty_dir(cls, v: object) -> object:
+        return None if v in ("", None) else v
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+def load_settings() -> Settings:
+    """Settings, or SettingsError with one line per bad key."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = ".".join(str(x) for x in err["loc"]).upper()
+            reason = "is not set" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+            if key == "BOT_TOKEN" and err["type"] == "string_pattern_mismatch":
+                reason = "does not look like a token from @BotFather (123456:ABC…)"
+            lines.append(f"setting {key}: {reason}")
+        raise SettingsError("; ".join(lines)) from None
+
+
+class SettingsError(Exception):
+    pass
