@@ -1,0 +1,104 @@
+"""Schema migrations, applied in order; PRAGMA user_version is the number applied. Never edit a
+released migration: add the next one."""
+
+MIGRATIONS: list[str] = [
+    # 1: organisation, groups, incidents, timers, outbox, processed updates
+    """
+    CREATE TABLE groups (
+        chat_id      INTEGER PRIMARY KEY,
+        title        TEXT NOT NULL DEFAULT '',
+        profile      TEXT NOT NULL,
+        is_forum     INTEGER NOT NULL DEFAULT 0,
+        bound_by     INTEGER,
+        bound_at     TEXT NOT NULL
+    );
+    CREATE TABLE departments (
+        id           INTEGER PRIMARY KEY,
+        code         TEXT NOT NULL UNIQUE,
+        name         TEXT NOT NULL,
+        territorial  INTEGER NOT NULL DEFAULT 0,
+        archived     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE people (
+        user_id      INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        username     TEXT
+    );
+    CREATE TABLE memberships (
+        user_id       INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        role          TEXT NOT NULL,
+        department_id INTEGER REFERENCES departments(id),
+        PRIMARY KEY (user_id, role, department_id)
+    );
+    CREATE UNIQUE INDEX memberships_no_dup ON memberships(user_id, role, IFNULL(department_id, 0));
+    CREATE TABLE incidents (
+        id                 INTEGER PRIMARY KEY,
+        chat_id            INTEGER NOT NULL REFERENCES groups(chat_id),
+        profile            TEXT NOT NULL,
+        source             TEXT NOT NULL,
+        track              TEXT NOT NULL,
+        state              TEXT NOT NULL,
+        departments        TEXT NOT NULL DEFAULT '[]',
+        step               INTEGER NOT NULL DEFAULT 0,
+        outcome            TEXT,
+        outcome_reason     TEXT,
+        intermediate_given INTEGER NOT NULL DEFAULT 0,
+        resume_state       TEXT,
+        parts_done         TEXT NOT NULL DEFAULT '[]',
+        event_times        TEXT NOT NULL DEFAULT '{}',
+        significant        INTEGER NOT NULL DEFAULT 0,
+        text               TEXT NOT NULL DEFAULT '',
+        link               TEXT,
+        origin             TEXT NOT NULL DEFAULT '{}',
+        draft              TEXT,
+        final_text         TEXT,
+        published_link     TEXT,
+        thread_id          INTEGER,
+        card_message_id    INTEGER,
+        created_by         INTEGER,
+        detected_at        TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        closed_at          TEXT
+    );
+    CREATE INDEX incidents_open ON incidents(chat_id, state);
+    CREATE TABLE timers (
+        id             INTEGER PRIMARY KEY,
+        incident_id    INTEGER NOT NULL REFERENCES incidents(id),
+        timer_id       TEXT NOT NULL,
+        department_id  INTEGER,
+        clause         TEXT NOT NULL,
+        role           TEXT NOT NULL,
+        started_at     TEXT NOT NULL,
+        due_at         TEXT NOT NULL,
+        paused_at      TEXT,
+        remaining      TEXT,
+        stopped_at     TEXT,
+        stop_event     TEXT
+    );
+    CREATE INDEX timers_running ON timers(incident_id) WHERE stopped_at IS NULL;
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        chat_id      INTEGER NOT NULL,
+        method       TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        purpose      TEXT,
+        not_before   TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        created_at   TEXT NOT NULL,
+        sent_at      TEXT,
+        failed_at    TEXT,
+        result       TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(chat_id, id) WHERE sent_at IS NULL AND failed_at IS NULL;
+    CREATE TABLE processed_updates (
+        update_id    INTEGER PRIMARY KEY,
+        processed_at TEXT NOT NULL
+    );
+    CREATE TABLE intake (
+        user_id      INTEGER PRIMARY KEY,
+        data         TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    )
+    """,
+]
