@@ -1,0 +1,137 @@
+"""The outbox: every outgoing Bot API call, written in the same transaction as the change it reports.
+
+A row is a Bot API method with its JSON parameters. Parameters may hold references resolved at send
+time, because the ids they need only exist once earlier rows are delivered:
+    {"$thread": incident_id}   -> the incident's forum topic id (or dropped when it has none)
+    {"$card": incident_id}     -> the message id of the incident's card
+``purpose`` tells the sender what to record from the result: "topic:<incident>" stores the created
+topic's id, "card:<incident>" the card's message id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database, from_db, to_db
+
+
+@dataclass(frozen=True)
+class OutgoingCall:
+    id: int
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    purpose: str | None
+    attempts: int
+    not_before: datetime
+
+
+async def enqueue(conn: aiosqlite.Connection, chat_id: int, method: str, payload: dict[str, Any], now: datetime,
+                  purpose: str | None = None) -> int:
+    """Add a call to the outbox; call inside the use case's transaction."""
+    cur = await conn.execute(
+        "INSERT INTO outbox(chat_id, method, payload, purpose, not_before, created_at) VALUES (?,?,?,?,?,?)",
+        (chat_id, method, json.dumps(payload, ensure_ascii=False), purpose, to_db(now), to_db(now)),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:
+    """The oldest pending call of each chat (delivery is in order per chat)."""
+    rows = await db.fetchall(
+        """SELECT o.* FROM outbox o
+           JOIN (SELECT chat_id, MIN(id) AS id FROM outbox
+                 WHERE sent_at IS NULL AND failed_at IS NULL GROUP BY chat_id) h ON h.id = o.id
+           ORDER BY o.not_before, o.id LIMIT ?""",
+        (limit,),
+    )
+    return [_call(r) for r in rows]
+
+
+async def next_due_at(db: Database) -> datetime | None:
+    row = await db.fetchone("SELECT MIN(not_before) AS t FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+    return from_db(row["t"]) if row and row["t"] else None
+
+
+async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, result: Any) -> None:
+    await conn.execute("UPDATE outbox SET sent_at = ?, result = ?, attempts = attempts + 1 WHERE id = ?",
+                       (to_db(now), json.dumps(result, ensure_ascii=False, default=str), call_id))
+
+
+async def postpone(db: Database, call_id: int, until: datetime, error: str) -> None:
+    await db.conn.execute("UPDATE outbox SET not_before = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                          (to_db(until), error[:500], call_id))
+
+
+async def postpone_chat(db: Database, chat_id: int, until: datetime) -> None:
+    """Telegram asked to slow down in this chat: nothing goes there before ``until``."""
+    await db.conn.execute(
+        "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE chat_id = ? AND sent_at IS NULL AND failed_at IS NULL",
+        (to_db(until), chat_id))
+
+
+async def mark_failed(db: Database, call_id: int, now: datetime, error: str) -> None:
+    """Telegram refused the call for good (a bad request): keep the row for the log, go on."""
+    await db.conn.execute("UPDATE outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                          (to_db(now), error[:500], call_id))
+
+
+async def pending_count(db: Database) -> int:
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+    return int(row["n"]) if row else 0
+
+
+async def purge_sent(db: Database, older_than: datetime) -> None:
+    await db.conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (to_db(older_than),))
+
+
+def _call(row: Any) -> OutgoingCall:
+    return OutgoingCall(
+        id=row["id"], chat_id=row["chat_id"], method=row["method"], payload=json.loads(row["payload"]),
+        purpose=row["purpose"], attempts=row["attempts"], not_before=datetime.fromisoformat(row["not_before"]),
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … up to 5 minutes between tries of a failing call."""
+    return timedelta(seconds=min(300, 2 ** min(attempts, 9)))
+
+
+# --- references resolved at send time, results recorded after ----------------------------------
+
+
+async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Replace {"$thread": id} / {"$card": id} by real ids; None when a card does not exist (yet)."""
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, dict) and "$thread" in value:
+            row = await db.fetchone("SELECT thread_id FROM incidents WHERE id = ?", (value["$thread"],))
+            if row and row["thread_id"]:
+                out[key] = row["thread_id"]
+            continue  # no topic: the message goes to the group itself
+        if isinstance(value, dict) and "$card" in value:
+            row = await db.fetchone("SELECT card_message_id FROM incidents WHERE id = ?", (value["$card"],))
+            if not row or not row["card_message_id"]:
+                if key == "reply_parameters":
+                    continue
+                return None
+            out[key] = ({"message_id": row["card_message_id"], "allow_sending_without_reply": True}
+                        if key == "reply_parameters" else row["card_message_id"])
+            continue
+        out[key] = value
+    return out
+
+
+async def record_result(conn: aiosqlite.Connection, purpose: str | None, result: dict[str, Any]) -> None:
+    if not purpose:
+        return
+    kind, _, ref = purpose.partition(":")
+    if kind == "topic" and result.get("message_thread_id"):
+        await conn.execute("UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref)))
+    elif kind == "card" and result.get("message_id"):
+        await conn.execute("UPDATE incidents SET card_message_id = ? WHERE id = ?", (result["message_id"], int(ref)))
