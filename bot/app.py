@@ -12,9 +12,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
+from bot.clock import Clock, SystemClock
+from bot.sender import Sender
+from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
 from handlers import build_router
+from handlers.middlewares import OncePerUpdate
 from profiles.loader import ProfileError, load_profile
+from storage.db import Database
 
 log = logging.getLogger("bot")
 
@@ -25,20 +30,29 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def build_dispatcher(settings: Settings) -> Dispatcher:
-    dp = Dispatcher(settings=settings)
+def build_dispatcher(settings: Settings, db: Database, clock: Clock, sender: Sender) -> Dispatcher:
+    service = Service(db, clock, settings.profiles_dir)
+    dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender)
+    dp.update.outer_middleware(OncePerUpdate(db, clock))
     dp.include_router(build_router())
     return dp
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True) -> None:
+    """Run until stopped: the outbox sender and long polling, over one database."""
+    clock = clock or SystemClock()
+    db = await Database.open(settings.database_path)
     bot = build_bot(settings)
-    dp = build_dispatcher(settings)
+    sender = Sender(bot, db, clock)
+    dp = build_dispatcher(settings, db, clock, sender)
+    sender.start()
     try:
         await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(bot, handle_signals=True)
+        await dp.start_polling(bot, handle_signals=handle_signals, polling_timeout=10)
     finally:
+        await sender.stop()
         await bot.session.close()
+        await db.close()
 
 
 def run() -> int:

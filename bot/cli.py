@@ -1,4 +1,4 @@
-"""The deployer's command line: `python -m bot profiles …`, `python -m bot calendar …`.
+"""The deployer's command line: `python -m bot profiles …`, `python -m bot calendar …`, `python -m bot org …`.
 
 No Telegram here: these commands load profiles and do time arithmetic only, so they start fast.
 Exit codes: 0 ok, 2 invalid input (a bad profile file, a bad date, an unknown profile or source).
@@ -61,6 +61,13 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
     btw.add_argument("start", metavar="FROM")
     btw.add_argument("end", metavar="TO")
     btw.add_argument("--json", action="store_true")
+    orgp = sub.add_parser("org", help="the organisation: departments, heads, roles").add_subparsers(
+        dest="action", required=True)
+    imp = orgp.add_parser("import", help="make the database's organisation exactly the file's; exit code 2 when "
+                                         "the file is invalid (nothing changes)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
+    imp.add_argument("--dry-run", action="store_true", help="validate and show the changes, write nothing")
     return parser
 
 
@@ -75,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "profiles":
             return _profiles(args, extra)
+        if args.command == "org":
+            from bot.org_file import cli_import  # the database is opened only by this command
+
+            return cli_import(args, extra)
         return _calendar(args, extra)
     except (UsageError, ProfileError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -84,7 +84,9 @@ class OfficeHours:
     def periods(self, day: date, kind: DayKind) -> tuple[Period, ...]:
         if kind is DayKind.OFF:
             return ()
-        periods = self.weekdays[day.weekday()] or self.worked_weekend
+        periods = self.weekdays[day.weekday()]
+        if not periods and day.weekday() >= 5:  # a Saturday or Sunday the calendar makes working
+            periods = self.worked_weekend
         if kind is DayKind.SHORT and periods:
             periods = _shorten(periods, self.short_by)
         return periods
@@ -168,6 +170,7 @@ class BusinessClock:
 
     def is_counted(self, moment: datetime, clock: Clock) -> bool:
         """True when the clock runs at this moment (inside a working period)."""
+        _check_aware(moment)
         if clock is Clock.CALENDAR:
             return True
         local = moment.astimezone(self.tz)
@@ -264,12 +267,23 @@ class BusinessClock:
             return datetime.combine(day + DAY, time(0, 0), self.tz)
         return datetime.combine(day, last.end, self.tz)
 
+    def _day_of(self, moment: datetime) -> date:
+        """The local date an event belongs to. A day whose office closes at 24:00 ends at the next
+        day's 00:00: that moment is still the closing day's, so counting from a deadline skips nothing."""
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        if local.time() == time(0, 0):
+            before = day - DAY
+            if self.calendar.is_working(before) and self._close_of(before) == local:
+                return before
+        return day
+
     def _add_days(self, start: datetime, n: int) -> datetime:
         if n == 0:
             return start.astimezone(self.tz)
         if n < 0:
             return self._subtract_days(start, -n)
-        return self._close_of(self._nth_working_day(start.astimezone(self.tz).date(), n))
+        return self._close_of(self._nth_working_day(self._day_of(start), n))
 
     def _subtract_days(self, end: datetime, n: int) -> datetime:
         """The latest moment from which ``n`` working days end no later than ``end``.
@@ -281,7 +295,7 @@ class BusinessClock:
             return end.astimezone(self.tz)
         if n < 0:
             return self._add_days(end, -n)
-        day = end.astimezone(self.tz).date()
+        day = self._day_of(end)
         if not (self.calendar.is_working(day) and self._close_of(day) <= end):
             day = self._nth_working_day(day, -1)
         return self._close_of(self._nth_working_day(day, -n))
@@ -290,7 +304,7 @@ class BusinessClock:
         """Working days d with date(a) < d <= date(b), local dates; negative when b < a."""
         if b < a:
             return -self._days_between(b, a)
-        da, db = a.astimezone(self.tz).date(), b.astimezone(self.tz).date()
+        da, db = self._day_of(a), self._day_of(b)
         count = 0
         day = da + DAY
         while day <= db:

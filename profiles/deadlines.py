@@ -37,6 +37,9 @@ def due_at(profile: Profile, timer: TimerSpec, start: datetime, other: DeadlineO
     else:
         assert timer.duration is not None
         due = clock.add(start, timer.duration, timer.clock)
+    if timer.at_least is not None:
+        floor = clock.add(start, timer.at_least.duration, timer.at_least.clock)
+        due = max(due, floor)
     if timer.no_later_than:
         cap = other(timer.no_later_than)
         if cap is not None and cap < due:

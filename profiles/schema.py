@@ -190,6 +190,13 @@ class RelativeDeadline(Strict):
     after: Duration | None = None
 
 
+class AtLeast(Strict):
+    """The period must hold at least this much time on another clock (Ю-С п. 3.3: ≥ 8 working hours)."""
+
+    duration: Duration
+    clock: Clock
+
+
 class TimerSpec(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
@@ -204,6 +211,7 @@ class TimerSpec(Strict):
     clock: Clock = Clock.CALENDAR
     relative: RelativeDeadline | None = None
     no_later_than: str | None = None  # never past this other timer's deadline
+    at_least: AtLeast | None = None  # never earlier than start + this duration on that clock
     tracks: list[str] = []  # empty: every track
     per: Literal["incident", "co_executor"] = "incident"
     kind: Literal["deadline", "window"] = "deadline"  # a window lapses silently when it runs out
@@ -372,6 +380,8 @@ class Profile(Strict):
                 problems.append((f"{key}.relative", "give either before or after, exactly one"))
             if not any(o.id == rel.timer for o in self.timers if o is not t):
                 problems.append((f"{key}.relative.timer", f"unknown timer {rel.timer!r}"))
+        if t.at_least is not None and t.at_least.duration <= timedelta(0):
+            problems.append((f"{key}.at_least.duration", "must be longer than zero"))
         if t.no_later_than and not any(o.id == t.no_later_than for o in self.timers if o is not t):
             problems.append((f"{key}.no_later_than", f"unknown timer {t.no_later_than!r}"))
         for j, r in enumerate(t.reminders):

@@ -101,4 +101,20 @@ MIGRATIONS: list[str] = [
         updated_at   TEXT NOT NULL
     )
     """,
+    # 2: replies the bot waits for; messages of a thread in a group without topics
+    """
+    CREATE TABLE awaited (
+        user_id     INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (user_id, chat_id)
+    );
+    CREATE TABLE thread_messages (
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER NOT NULL,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        PRIMARY KEY (chat_id, message_id)
+    )
+    """,
 ]

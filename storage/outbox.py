@@ -133,5 +133,8 @@ async def record_result(conn: aiosqlite.Connection, purpose: str | None, result:
     kind, _, ref = purpose.partition(":")
     if kind == "topic" and result.get("message_thread_id"):
         await conn.execute("UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref)))
+    elif kind == "thread" and result.get("message_id"):
+        await conn.execute("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id) VALUES (?,?,?)",
+                           (result["chat"]["id"], result["message_id"], int(ref)))
     elif kind == "card" and result.get("message_id"):
         await conn.execute("UPDATE incidents SET card_message_id = ? WHERE id = ?", (result["message_id"], int(ref)))

@@ -8,9 +8,25 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.workflow import (
-    AcceptPart, Actor, Approve, ClarificationReceived, Close, Decision, Incident, Publish, Refusal,
-    RequestClarification, RequestRework, ReturnNotCompetent, Route, State, SubmitDraft, SubmitPart,
-    WithdrawDraft, decide, open_incident,
+    AcceptPart,
+    Actor,
+    Approve,
+    ClarificationReceived,
+    Close,
+    Decision,
+    Incident,
+    Publish,
+    Refusal,
+    RequestClarification,
+    RequestRework,
+    ReturnNotCompetent,
+    Route,
+    State,
+    SubmitDraft,
+    SubmitPart,
+    WithdrawDraft,
+    decide,
+    open_incident,
 )
 from profiles.events import Outcome
 from profiles.loader import load_profile

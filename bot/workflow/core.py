@@ -332,7 +332,7 @@ def _apply(profile: Profile, incident: Incident, events: list[tuple[str, datetim
         for spec in specs:
             if event not in spec.start:
                 continue
-            for dep in _instances(spec, incident):
+            for dep in _instances(spec, incident, event, department):
                 timer = _start(profile, spec, times, at, running, dep)
                 running[timer.key] = timer
                 started.append(timer)
@@ -346,16 +346,23 @@ def _apply(profile: Profile, incident: Incident, events: list[tuple[str, datetim
 
 
 def _stops(event: str, timer: RunningTimer, department: int | None) -> bool:
-    """A co-executor's part stops that co-executor's timer only; any other event stops them all."""
-    if event == Event.PART_SUBMITTED and timer.department_id is not None:
+    """An event about one co-executor's part stops that co-executor's timer only; others stop them all."""
+    if event in _PER_DEPARTMENT and timer.department_id is not None and department is not None:
         return timer.department_id == department
     return True
 
 
-def _instances(spec: TimerSpec, incident: Incident) -> list[int | None]:
-    if spec.per == "co_executor":
-        return [d for d in incident.co_executors if d not in incident.parts_done]
-    return [None]
+_PER_DEPARTMENT = (Event.PART_SUBMITTED, Event.PART_ACCEPTED)
+
+
+def _instances(spec: TimerSpec, incident: Incident, event: str, department: int | None) -> list[int | None]:
+    """Which copies of a timer an event starts: one per co-executor for per-co-executor timers
+    (only the event's own co-executor when the event is about one part)."""
+    if spec.per != "co_executor":
+        return [None]
+    if event in _PER_DEPARTMENT and department is not None:
+        return [department]
+    return [d for d in incident.co_executors if d not in incident.parts_done]
 
 
 def _start(profile: Profile, spec: TimerSpec, times: dict[str, datetime], at: datetime,

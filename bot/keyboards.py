@@ -1,0 +1,84 @@
+"""Inline keyboards and their callback data: short prefixes, integer ids (64-byte limit).
+
+Buttons are not permissions: every press is re-checked against the database by the use case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+
+from profiles.schema import Profile
+
+
+class IntakeCb(CallbackData, prefix="in"):
+    action: str  # src | dep | send | time | cancel
+    value: int = 0
+
+
+class IncidentCb(CallbackData, prefix="i"):
+    action: str  # ap approve | rw rework | co correct | wd withdraw | pu publish | pi intermediate
+    #              np not processed | nc not our competence | rd re-route toggle | rs re-route send
+    incident: int
+    value: int = 0
+
+
+def button(text: str, data: CallbackData) -> dict[str, str]:
+    return {"text": text, "callback_data": data.pack()}
+
+
+def markup(rows: list[list[dict[str, str]]]) -> dict[str, Any]:
+    return {"inline_keyboard": [r for r in rows if r]}
+
+
+def pairs(items: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+    return [items[i:i + 2] for i in range(0, len(items), 2)]
+
+
+def intake_keyboard(profile: Profile, source: str | None, departments: list[tuple[int, str]],
+                    chosen: list[int]) -> dict[str, Any]:
+    sources = [button(("✅ " if s.id == source else "") + s.title, IntakeCb(action="src", value=i))
+               for i, s in enumerate(profile.sources)]
+    deps = [button(_dep_mark(d, chosen) + name, IntakeCb(action="dep", value=d)) for d, name in departments]
+    return markup([
+        *pairs(sources),
+        *pairs(deps),
+        [button("🕒 Время выявления", IntakeCb(action="time")), button("✖️ Отмена", IntakeCb(action="cancel"))],
+        [button("📨 Отправить в группу", IntakeCb(action="send"))],
+    ])
+
+
+def reroute_keyboard(incident_id: int, departments: list[tuple[int, str]], chosen: list[int]) -> dict[str, Any]:
+    deps = [button(_dep_mark(d, chosen) + name, IncidentCb(action="rd", incident=incident_id, value=d))
+            for d, name in departments]
+    return markup([*pairs(deps), [button("📨 Направить", IncidentCb(action="rs", incident=incident_id))]])
+
+
+def _dep_mark(dep: int, chosen: list[int]) -> str:
+    if dep not in chosen:
+        return ""
+    return "★ " if chosen[0] == dep and len(chosen) > 1 else "✅ "
+
+
+def card_keyboard(incident_id: int, with_outcomes: bool) -> dict[str, Any]:
+    row = [button("🚫 Не наша компетенция", IncidentCb(action="nc", incident=incident_id))]
+    if with_outcomes:
+        row.append(button("⛔ Не обрабатывать", IncidentCb(action="np", incident=incident_id)))
+    return markup([row])
+
+
+def review_keyboard(incident_id: int) -> dict[str, Any]:
+    return markup([
+        [button("✅ Согласовать", IncidentCb(action="ap", incident=incident_id)),
+         button("↩️ На доработку", IncidentCb(action="rw", incident=incident_id))],
+        [button("✏️ Исправить", IncidentCb(action="co", incident=incident_id)),
+         button("🗑 Отозвать", IncidentCb(action="wd", incident=incident_id))],
+    ])
+
+
+def publish_keyboard(incident_id: int, intermediate: bool) -> dict[str, Any]:
+    row = [button("📤 Опубликовано", IncidentCb(action="pu", incident=incident_id))]
+    if intermediate:
+        row.append(button("⏳ Промежуточный", IncidentCb(action="pi", incident=incident_id)))
+    return markup([row])

@@ -1,0 +1,572 @@
+"""Use cases of the Telegram workflow. Each takes plain values from a handler, runs the core in one
+transaction with the outbox rows it causes, and returns what to tell the presser (if anything).
+
+Nothing here calls Telegram: every message goes to the outbox; the sender delivers it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlparse
+
+import aiosqlite
+
+from bot import keyboards as kb
+from bot import texts
+from bot.clock import Clock
+from bot.workflow import (
+    Actor,
+    Approve,
+    Close,
+    Command,
+    Correct,
+    Decision,
+    Publish,
+    Refusal,
+    RequestRework,
+    ReturnNotCompetent,
+    Route,
+    State,
+    SubmitDraft,
+    SubmitPart,
+    WithdrawDraft,
+    decide,
+    may,
+    open_incident,
+)
+from profiles.events import Action, Outcome
+from profiles.loader import load_profile
+from profiles.schema import Profile
+from storage import incidents as store
+from storage import org
+from storage.db import Database, from_db, to_db
+from storage.outbox import enqueue
+
+URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+ORIGINAL_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """What the bot needs of a Telegram message, unpacked by the handler."""
+
+    chat_id: int
+    message_id: int
+    user_id: int
+    user_name: str
+    text: str  # text or caption
+    date: datetime
+    thread_id: int | None = None
+    reply_to: int | None = None
+    media_group_id: str | None = None
+    links: tuple[str, ...] = ()
+    forward: dict[str, Any] | None = None  # {"kind", "title", "username", "date"}
+    has_media: bool = False
+
+
+@dataclass
+class Reply:
+    """What a handler says back right away (callback alert or nothing); the rest is in the outbox."""
+
+    alert: str | None = None
+    show_alert: bool = False
+    wake: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Service:
+    def __init__(self, db: Database, clock: Clock, profiles_dir: Any = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.profiles_dir = profiles_dir
+        self._profiles: dict[str, Profile] = {}
+
+    def profile(self, name: str) -> Profile:
+        if name not in self._profiles:
+            self._profiles[name] = load_profile(name, self.profiles_dir)
+        return self._profiles[name]
+
+    async def actor(self, user_id: int) -> Actor:
+        return Actor(user_id, await org.roles_of(self.db, user_id), await org.departments_headed_by(self.db, user_id))
+
+    async def _home_group(self) -> org.Group | None:
+        groups = await org.groups(self.db)
+        return groups[0] if groups else None
+
+    # --- intake ------------------------------------------------------------------------------
+
+    async def intake_message(self, msg: IncomingMessage) -> str | None:
+        """A message in the coordinator's private chat. Returns a direct answer for non-coordinators."""
+        group = await self._home_group()
+        if group is None:
+            return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
+        profile = self.profile(group.profile)
+        actor = await self.actor(msg.user_id)
+        if not may(profile, actor, Action.INTAKE):
+            return "Принимать сообщения в работу может только координатор. Если это ошибка — напишите администратору."
+        now = self.clock.now()
+        awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
+        if awaited and awaited.get("kind") == "intake_time":
+            return await self._intake_time(msg, profile, now)
+        data = await store.get_intake(self.db, msg.user_id)
+        async with self.db.transaction() as conn:
+            if data and msg.media_group_id and data.get("media_group_id") == msg.media_group_id:
+                data["messages"].append(msg.message_id)
+                data["text"] = data["text"] or msg.text
+                await store.put_intake(conn, msg.user_id, data, now)
+                return None
+            data = self._new_intake(profile, msg, group.chat_id)
+            await store.put_intake(conn, msg.user_id, data, now)
+            await self._send_panel(conn, profile, msg.chat_id, data, now)
+        return None
+
+    def _new_intake(self, profile: Profile, msg: IncomingMessage, group_chat: int) -> dict[str, Any]:
+        source, reason = propose_source(profile, msg)
+        detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(msg.date)
+        return {
+            "group": group_chat, "chat_id": msg.chat_id, "messages": [msg.message_id],
+            "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,
+            "origin": msg.forward or {}, "source": source, "source_reason": reason, "detected_at": detected,
+            "detected_reason": "время публикации" if msg.forward and msg.forward.get("date") else "время получения",
+            "departments": [],
+        }
+
+    async def _send_panel(self, conn: aiosqlite.Connection, profile: Profile, chat_id: int, data: dict[str, Any],
+                          now: datetime, edit_message: int | None = None) -> None:
+        departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
+        text = self._panel_text(profile, data, departments, now)
+        markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"])
+        if edit_message:
+            await enqueue(conn, chat_id, "editMessageText",
+                          {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
+        else:
+            await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup}, now)
+
+    def _panel_text(self, profile: Profile, data: dict[str, Any], departments: list[tuple[int, str]],
+                    now: datetime) -> str:
+        detected = from_db(data["detected_at"]) or now
+        names = dict(departments)
+        if data["source"]:
+            src = profile.source(data["source"])
+            track = profile.tracks[src.track]
+            source_line = f"Источник: <b>{escape(src.title)}</b> ({escape(data['source_reason'])})"
+            route = next((t for t in profile.timers_for(src.track) if "detected" in t.start), None)
+            due = profile.clock.add(detected, route.duration, route.clock) if route and route.duration else None
+            deadline = f" — направить до {texts.when(due, profile, now)} ({escape(route.clause)})" \
+                if due and route else ""
+            track_line = f"Порядок: {escape(track.title)} ({escape(track.clause)})"
+        else:
+            source_line, track_line, deadline = "Источник: <b>не определён — выберите ниже</b>", None, ""
+        chosen = data["departments"]
+        deps = ", ".join(("★ " if i == 0 and len(chosen) > 1 else "") + escape(names.get(d, "?"))
+                         for i, d in enumerate(chosen)) or "не выбраны"
+        return texts.lines(
+            "<b>Новое сообщение</b>",
+            texts.quote(data["text"], 400) or ("(медиа без подписи)" if data["messages"] else None),
+            source_line, track_line,
+            f"Выявлено: {texts.when(detected, profile, now)} ({escape(data['detected_reason'])}){deadline}",
+            f"Исполнители: {deps}",
+            "Первый выбранный отдел — ответственный (★)." if len(chosen) > 1 else None,
+        )
+
+    async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
+        group = await self._home_group()
+        data = await store.get_intake(self.db, user_id)
+        if group is None or data is None:
+            return Reply("Черновик не найден: перешлите сообщение ещё раз.", show_alert=True)
+        profile = self.profile(group.profile)
+        if not may(profile, await self.actor(user_id), Action.INTAKE):
+            return Reply("Это может сделать только координатор.", show_alert=True)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            if action == "src":
+                if not 0 <= value < len(profile.sources):
+                    return Reply("Нет такого источника.", show_alert=True)
+                data["source"], data["source_reason"] = profile.sources[value].id, "выбран вручную"
+            elif action == "dep":
+                if await org.department(self.db, value) is None:
+                    return Reply("Нет такого отдела.", show_alert=True)
+                chosen = data["departments"]
+                data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
+            elif action == "time":
+                await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
+                await enqueue(conn, chat_id, "sendMessage", {
+                    "chat_id": chat_id,
+                    "text": "Пришлите время выявления: <code>09:40</code> или <code>23.11 09:40</code>."}, now)
+                return Reply(wake=True)
+            elif action == "cancel":
+                await store.put_intake(conn, user_id, None, now)
+                await enqueue(conn, chat_id, "editMessageText",
+                              {"chat_id": chat_id, "message_id": message_id, "text": "Черновик отменён."}, now)
+                return Reply("Отменено", wake=True)
+            elif action == "send":
+                problem = await self._send_intake(conn, profile, group, user_id, data, message_id, now)
+                return Reply(problem, show_alert=True) if problem else Reply("Отправлено", wake=True)
+            await store.put_intake(conn, user_id, data, now)
+            await self._send_panel(conn, profile, chat_id, data, now, edit_message=message_id)
+        return Reply(wake=True)
+
+    async def _intake_time(self, msg: IncomingMessage, profile: Profile, now: datetime) -> str | None:
+        data = await store.get_intake(self.db, msg.user_id)
+        moment = parse_local_time(msg.text, profile, now)
+        if moment is None:
+            return "Не понял время. Пример: 09:40 или 23.11 09:40."
+        if moment > now:
+            return "Время выявления не может быть в будущем."
+        async with self.db.transaction() as conn:
+            await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            if data is None:
+                return "Черновик не найден: перешлите сообщение ещё раз."
+            data["detected_at"], data["detected_reason"] = to_db(moment), "указано вручную"
+            await store.put_intake(conn, msg.user_id, data, now)
+            await self._send_panel(conn, profile, msg.chat_id, data, now)
+        return None
+
+    async def _send_intake(self, conn: aiosqlite.Connection, profile: Profile, group: org.Group, user_id: int,
+                           data: dict[str, Any], panel_id: int, now: datetime) -> str | None:
+        if not data["source"]:
+            return "Выберите источник."
+        if not data["departments"]:
+            return "Выберите хотя бы один отдел."
+        detected = from_db(data["detected_at"]) or now
+        incident_id = await store.next_id(conn)
+        opened = open_incident(profile, incident_id, data["source"], detected, now)
+        routed = decide(profile, opened.incident, Route(tuple(data["departments"])), await self.actor(user_id), now)
+        if isinstance(routed, Refusal):
+            return routed.reason
+        await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
+                           text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
+                           created_by=user_id, now=now)
+        await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped)
+        row = await store.load(conn, incident_id)
+        assert row is not None
+        if group.is_forum:
+            await enqueue(conn, group.chat_id, "createForumTopic",
+                          {"chat_id": group.chat_id, "name": await self._topic_name(row, profile)}, now,
+                          purpose=f"topic:{incident_id}")
+        await enqueue(conn, group.chat_id, "sendMessage", {
+            "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
+            "text": await self.card_text(row, profile, now),
+            "reply_markup": kb.card_keyboard(incident_id, bool(profile.workflow.outcomes))},
+            now, purpose=f"card:{incident_id}")
+        ids = data["messages"][:ORIGINAL_LIMIT]
+        await enqueue(conn, group.chat_id, "copyMessages", {
+            "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
+            "from_chat_id": data["chat_id"], "message_ids": ids}, now)
+        await store.put_intake(conn, user_id, None, now)
+        await enqueue(conn, data["chat_id"], "editMessageText", {
+            "chat_id": data["chat_id"], "message_id": panel_id,
+            "text": f"Инцидент №{incident_id} отправлен в группу «{escape(group.title)}»."}, now)
+        return None
+
+    async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
+        deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
+        first = " ".join(row.text.split()[:5]) or profile.source(row.source).title
+        name = " · ".join(x for x in (f"№{row.incident.id}", deps[0].name if deps and deps[0] else "", first) if x)
+        return name[:128]
+
+    # --- the card ----------------------------------------------------------------------------
+
+    async def card_text(self, row: store.IncidentRow, profile: Profile, now: datetime) -> str:
+        inc = row.incident
+        source = profile.source(row.source)
+        dep_lines = []
+        for i, dep_id in enumerate(inc.departments):
+            dep = await org.department(self.db, dep_id)
+            heads = ", ".join(texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, dep_id))
+            mark = "★ " if i == 0 and len(inc.departments) > 1 else ""
+            dep_lines.append(f"{mark}{escape(dep.name if dep else '?')}" + (f" — {heads}" if heads else ""))
+        status = texts.state_title(inc.state)
+        if inc.outcome:
+            reason = f": {escape(row.outcome_reason)}" if row.outcome_reason else ""
+            status = texts.outcome_title(inc.outcome) + reason
+        deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in inc.timers]
+        return texts.lines(
+            f"<b>№{inc.id} · {escape(source.title)}</b>",
+            f"Выявлено: {texts.when(row.detected_at, profile, now)}",
+            texts.quote(row.text),
+            f"🔗 {escape(row.link)}" if row.link else None,
+            "Исполнители: " + ("; ".join(dep_lines) if dep_lines else "—"),
+            f"Статус: <b>{status}</b>",
+            ["Сроки:", *deadlines] if deadlines else None,
+        )
+
+    async def _refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
+        row = await store.load(conn, incident_id)
+        assert row is not None
+        profile = self.profile(row.profile)
+        markup = kb.card_keyboard(incident_id, bool(profile.workflow.outcomes)) if row.incident.state.is_open \
+            else kb.markup([])
+        await enqueue(conn, row.chat_id, "editMessageText", {
+            "chat_id": row.chat_id, "message_id": {"$card": incident_id},
+            "text": await self.card_text(row, profile, now), "reply_markup": markup}, now)
+
+    async def _say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
+                   markup: dict[str, Any] | None = None) -> None:
+        """A message in the incident's thread (its topic, or a reply to its card)."""
+        payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
+                                   "text": text}
+        if row.thread_id is None:
+            payload["reply_parameters"] = {"$card": row.incident.id}
+        if markup:
+            payload["reply_markup"] = markup
+        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"thread:{row.incident.id}")
+
+    # --- the thread --------------------------------------------------------------------------
+
+    async def thread_message(self, msg: IncomingMessage) -> None:
+        """A message in a bound group: an answer, a part, an awaited reply, or discussion."""
+        group = await org.group(self.db, msg.chat_id)
+        if group is None:
+            return
+        incident_id = None
+        if msg.thread_id:
+            incident_id = await store.find_by_thread(self.db, msg.chat_id, msg.thread_id)
+        if incident_id is None and msg.reply_to:
+            incident_id = await store.find_by_message(self.db, msg.chat_id, msg.reply_to)
+        awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
+        if awaited and (incident_id is None or awaited.get("incident") == incident_id):
+            await self._awaited_reply(msg, awaited)
+            return
+        if incident_id is None:
+            return
+        row = await store.load(self.db, incident_id)
+        if row is None or not row.incident.state.is_open:
+            return
+        profile = self.profile(row.profile)
+        actor = await self.actor(msg.user_id)
+        inc = row.incident
+        now = self.clock.now()
+        if inc.lead in actor.departments and inc.state in (State.ASSIGNED, State.REWORK, State.AWAITING_FINAL):
+            draft = {"message_id": msg.message_id, "text": msg.text, "author": msg.user_id, "name": msg.user_name,
+                     "media": msg.has_media}
+            await self._run(row, profile, SubmitDraft(), actor, now, draft=draft)
+        elif set(inc.co_executors) & actor.departments and inc.state in (State.ASSIGNED, State.REWORK):
+            dep = next(d for d in inc.co_executors if d in actor.departments)
+            await self._run(row, profile, SubmitPart(dep), actor, now, part_by=msg.user_name)
+
+    async def draft_edited(self, msg: IncomingMessage) -> None:
+        """The author edited the message that is the draft: the draft follows."""
+        incident_id = await store.find_by_thread(self.db, msg.chat_id, msg.thread_id) if msg.thread_id else None
+        if incident_id is None and msg.reply_to:
+            incident_id = await store.find_by_message(self.db, msg.chat_id, msg.reply_to)
+        row = await store.load(self.db, incident_id) if incident_id else None
+        if row is None or row.incident.state is not State.REVIEW or not row.draft:
+            return
+        if row.draft.get("message_id") != msg.message_id or row.draft.get("author") != msg.user_id:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await store.set_draft(conn, row.incident.id, {**row.draft, "text": msg.text})
+            await store.set_final_text(conn, row.incident.id, None)
+            await self._say(conn, row, "✏️ Автор изменил ответ:\n" + texts.quote(msg.text, 3000), now,
+                            kb.review_keyboard(row.incident.id))
+
+    # --- buttons on incidents ----------------------------------------------------------------
+
+    async def press(self, user_id: int, chat_id: int, incident_id: int, action: str, value: int = 0) -> Reply:
+        row = await store.load(self.db, incident_id)
+        if row is None or row.chat_id != chat_id:
+            return Reply("Инцидент не найден.", show_alert=True)
+        profile = self.profile(row.profile)
+        actor = await self.actor(user_id)
+        now = self.clock.now()
+        simple: dict[str, Command] = {
+            "ap": Approve(), "wd": WithdrawDraft(), "pu": Publish(), "pi": Publish(intermediate=True)}
+        if action in simple:
+            refusal = await self._run(row, profile, simple[action], actor, now)
+            return Reply(refusal, show_alert=True) if refusal else Reply("Готово", wake=True)
+        prompts = {
+            "rw": (RequestRework("?"), "Напишите в эту тему, что доработать."),
+            "co": (Correct(), "Пришлите в эту тему исправленный текст ответа."),
+            "np": (Close(Outcome.NOT_PROCESSED, "?"), "Напишите в эту тему, почему сообщение не обрабатывается."),
+            "nc": (ReturnNotCompetent("?"), "Напишите в эту тему, почему вопрос не вашей компетенции."),
+        }
+        if action in prompts:
+            probe, question = prompts[action]
+            check = decide(profile, row.incident, probe, actor, now)
+            if isinstance(check, Refusal):
+                return Reply(check.reason, show_alert=True)
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, user_id, chat_id, {"kind": action, "incident": incident_id}, now)
+                await self._say(conn, row, f"{texts.mention(user_id, await self._name(user_id))}, {question}", now)
+            return Reply("Жду ответа в теме", wake=True)
+        if action in ("rd", "rs"):
+            return await self._reroute_press(row, profile, actor, chat_id, action, value, now)
+        return Reply("Кнопка устарела.", show_alert=True)
+
+    async def _awaited_reply(self, msg: IncomingMessage, awaited: dict[str, Any]) -> None:
+        row = await store.load(self.db, awaited["incident"])
+        now = self.clock.now()
+        if row is None:
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            return
+        profile = self.profile(row.profile)
+        actor = await self.actor(msg.user_id)
+        text = msg.text.strip()
+        kind = awaited["kind"]
+        if not text:
+            return
+        command: Command = {
+            "rw": RequestRework(text), "co": Correct(), "np": Close(Outcome.NOT_PROCESSED, text),
+            "nc": ReturnNotCompetent(text),
+        }[kind]
+        await self._run(row, profile, command, actor, now, comment=text, clear_awaited=(msg.user_id, msg.chat_id))
+
+    async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
+                             action: str, value: int, now: datetime) -> Reply:
+        if not may(profile, actor, Action.ROUTE):
+            return Reply("Направлять может только координатор.", show_alert=True)
+        if row.incident.state is not State.NEW:
+            return Reply("Инцидент уже направлен.", show_alert=True)
+        awaited = await store.get_awaited(self.db, actor.user_id, chat_id) or {}
+        chosen: list[int] = awaited.get("chosen", []) if awaited.get("kind") == "reroute" else []
+        if action == "rd":
+            chosen = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, actor.user_id, chat_id,
+                                        {"kind": "reroute", "incident": row.incident.id, "chosen": chosen}, now)
+            return Reply("Выбрано: " + str(len(chosen)))
+        refusal = await self._run(row, profile, Route(tuple(chosen)), actor, now,
+                                  clear_awaited=(actor.user_id, chat_id))
+        return Reply(refusal, show_alert=True) if refusal else Reply("Направлено", wake=True)
+
+    # --- running a command and announcing it -------------------------------------------------
+
+    async def _run(self, row: store.IncidentRow, profile: Profile, command: Command, actor: Actor, now: datetime,
+                   *, draft: dict[str, Any] | None = None, comment: str = "", part_by: str = "",
+                   clear_awaited: tuple[int, int] | None = None) -> str | None:
+        decision = decide(profile, row.incident, command, actor, now)
+        if isinstance(decision, Refusal):
+            if clear_awaited:
+                async with self.db.transaction() as conn:
+                    await store.put_awaited(conn, *clear_awaited, None, now)
+            return decision.reason
+        async with self.db.transaction() as conn:
+            if clear_awaited:
+                await store.put_awaited(conn, *clear_awaited, None, now)
+            reason = comment if isinstance(command, Close) else None
+            await store.save(conn, profile, decision.incident, now, decision.stopped, reason)
+            if draft is not None:
+                await store.set_draft(conn, row.incident.id, draft)
+                await store.set_final_text(conn, row.incident.id, None)
+            if isinstance(command, Correct):
+                await store.set_final_text(conn, row.incident.id, comment)
+            fresh = await store.load(conn, row.incident.id)
+            assert fresh is not None
+            await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
+            await self._refresh_card(conn, row.incident.id, now)
+        return None
+
+    async def _announce(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
+                        command: Command, decision: Decision, actor: Actor, now: datetime, comment: str,
+                        part_by: str) -> None:
+        inc = row.incident
+        who = texts.mention(actor.user_id, await self._name(actor.user_id))
+        deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in decision.started if t.paused_at is None]
+        match command:
+            case SubmitDraft():
+                draft_text = (row.draft or {}).get("text", "")
+                await self._say(conn, row, texts.lines(
+                    f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines),
+                    now, kb.review_keyboard(inc.id))
+            case SubmitPart():
+                await self._say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
+            case Approve() if inc.state is State.APPROVED:
+                final = row.final_text or (row.draft or {}).get("text", "")
+                await self._say(conn, row, texts.lines("✅ Согласовано. Текст для размещения:", *deadlines), now)
+                for chunk in texts.split_plain(final or "(без текста)"):
+                    await self._say(conn, row, escape(chunk), now)
+                await self._say(conn, row, "После размещения нажмите кнопку.", now,
+                                kb.publish_keyboard(inc.id, profile.workflow.intermediate_answers))
+            case Approve():
+                step = profile.approval[inc.step]
+                await self._say(conn, row, f"✅ Этап согласован. Дальше: {escape(step.title)}.", now,
+                                kb.review_keyboard(inc.id))
+            case RequestRework():
+                heads = [texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, inc.lead or 0)]
+                await self._say(conn, row, texts.lines(
+                    f"↩️ {', '.join(heads) or 'Исполнитель'}, ответ возвращён на доработку:",
+                    texts.quote(comment, 3000), *deadlines), now)
+            case Correct():
+                await self._say(conn, row, texts.lines("✏️ Исправленный текст:", texts.quote(comment, 3000)), now,
+                                kb.review_keyboard(inc.id))
+            case WithdrawDraft():
+                await self._say(conn, row, texts.lines(f"🗑 {who} отозвал ответ.", *deadlines), now)
+            case Publish(intermediate=True):
+                await self._say(conn, row, texts.lines("⏳ Промежуточный ответ размещён.", *deadlines), now)
+            case Publish():
+                await self._say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.", now)
+                if row.thread_id:
+                    await enqueue(conn, row.chat_id, "closeForumTopic",
+                                  {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
+            case Close():
+                await self._say(conn, row, f"⛔ Закрыт: {escape(texts.outcome_title(inc.outcome))}. "
+                                f"Причина: {escape(comment)}", now)
+                if row.thread_id:
+                    await enqueue(conn, row.chat_id, "closeForumTopic",
+                                  {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
+            case ReturnNotCompetent():
+                departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
+                coordinators = [texts.mention(p.user_id, p.name) for r in profile.roles_with(Action.ROUTE)
+                                for p in await org.people_with_role(self.db, r)]
+                await self._say(conn, row, texts.lines(
+                    f"🚫 {who}: не наша компетенция.", texts.quote(comment, 1000),
+                    f"{', '.join(coordinators) or 'Координатор'}, выберите отделы и нажмите «Направить»."),
+                    now, kb.reroute_keyboard(inc.id, departments, []))
+            case Route():
+                await self._say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
+
+    async def _name(self, user_id: int) -> str:
+        person = await org.person(self.db, user_id)
+        return person.name if person else str(user_id)
+
+
+# --- pure helpers --------------------------------------------------------------------------------
+
+
+def propose_source(profile: Profile, msg: IncomingMessage) -> tuple[str | None, str]:
+    """A source from the forward's channel, else from a link's domain; None when neither says."""
+    if msg.forward and msg.forward.get("username"):
+        username = msg.forward["username"].lower().lstrip("@")
+        for s in profile.sources:
+            if username in (c.lower().lstrip("@") for c in s.channels):
+                return s.id, f"пересылка из @{username}"
+    for link in msg.links:
+        host = (urlparse(link).hostname or "").lower()
+        for s in profile.sources:
+            if any(host == d or host.endswith("." + d) for d in s.domains):
+                return s.id, f"по ссылке {host}"
+    return None, ""
+
+
+_TIME = re.compile(r"^\s*(?:(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?\s+)?(\d{1,2})[:.](\d{2})\s*$")
+
+
+def parse_local_time(text: str, profile: Profile, now: datetime) -> datetime | None:
+    """'09:40' (today) or '23.11 09:40' or '23.11.2026 09:40', local to the profile."""
+    m = _TIME.match(text)
+    if not m:
+        return None
+    today = now.astimezone(profile.tz)
+    day, month, year, hour, minute = m.groups()
+    try:
+        base = today.replace(
+            year=(int(year) + (2000 if len(year) == 2 else 0)) if year else today.year,
+            month=int(month) if month else today.month, day=int(day) if day else today.day,
+            hour=int(hour), minute=int(minute), second=0, microsecond=0)
+    except ValueError:
+        return None
+    return base
+
+
+def links_in(text: str, entities_urls: list[str]) -> tuple[str, ...]:
+    found = [*entities_urls, *URL.findall(text or "")]
+    return tuple(dict.fromkeys(u.rstrip(").,;") for u in found))
+
+

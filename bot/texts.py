@@ -1,0 +1,105 @@
+"""Russian texts for a phone: short, HTML-escaped, the deadline always in local time with its clause."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from html import escape
+
+from babel.dates import format_date
+from babel.plural import PluralRule
+
+from bot.workflow.model import STATE_TITLES_RU, RunningTimer
+from profiles.events import OUTCOME_TITLES_RU
+from profiles.schema import Profile
+
+LOCALE = "ru"
+TEXT_LIMIT = 4096
+CARD_QUOTE_LIMIT = 1200
+_ru_plural = PluralRule({"one": "n mod 10 is 1 and n mod 100 is not 11",
+                         "few": "n mod 10 in 2..4 and n mod 100 not in 12..14"})
+
+
+def plural(n: int, one: str, few: str, many: str) -> str:
+    form = _ru_plural(n)
+    return f"{n} {one if form == 'one' else few if form == 'few' else many}"
+
+
+def span(delta: timedelta) -> str:
+    """1 ч 12 мин; 3 дн 2 ч; 45 мин."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} дн")
+    if hours:
+        parts.append(f"{hours} ч")
+    if mins and not days:
+        parts.append(f"{mins} мин")
+    return " ".join(parts) or "меньше минуты"
+
+
+def when(moment: datetime, profile: Profile, now: datetime) -> str:
+    """17:20 today; 24 нояб. 17:20 another day; local to the profile."""
+    local, today = moment.astimezone(profile.tz), now.astimezone(profile.tz)
+    if local.date() == today.date():
+        return f"{local:%H:%M}"
+    return f"{format_date(local.date(), 'd MMM', locale=LOCALE)} {local:%H:%M}"
+
+
+def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime) -> str:
+    spec = profile.timer(timer.timer_id, track)
+    if timer.paused_at is not None:
+        state = "⏸ приостановлен"
+    elif timer.due_at >= now:
+        state = f"осталось {span(timer.due_at - now)}"
+    else:
+        state = f"⚠️ просрочено на {span(now - timer.due_at)}"
+    return f"• {escape(spec.title)} — до {when(timer.due_at, profile, now)}, {state} ({escape(spec.clause)})"
+
+
+def mention(user_id: int, name: str) -> str:
+    return f'<a href="tg://user?id={int(user_id)}">{escape(name)}</a>'
+
+
+def quote(text: str, limit: int = CARD_QUOTE_LIMIT) -> str:
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return f"<blockquote>{escape(text)}</blockquote>" if text else ""
+
+
+def state_title(state: object) -> str:
+    return STATE_TITLES_RU.get(state, str(state))  # type: ignore[call-overload]
+
+
+def outcome_title(outcome: object) -> str:
+    return OUTCOME_TITLES_RU.get(outcome, str(outcome))  # type: ignore[call-overload]
+
+
+def split_plain(text: str, limit: int = 3500) -> list[str]:
+    """Split a long plain text at paragraph, line or word ends into chunks that escape under 4096."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def lines(*parts: str | Iterable[str] | None) -> str:
+    out: list[str] = []
+    for p in parts:
+        if p is None or p == "":
+            continue
+        if isinstance(p, str):
+            out.append(p)
+        else:
+            out.extend(x for x in p if x)
+    return "\n".join(out)

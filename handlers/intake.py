@@ -1,0 +1,31 @@
+"""Private chat: the coordinator sends or forwards a message; the intake panel's buttons."""
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.keyboards import IntakeCb
+from bot.sender import Sender
+from bot.service import Service
+from handlers.unpack import incoming
+
+router = Router(name="intake")
+router.message.filter(F.chat.type == "private")
+
+
+@router.message(~F.text.startswith("/"))
+async def intake_message(message: Message, service: Service, sender: Sender) -> None:
+    answer = await service.intake_message(incoming(message))
+    if answer:
+        await message.answer(answer)  # a direct reply to the one who wrote: not a workflow message
+    sender.wake()
+
+
+@router.callback_query(IntakeCb.filter())
+async def intake_press(query: CallbackQuery, callback_data: IntakeCb, service: Service, sender: Sender) -> None:
+    if query.message is None:
+        await query.answer("Сообщение устарело.", show_alert=True)
+        return
+    reply = await service.intake_press(query.from_user.id, query.message.chat.id, query.message.message_id,
+                                       callback_data.action, callback_data.value)
+    await query.answer(reply.alert, show_alert=reply.show_alert)
+    sender.wake()

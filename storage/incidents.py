@@ -1,0 +1,211 @@
+"""Incidents, their timers, intake drafts and awaited replies: the SQL behind the workflow."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.workflow.model import Incident, RunningTimer, State
+from profiles.events import Outcome
+from profiles.schema import Profile
+from storage.db import Database, from_db, to_db
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident as stored: the core's value plus what the bot shows and where."""
+
+    incident: Incident
+    chat_id: int
+    profile: str
+    source: str
+    text: str
+    link: str | None
+    origin: dict[str, Any]
+    draft: dict[str, Any] | None
+    final_text: str | None
+    thread_id: int | None
+    card_message_id: int | None
+    detected_at: datetime
+    significant: bool
+    outcome_reason: str | None
+
+
+async def next_id(conn: aiosqlite.Connection) -> int:
+    row = await (await conn.execute("SELECT IFNULL(MAX(id), 0) + 1 FROM incidents")).fetchone()
+    return int(row[0]) if row else 1
+
+
+async def insert(conn: aiosqlite.Connection, incident: Incident, *, chat_id: int, profile: str, source: str,
+                 text: str, link: str | None, origin: dict[str, Any], detected_at: datetime, created_by: int,
+                 now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO incidents(id, chat_id, profile, source, track, state, text, link, origin, created_by,
+                                 detected_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+        (incident.id, chat_id, profile, source, incident.track, incident.state.value, text, link,
+         json.dumps(origin, ensure_ascii=False), created_by, to_db(detected_at), to_db(now)),
+    )
+
+
+async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident, now: datetime,
+               stopped: tuple[Any, ...] = (), reason: str | None = None) -> None:
+    """Write the incident's state and bring its running timers in line with the core's."""
+    await conn.execute(
+        """UPDATE incidents SET state=?, departments=?, step=?, outcome=?, intermediate_given=?, resume_state=?,
+                  parts_done=?, event_times=?, closed_at=?, outcome_reason=IFNULL(?, outcome_reason) WHERE id=?""",
+        (incident.state.value, json.dumps(list(incident.departments)), incident.step,
+         incident.outcome.value if incident.outcome else None, int(incident.intermediate_given),
+         incident.resume_state.value if incident.resume_state else None, json.dumps(sorted(incident.parts_done)),
+         json.dumps({k: to_db(v) for k, v in incident.event_times.items()}),
+         to_db(now) if incident.state is State.CLOSED else None, reason, incident.id),
+    )
+    for s in stopped:
+        await conn.execute(
+            """UPDATE timers SET stopped_at=?, stop_event=? WHERE incident_id=? AND timer_id=?
+               AND IFNULL(department_id, 0)=IFNULL(?, 0) AND stopped_at IS NULL""",
+            (to_db(s.stopped_at), s.event, incident.id, s.timer.timer_id, s.timer.department_id),
+        )
+    running = {(r["timer_id"], r["department_id"]): r for r in await (await conn.execute(
+        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL", (incident.id,))).fetchall()}
+    for t in incident.timers:
+        spec = profile.timer(t.timer_id, incident.track)
+        row = running.pop(t.key, None)
+        values = (to_db(t.started_at), to_db(t.due_at), to_db(t.paused_at), _remaining_db(t.remaining))
+        if row is None:
+            await conn.execute(
+                """INSERT INTO timers(incident_id, timer_id, department_id, clause, role, started_at, due_at,
+                                      paused_at, remaining) VALUES (?,?,?,?,?,?,?,?,?)""",
+                (incident.id, t.timer_id, t.department_id, spec.clause, spec.role, *values))
+        elif (row["started_at"], row["due_at"], row["paused_at"], row["remaining"]) != values:
+            await conn.execute("UPDATE timers SET started_at=?, due_at=?, paused_at=?, remaining=? WHERE id=?",
+                               (*values, row["id"]))
+    for row in running.values():  # restarted or dropped by the core without a stop event
+        await conn.execute("UPDATE timers SET stopped_at=?, stop_event='replaced' WHERE id=?", (to_db(now), row["id"]))
+
+
+async def load(db: Database | aiosqlite.Connection, incident_id: int) -> IncidentRow | None:
+    conn = db.conn if isinstance(db, Database) else db
+    row = await (await conn.execute("SELECT * FROM incidents WHERE id=?", (incident_id,))).fetchone()
+    if row is None:
+        return None
+    timers = await (await conn.execute(
+        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL ORDER BY id", (incident_id,))).fetchall()
+    return _row(row, timers)
+
+
+async def find_by_thread(db: Database, chat_id: int, thread_id: int) -> int | None:
+    row = await db.fetchone("SELECT id FROM incidents WHERE chat_id=? AND thread_id=?", (chat_id, thread_id))
+    return int(row["id"]) if row else None
+
+
+async def find_by_message(db: Database, chat_id: int, message_id: int) -> int | None:
+    """The incident whose card (or a message the bot posted about it) is this message."""
+    row = await db.fetchone("SELECT id FROM incidents WHERE chat_id=? AND card_message_id=?", (chat_id, message_id))
+    if row:
+        return int(row["id"])
+    row = await db.fetchone(
+        "SELECT incident_id FROM thread_messages WHERE chat_id=? AND message_id=?", (chat_id, message_id))
+    return int(row["incident_id"]) if row else None
+
+
+async def set_draft(conn: aiosqlite.Connection, incident_id: int, draft: dict[str, Any] | None) -> None:
+    await conn.execute("UPDATE incidents SET draft=? WHERE id=?",
+                       (json.dumps(draft, ensure_ascii=False) if draft else None, incident_id))
+
+
+async def set_final_text(conn: aiosqlite.Connection, incident_id: int, text: str | None) -> None:
+    await conn.execute("UPDATE incidents SET final_text=? WHERE id=?", (text, incident_id))
+
+
+async def set_published_link(conn: aiosqlite.Connection, incident_id: int, link: str | None) -> None:
+    await conn.execute("UPDATE incidents SET published_link=? WHERE id=?", (link, incident_id))
+
+
+async def open_incidents(db: Database, chat_id: int | None = None) -> list[int]:
+    sql = "SELECT id FROM incidents WHERE state != 'closed'" + (" AND chat_id=?" if chat_id is not None else "")
+    return [int(r["id"]) for r in await db.fetchall(sql + " ORDER BY id", (chat_id,) if chat_id is not None else ())]
+
+
+# --- intake drafts and awaited replies ----------------------------------------------------------
+
+
+async def get_intake(db: Database, user_id: int) -> dict[str, Any] | None:
+    row = await db.fetchone("SELECT data FROM intake WHERE user_id=?", (user_id,))
+    return json.loads(row["data"]) if row else None
+
+
+async def put_intake(conn: aiosqlite.Connection, user_id: int, data: dict[str, Any] | None, now: datetime) -> None:
+    if data is None:
+        await conn.execute("DELETE FROM intake WHERE user_id=?", (user_id,))
+    else:
+        await conn.execute(
+            "INSERT INTO intake(user_id, data, updated_at) VALUES (?,?,?) "
+            "ON CONFLICT(user_id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+            (user_id, json.dumps(data, ensure_ascii=False), to_db(now)))
+
+
+async def get_awaited(db: Database, user_id: int, chat_id: int) -> dict[str, Any] | None:
+    row = await db.fetchone("SELECT data FROM awaited WHERE user_id=? AND chat_id=?", (user_id, chat_id))
+    return json.loads(row["data"]) if row else None
+
+
+async def put_awaited(conn: aiosqlite.Connection, user_id: int, chat_id: int, data: dict[str, Any] | None,
+                      now: datetime) -> None:
+    """What the bot waits for this person to write next in this chat (a reason, a comment, a text)."""
+    if data is None:
+        await conn.execute("DELETE FROM awaited WHERE user_id=? AND chat_id=?", (user_id, chat_id))
+    else:
+        await conn.execute(
+            "INSERT INTO awaited(user_id, chat_id, data, created_at) VALUES (?,?,?,?) "
+            "ON CONFLICT(user_id, chat_id) DO UPDATE SET data=excluded.data, created_at=excluded.created_at",
+            (user_id, chat_id, json.dumps(data, ensure_ascii=False), to_db(now)))
+
+
+async def remember_message(conn: aiosqlite.Connection, chat_id: int, message_id: int, incident_id: int) -> None:
+    await conn.execute("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id) VALUES (?,?,?)",
+                       (chat_id, message_id, incident_id))
+
+
+# --- rows -> values ----------------------------------------------------------------------------
+
+
+def _row(row: Any, timers: list[Any]) -> IncidentRow:
+    incident = Incident(
+        id=row["id"], track=row["track"], state=State(row["state"]),
+        departments=tuple(json.loads(row["departments"])), step=row["step"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        intermediate_given=bool(row["intermediate_given"]),
+        resume_state=State(row["resume_state"]) if row["resume_state"] else None,
+        parts_done=frozenset(json.loads(row["parts_done"])),
+        event_times={k: from_db(v) for k, v in json.loads(row["event_times"]).items()},  # type: ignore[misc]
+        timers=tuple(
+            RunningTimer(t["timer_id"], from_db(t["started_at"]), from_db(t["due_at"]),  # type: ignore[arg-type]
+                         t["department_id"], from_db(t["paused_at"]), _remaining_py(t["remaining"]))
+            for t in timers),
+    )
+    return IncidentRow(
+        incident=incident, chat_id=row["chat_id"], profile=row["profile"], source=row["source"], text=row["text"],
+        link=row["link"], origin=json.loads(row["origin"]), draft=json.loads(row["draft"]) if row["draft"] else None,
+        final_text=row["final_text"], thread_id=row["thread_id"], card_message_id=row["card_message_id"],
+        detected_at=from_db(row["detected_at"]),  # type: ignore[arg-type]
+        significant=bool(row["significant"]), outcome_reason=row["outcome_reason"],
+    )
+
+
+def _remaining_db(value: timedelta | int | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return f"s:{int(value.total_seconds())}"
+    return f"d:{value}"
+
+
+def _remaining_py(text: str | None) -> timedelta | int | None:
+    if not text:
+        return None
+    kind, _, number = text.partition(":")
+    return timedelta(seconds=int(number)) if kind == "s" else int(number)
