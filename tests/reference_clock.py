@@ -16,7 +16,7 @@ every answer follows from the definitions in the clocks' module docstring by cou
 
 Walking wall-clock minutes equals walking real minutes only in a zone without clock changes; the zones
 used in the tests (Europe/Moscow, Asia/Barnaul, Asia/Sakhalin) have had fixed offsets since 2016, and
-``_local`` checks that.
+``_local_index`` checks that.
 
 Only the years the CSV covers are known; anything outside them raises, so a test never compares
 against a guess. Moments must be whole minutes.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from pathlib import Path
 
 CSV_FILE = Path(__file__).resolve().parent.parent / "profiles" / "data" / "ru-special-days-2024-2027.csv"
@@ -106,12 +105,13 @@ class Hours:
 class ReferenceClock:
     tz: tzinfo
     hours: Hours
-    _cache: dict[tuple[date, bool], frozenset[int]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[int, bool], frozenset[int]] = field(default_factory=dict, repr=False)
 
     # --- minutes ---------------------------------------------------------------------------
 
     def counted_minutes(self, day: date, whole_days: bool) -> frozenset[int]:
-        key = (day, whole_days)
+        """The counted minutes of a local day (0 = 00:00-00:01)."""
+        key = (day.toordinal(), whole_days)
         if key not in self._cache:
             kind = day_kind(day)
             if kind == OFF:
@@ -124,11 +124,29 @@ class ReferenceClock:
         return self._cache[key]
 
     def counted(self, local: datetime, whole_days: bool) -> bool:
-        """Is the local wall-clock minute starting at ``local`` counted?"""
-        return local.hour * 60 + local.minute in self.counted_minutes(local.date(), whole_days)
+        """Is the local wall-clock minute starting at ``local`` (naive) counted?"""
+        return self._counted(self._index(local), whole_days)
 
-    def _local(self, moment: datetime) -> datetime:
-        """The moment as a naive local wall-clock time, whole minutes only."""
+    # A local wall-clock minute is numbered by its day's ordinal * 1440 + its minute of the day, so a walk
+    # is plain integer steps: minute i is counted when i % 1440 is among the counted minutes of day i // 1440.
+
+    @staticmethod
+    def _index(local: datetime) -> int:
+        return local.toordinal() * 24 * 60 + local.hour * 60 + local.minute
+
+    def _counted(self, i: int, whole_days: bool) -> bool:
+        day, minute = divmod(i, 24 * 60)
+        minutes = self._cache.get((day, whole_days))
+        if minutes is None:
+            minutes = self.counted_minutes(date.fromordinal(day), whole_days)
+        return minute in minutes
+
+    def _from_index(self, i: int) -> datetime:
+        day, minute = divmod(i, 24 * 60)
+        return datetime.combine(date.fromordinal(day), datetime.min.time(), self.tz) + minute * MINUTE
+
+    def _local_index(self, moment: datetime) -> int:
+        """The moment as a local wall-clock minute number, whole minutes only."""
         if moment.tzinfo is None:
             raise ValueError("naive datetime")
         local = moment.astimezone(self.tz)
@@ -136,10 +154,7 @@ class ReferenceClock:
             raise ValueError("the reference walks whole minutes only")
         if local.utcoffset() != (local + 30 * DAY).utcoffset():
             raise ValueError("the reference assumes a zone without clock changes")
-        return local.replace(tzinfo=None)
-
-    def _aware(self, local: datetime) -> datetime:
-        return local.replace(tzinfo=self.tz)
+        return self._index(local)
 
     @staticmethod
     def _minutes(amount: timedelta) -> int:
@@ -151,33 +166,28 @@ class ReferenceClock:
 
     def add(self, start: datetime, amount: timedelta, whole_days: bool) -> datetime:
         left = self._minutes(amount)
-        cur = self._local(start)
+        i = self._local_index(start)
         while left:
-            if self.counted(cur, whole_days):
+            if self._counted(i, whole_days):
                 left -= 1
-            cur += MINUTE
-        return self._aware(cur)
+            i += 1
+        return self._from_index(i)
 
     def subtract(self, end: datetime, amount: timedelta, whole_days: bool) -> datetime:
         left = self._minutes(amount)
-        cur = self._local(end)
+        i = self._local_index(end)
         while left:
-            cur -= MINUTE
-            if self.counted(cur, whole_days):
+            i -= 1
+            if self._counted(i, whole_days):
                 left -= 1
-        return self._aware(cur)
+        return self._from_index(i)
 
     def between(self, a: datetime, b: datetime, whole_days: bool) -> timedelta:
-        lo, hi = self._local(a), self._local(b)
+        lo, hi = self._local_index(a), self._local_index(b)
         sign = 1
         if hi < lo:
             lo, hi, sign = hi, lo, -1
-        count = 0
-        cur = lo
-        while cur < hi:
-            if self.counted(cur, whole_days):
-                count += 1
-            cur += MINUTE
+        count = sum(1 for i in range(lo, hi) if self._counted(i, whole_days))
         return sign * count * MINUTE
 
     # --- working days ----------------------------------------------------------------------
@@ -186,14 +196,17 @@ class ReferenceClock:
         """When the office closes on a working day: right after its last counted minute."""
         minutes = self.counted_minutes(day, whole_days=False)
         last_end = max(minutes) + 1 if minutes else 24 * 60
-        return self._aware(datetime.combine(day, datetime.min.time()) + last_end * MINUTE)
+        return self._from_index(day.toordinal() * 24 * 60 + last_end)
+
+    def _local_date(self, moment: datetime) -> date:
+        return date.fromordinal(self._local_index(moment) // (24 * 60))
 
     def add_days(self, start: datetime, n: int) -> datetime:
         if n < 0:
             raise ValueError("the reference adds non-negative working days")
         if n == 0:
-            return self._aware(self._local(start))
-        day = self._local(start).date()
+            return start.astimezone(self.tz)
+        day = self._local_date(start)
         found = 0
         while found < n:
             day += DAY
@@ -206,8 +219,8 @@ class ReferenceClock:
         if n < 0:
             raise ValueError("the reference subtracts non-negative working days")
         if n == 0:
-            return self._aware(self._local(end))
-        day = self._local(end).date()
+            return end.astimezone(self.tz)
+        day = self._local_date(end)
         while True:
             if day_kind(day) != OFF:
                 candidate = self.close(day)
@@ -216,7 +229,7 @@ class ReferenceClock:
             day -= DAY
 
     def between_days(self, a: datetime, b: datetime) -> int:
-        da, db = self._local(a).date(), self._local(b).date()
+        da, db = self._local_date(a), self._local_date(b)
         sign = 1
         if b < a:
             da, db, sign = db, da, -1

@@ -81,8 +81,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
             decoded = _decode_entity(match) if match else None
             if decoded is None:
                 raise HtmlParseError(
-                    f"Character '&' at byte offset {byte_offset(i)} is not a part of an HTML entity; "
-                    "escape it as &amp;"
+                    f"Character '&' at byte offset {byte_offset(i)} is not a part of an HTML entity; escape it as &amp;"
                 )
             out.append(decoded)
             utf16_offset += utf16_len(decoded)
@@ -229,8 +228,7 @@ def _close_tag(
     opened = stack.pop()
     if end_name and end_name != opened.name:
         raise HtmlParseError(
-            f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{opened.name}>", '
-            f'found "</{end_name}>"'
+            f'Unmatched end tag at byte offset {byte_offset(begin)}, expected "</{opened.name}>", found "</{end_name}>"'
         )
     length = utf16_offset - opened.offset
     if length > 0:
@@ -281,4 +279,3 @@ def _entity_for(
 def _tail_utf16(text: str, length: int) -> str:
     encoded = text.encode("utf-16-le")
     return encoded[len(encoded) - 2 * length :].decode("utf-16-le")
-

@@ -38,6 +38,12 @@ LEGACY_PARAMETERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "disable_web_page_preview": ("link_preview_options", ("Boolean",)),
 }
 
+# Fields newer than the specification file that the client library in use already requires in results
+# (aiogram 3.31 follows Bot API 10.3). The emulator sends them; they are accepted as optional fields.
+NEWER_TYPE_FIELDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "ChatMemberAdministrator": (("can_send_welcome_messages", ("Boolean",)),),
+}
+
 _PRIMITIVES = {"Integer", "Float", "Boolean", "String", "True", "InputFile"}
 _INTEGER_RE = re.compile(r"[+-]?\d+")
 _DISCRIMINATOR_RE = re.compile(r"(?:always|must be)\s+[\"“]?([a-z][a-z0-9_]*)[\"”]?")
@@ -148,6 +154,8 @@ class ApiSpec:
         self.types: dict[str, TypeSpec] = {}
         for name, t in raw["types"].items():
             fields = _fields(t)
+            for extra, types in NEWER_TYPE_FIELDS.get(name, ()):
+                fields.setdefault(extra, FieldSpec(extra, types, False, "newer than the specification file"))
             self.types[name] = TypeSpec(name, fields, tuple(t.get("subtypes", ())), _discriminator(fields))
         self._methods_by_lower = {name.lower(): name for name in self.methods}
 
@@ -387,9 +395,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _best_error(
-    errors: list[SpecError], where: str, types: Sequence[str], value: Any, depth: int = 0
-) -> SpecError:
+def _best_error(errors: list[SpecError], where: str, types: Sequence[str], value: Any, depth: int = 0) -> SpecError:
     if len(errors) == 1:
         return errors[0]
     deepest = max(errors, key=lambda e: e.depth)

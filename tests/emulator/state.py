@@ -139,6 +139,7 @@ class Member:
             data["is_anonymous"] = False
             for right in ADMIN_RIGHTS_REQUIRED:
                 data[right] = self.rights.get(right, False)
+            data["can_send_welcome_messages"] = False  # newer than the spec file, required by aiogram
             for right in ADMIN_RIGHTS_OPTIONAL:
                 if right in self.rights:
                     data[right] = self.rights[right]

@@ -18,7 +18,7 @@ CAPTION_LIMIT = 1024
 _AUTO_ENTITY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("url", re.compile(r"\bhttps?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")),
-    ("mention", re.compile(r"(?<![\w@])@[A-Za-z]\w{3,31}\b")),
+    ("mention", re.compile(r"(?<![\w@])@[A-Za-z]\w{4,31}\b")),
     ("hashtag", re.compile(r"(?<![\w#])#\w*[^\W\d]\w*")),
     ("bot_command", re.compile(r"(?<![\w/])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z]\w{3,31})?(?![\w/])")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from .errors import ApiError
@@ -53,6 +54,11 @@ class UpdateFeed:
     def drop(self, update: dict[str, Any], reason: str) -> None:
         self.dropped.append((update, reason))
 
+    def drop_pending(self, reason: str) -> None:
+        for update in self._queue:
+            self.drop(update, reason)
+        self._queue.clear()
+
     @property
     def pending(self) -> list[dict[str, Any]]:
         """Updates not yet confirmed by the bot."""
@@ -94,10 +100,8 @@ class UpdateFeed:
                 if batch or remaining <= 0:
                     return batch
                 self._changed.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
         finally:
             self.waiting_polls -= 1
 
