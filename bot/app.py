@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.clock import Clock, SystemClock
-from bot.sender import Sender
+from bot.sender import RateLimiter, Sender
 from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
 from handlers import build_router
@@ -38,12 +38,13 @@ def build_dispatcher(settings: Settings, db: Database, clock: Clock, sender: Sen
     return dp
 
 
-async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True) -> None:
+async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True,
+                limiter: RateLimiter | None = None) -> None:
     """Run until stopped: the outbox sender and long polling, over one database."""
     clock = clock or SystemClock()
     db = await Database.open(settings.database_path)
     bot = build_bot(settings)
-    sender = Sender(bot, db, clock)
+    sender = Sender(bot, db, clock, limiter)
     dp = build_dispatcher(settings, db, clock, sender)
     sender.start()
     try:

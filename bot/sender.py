@@ -44,7 +44,11 @@ GLOBAL_PER_SECOND = 30
 class RateLimiter:
     """When may the next call go to a chat? Sliding windows on the monotonic clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, chat_interval: float = CHAT_INTERVAL, group_per_minute: int = GROUP_PER_MINUTE,
+                 global_per_second: int = GLOBAL_PER_SECOND) -> None:
+        self.chat_interval = chat_interval
+        self.group_per_minute = group_per_minute
+        self.global_per_second = global_per_second
         self._chat: dict[int, deque[float]] = defaultdict(deque)
         self._all: deque[float] = deque()
 
@@ -54,12 +58,12 @@ class RateLimiter:
         while sent and now - sent[0] >= 60:
             sent.popleft()
         if sent:
-            wait = max(wait, sent[-1] + CHAT_INTERVAL - now)
-        if chat_id < 0 and len(sent) >= GROUP_PER_MINUTE:
-            wait = max(wait, sent[-GROUP_PER_MINUTE] + 60 - now)
+            wait = max(wait, sent[-1] + self.chat_interval - now)
+        if chat_id < 0 and len(sent) >= self.group_per_minute:
+            wait = max(wait, sent[-self.group_per_minute] + 60 - now)
         while self._all and now - self._all[0] >= 1:
             self._all.popleft()
-        if len(self._all) >= GLOBAL_PER_SECOND:
+        if len(self._all) >= self.global_per_second:
             wait = max(wait, self._all[0] + 1 - now)
         return max(wait, 0.0)
 

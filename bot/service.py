@@ -126,7 +126,7 @@ class Service:
 
     def _new_intake(self, profile: Profile, msg: IncomingMessage, group_chat: int) -> dict[str, Any]:
         source, reason = propose_source(profile, msg)
-        detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(msg.date)
+        detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(self.clock.now())
         return {
             "group": group_chat, "chat_id": msg.chat_id, "messages": [msg.message_id],
             "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,

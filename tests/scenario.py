@@ -1,0 +1,111 @@
+"""A whole bot against the Bot API emulator: the real aiogram stack, a real SQLite file, the real sender.
+
+    async with Scenario.start(tmp_path) as s:
+        s.tg.send_text(s.coordinator, "…")
+        await s.settle()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.app import serve
+from bot.clock import FakeClock
+from bot.org_file import import_org, read_org_file
+from bot.sender import RateLimiter
+from bot.settings import Settings
+from storage.db import Database, to_db
+from tests.emulator import TelegramEmulator
+
+ORG_FILE = Path(__file__).parent / "data" / "org-example.toml"
+START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
+
+
+@dataclass
+class Scenario:
+    tg: TelegramEmulator
+    settings: Settings
+    clock: FakeClock
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True) -> AsyncIterator[Scenario]:
+        async with TelegramEmulator(privacy_mode=False) as tg:
+            settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
+                                database_path=tmp_path / "bot.sqlite3", admin_ids=[100001])
+            if org:
+                db = await Database.open(settings.database_path)
+                await import_org(db, read_org_file(ORG_FILE))
+                await db.close()
+            s = cls(tg, settings, FakeClock(START))
+            s.users()
+            s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
+                                           bot_status="administrator",
+                                           bot_rights={"can_manage_topics": True, "can_delete_messages": True,
+                                                       "can_pin_messages": True})
+            s.run()
+            try:
+                yield s
+            finally:
+                await s.stop()
+
+    def users(self) -> None:
+        ids = {"coordinator": 100001, "substitute": 100002, "zhkh": 200001, "roads": 200002,
+               "controller": 100003, "stranger": 999999}
+        self.people = {k: self.tg.create_user(k.capitalize(), user_id=v, started=True) for k, v in ids.items()}
+
+    def run(self) -> None:
+        # pacing is tested on its own; here it would only make the scenarios slow
+        fast = RateLimiter(chat_interval=0.0, group_per_minute=10_000, global_per_second=10_000)
+        self.task = asyncio.create_task(serve(self.settings, self.clock, handle_signals=False, limiter=fast))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        self.run()
+
+    async def settle(self) -> None:
+        """Every update handed to the bot is handled, and every due outbox row delivered (or given up)."""
+        for _ in range(100):
+            await self.tg.settle(quiet=0.05, timeout=10)
+            delivered = {u["update_id"] for u in self.tg.updates.delivered}
+            if delivered <= self.processed() and self.pending() == 0:
+                await self.tg.settle(quiet=0.05, timeout=10)
+                if self.pending() == 0:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"not settled: {self.pending()} outbox rows pending")
+
+    def _query(self, sql: str, *params: object) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(self.settings.database_path)) as conn:
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError:  # the bot has not created its tables yet
+                return []
+
+    def processed(self) -> set[int]:
+        return {r[0] for r in self._query("SELECT update_id FROM processed_updates")}
+
+    def pending(self) -> int:
+        rows = self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL "
+                           "AND not_before <= ?", to_db(self.clock.now()))
+        return rows[0][0] if rows else 0
+
+    def __getattr__(self, name: str):  # s.coordinator, s.zhkh, …
+        people = self.__dict__.get("people", {})
+        if name in people:
+            return people[name]
+        raise AttributeError(name)

@@ -1,0 +1,408 @@
+"""The organisation file and its import; storage queries; the /bind use case with plain values."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bot.binding import BindOutcome, BotRights, Mode, Right, Status, bind_group, check_rights, rights_from_telegram
+from bot.cli import main
+from bot.org_file import OrgFileError, import_org, read_org_file
+from handlers.admin import render_bind
+from storage import org
+from storage.db import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "tests" / "data" / "org-example.toml"
+EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await Database.open(tmp_path / "db.sqlite3")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """The CLI as a deployer runs it: no BOT_TOKEN, DATABASE_PATH in the environment, no .env around."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("BOT_TOKEN", "DEFAULT_PROFILE", "PROFILES_DIR", "ADMIN_IDS"):
+        monkeypatch.delenv(key, raising=False)
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    return path
+
+
+def write(tmp_path: Path, text: str, name: str = "org.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def edited(old: str, new: str) -> str:
+    assert old in EXAMPLE_TEXT, old
+    return EXAMPLE_TEXT.replace(old, new, 1)
+
+
+async def dump(db: Database) -> dict[str, list[tuple]]:
+    out = {}
+    for table in ("departments", "people", "memberships", "groups"):
+        rows = await db.fetchall(f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        out[table] = [tuple(r) for r in rows]
+    return out
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    async def go() -> dict[str, list[tuple]]:
+        db = await Database.open(path)
+        try:
+            return await dump(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
+async def load(db: Database, path: Path = EXAMPLE):
+    return await import_org(db, read_org_file(path))
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+
+def test_the_example_is_valid_and_flattened():
+    spec = read_org_file(EXAMPLE)
+    assert spec.profile == "izobilny"
+    assert [d.code for d in spec.departments] == ["zhkh", "roads", "education", "ryzdvyany"]
+    assert [d.territorial for d in spec.departments] == [False, False, False, True]
+    assert (100001, "coordinator", None) in spec.memberships and (100001, "admin", None) in spec.memberships
+    assert (200004, "executor", "education") in spec.memberships
+    assert len(spec.people) == 8 and spec.unheld_roles == ()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "reason"),
+    [
+        ('roles = ["controller"]', 'roles = ["mayor"]', "people[2] (Фёдоров Игорь Павлович).roles[0]",
+         "unknown role 'mayor'; known: admin, controller, coordinator, executor, substitute"),
+        ('code = "zhkh"\nname = "Управление жилищно-коммунального хозяйства"\n',
+         'code = "zhkh"\n', "departments[0] (zhkh).name", "required key is missing"),
+        ('code = "roads"', 'code = "zhkh"', "departments[1] (zhkh).code",
+         "duplicate code 'zhkh' (also departments[0])"),
+        ("user_id = 100002", 'user_id = "Смирнов"', "people[1] (Смирнов Дмитрий Олегович).user_id",
+         "must be a whole number, got 'Смирнов'"),
+        ("user_id = 200002", "user_id = 2000.5", "departments[1] (roads).heads[0] (Сидоров Сергей Иванович).user_id",
+         "must be a whole number, got 2000.5"),
+        ("territorial = true", "territorial = true\nregion = 1", "departments[3] (ryzdvyany).region",
+         "unknown key (a typo?)"),
+        ('profile = "izobilny"', 'profile = "atlantis"', "profile", "no such valid profile 'atlantis'"),
+        ('head_role = "executor"', 'head_role = "boss"', "head_role", "unknown role 'boss'"),
+        ('roles = ["substitute"]', 'roles = ["executor"]', "people[1] (Смирнов Дмитрий Олегович).roles[0]",
+         "'executor' is the head role"),
+        ('roles = ["substitute"]', 'roles = ["substitute", "substitute"]',
+         "people[1] (Смирнов Дмитрий Олегович).roles[1]", "listed twice"),
+        ('user_id = 100003\nname = "Фёдоров Игорь Павлович"', 'user_id = 200001\nname = "Фёдоров Игорь Павлович"',
+         "people[2] (Фёдоров Игорь Павлович).name", "user 200001 is named 'Петров Пётр Петрович'"),
+        ('username = "ivanova_as"', 'username = "a b"', "people[0] (Иванова Анна Сергеевна).username",
+         "not a Telegram username"),
+        ('code = "roads"', 'code = "Дороги"', "departments[1] (Дороги).code", "must be short Latin lowercase"),
+    ],
+)
+def test_a_bad_file_names_the_key_and_the_reason(tmp_path, old, new, key, reason):
+    path = write(tmp_path, edited(old, new))
+    with pytest.raises(OrgFileError) as e:
+        read_org_file(path)
+    assert len(e.value.problems) == 1, e.value.problems
+    line = str(e.value.problems[0])
+    assert line.startswith(f"{path}: {key}: "), line
+    assert reason in line, line
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = edited('roles = ["controller"]', 'roles = ["mayor"]').replace('code = "roads"', 'code = "zhkh"')
+    text = text.replace("user_id = 100002", 'user_id = "x"')
+    with pytest.raises(OrgFileError) as e:
+        read_org_file(write(tmp_path, text))
+    # pydantic errors first (the non-integer id); cross-checks need a structurally valid file
+    assert [p.key for p in e.value.problems] == ["people[1] (Смирнов Дмитрий Олегович).user_id"]
+    text = text.replace('user_id = "x"', "user_id = 100002")
+    with pytest.raises(OrgFileError) as e:
+        read_org_file(write(tmp_path, text))
+    assert len(e.value.problems) == 2
+
+
+def test_the_default_profile_is_used_when_the_file_names_none(tmp_path):
+    spec = read_org_file(write(tmp_path, edited('profile = "izobilny"', "")), default_profile="izobilny")
+    assert spec.profile == "izobilny"
+
+
+def test_not_toml(tmp_path):
+    with pytest.raises(OrgFileError) as e:
+        read_org_file(write(tmp_path, "[[departments]\n"))
+    assert str(e.value.problems[0]).startswith(f"{tmp_path / 'org.toml'}: -: not valid TOML")
+
+
+# --- the import -------------------------------------------------------------------------------------
+
+
+async def test_import_fills_the_tables_and_the_queries_answer(db):
+    summary = await load(db)
+    assert (len(summary.departments_added), summary.people_added, summary.memberships_added) == (4, 8, 9)
+    deps = {d.code: d for d in await org.active_departments(db)}
+    assert set(deps) == {"zhkh", "roads", "education", "ryzdvyany"} and deps["ryzdvyany"].territorial
+    assert await org.roles_of(db, 100001) == {"coordinator", "admin"}
+    assert await org.roles_of(db, 200003) == {"executor"}
+    assert await org.roles_of(db, 999) == frozenset()
+    assert await org.departments_headed_by(db, 200003) == {deps["education"].id}
+    assert await org.departments_headed_by(db, 100001) == frozenset()
+    assert await org.heads_of(db, deps["education"].id) == [
+        org.Person(200003, "Кузнецова Мария Алексеевна", "kuznetsova_ma"),
+        org.Person(200004, "Орлова Елена Викторовна", None),
+    ]
+    assert [p.user_id for p in await org.people_with_role(db, "coordinator")] == [100001]
+    assert [p.user_id for p in await org.people_with_role(db, "executor")] == [200005, 200003, 200004, 200001, 200002]
+    assert await org.department(db, deps["zhkh"].id) == deps["zhkh"]
+    assert await org.department(db, 12345) is None
+
+
+async def test_import_twice_changes_nothing(db):
+    await load(db)
+    first = await dump(db)
+    summary = await load(db)
+    assert not summary.changed
+    assert await dump(db) == first
+
+
+async def test_missing_departments_are_archived_and_missing_people_lose_their_roles(db, tmp_path):
+    await load(db)
+    ids = {d.code: d.id for d in await org.active_departments(db)}
+    # roads is gone; the controller leaves; the coordinator is renamed; the substitute becomes an admin too
+    text = EXAMPLE_TEXT.split('[[departments]]\ncode = "roads"')[0] + "[[departments]]" + \
+        EXAMPLE_TEXT.split('[[departments]]\ncode = "roads"')[1].split("[[departments]]", 1)[1]
+    text = text.split("[[people]]\nuser_id = 100003")[0]
+    text = text.replace("Иванова Анна Сергеевна", "Иванова-Петрова Анна Сергеевна")
+    text = text.replace('roles = ["substitute"]', 'roles = ["substitute", "admin"]')
+    summary = await load(db, write(tmp_path, text))
+    assert summary.departments_archived == ["roads"]
+    assert summary.people_updated == 1
+    assert [p.user_id for p in summary.roles_removed_from] == [100003, 200002]
+    assert (summary.memberships_added, summary.memberships_removed) == (1, 2)
+    assert "roads" not in {d.code for d in await org.active_departments(db)}
+    roads = await org.department(db, ids["roads"])
+    assert roads is not None and roads.archived  # kept: old incidents still name it
+    assert await org.roles_of(db, 100003) == frozenset()
+    assert await org.departments_headed_by(db, 200002) == frozenset()
+    assert await org.person(db, 100003) == org.Person(100003, "Фёдоров Игорь Павлович", None)
+    assert await org.roles_of(db, 100002) == {"substitute", "admin"}
+    # back again: the same department row, un-archived
+    summary = await load(db)
+    assert summary.departments_updated == ["roads"]
+    assert {d.code: d.id for d in await org.active_departments(db)} == ids
+
+
+async def test_dry_run_writes_nothing(db):
+    before = await dump(db)
+    summary = await import_org(db, read_org_file(EXAMPLE), dry_run=True)
+    assert summary.people_added == 8
+    assert await dump(db) == before
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_cli_imports_without_a_bot_token(env, capsys):
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert f"imported into {env}" in out
+    assert "departments: 4 added, 0 updated, 0 archived; 4 active" in out
+    assert "people: 8 added" in out
+    assert env.exists()
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_cli_reads_the_database_path_from_dot_env(env, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DATABASE_PATH")
+    (tmp_path / ".env").write_text("BOT_TOKEN=\nDATABASE_PATH=from-dotenv.sqlite3\n", encoding="utf-8")
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    assert (tmp_path / "from-dotenv.sqlite3").exists()
+
+
+def test_cli_says_what_was_removed(env, tmp_path, capsys):
+    assert main(["org", "import", str(EXAMPLE), "--database", str(tmp_path / "other.sqlite3")]) == 0
+    text = EXAMPLE_TEXT.split("[[people]]\nuser_id = 100003")[0]
+    capsys.readouterr()
+    assert main(["org", "import", str(write(tmp_path, text)), "--database", str(tmp_path / "other.sqlite3")]) == 0
+    out = capsys.readouterr().out
+    assert "roles removed (not in the file): Фёдоров Игорь Павлович (100003)" in out
+    assert not env.exists()  # --database wins over DATABASE_PATH
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('roles = ["controller"]', 'roles = ["mayor"]', "people[2] (Фёдоров Игорь Павлович).roles[0]"),
+        ('code = "zhkh"\nname = "Управление жилищно-коммунального хозяйства"\n', 'code = "zhkh"\n',
+         "departments[0] (zhkh).name"),
+        ('code = "roads"', 'code = "zhkh"', "departments[1] (zhkh).code"),
+        ("user_id = 100002", 'user_id = "100002"', "people[1] (Смирнов Дмитрий Олегович).user_id"),
+    ],
+)
+def test_cli_rejects_a_bad_file_and_changes_nothing(env, tmp_path, capsys, old, new, key):
+    assert main(["org", "import", str(EXAMPLE)]) == 0
+    before = snapshot(env)
+    capsys.readouterr()
+    path = write(tmp_path, edited(old, new).replace('code = "education"', 'code = "schools"'))
+    assert main(["org", "import", str(path)]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: {key}: "), lines
+    assert snapshot(env) == before
+
+
+def test_cli_a_bad_file_does_not_even_create_the_database(env, tmp_path, capsys):
+    assert main(["org", "import", str(write(tmp_path, 'profile = "izobilny"\nmayor = 1\n'))]) == 2
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'org.toml'}: mayor: unknown key (a typo?)"
+    assert not env.exists()
+
+
+def test_cli_missing_file(env, tmp_path, capsys):
+    assert main(["org", "import", str(tmp_path / "nope.toml")]) == 2
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'nope.toml'}: -: file not found"
+
+
+# --- groups --------------------------------------------------------------------------------------------
+
+
+async def test_bind_group_records_and_rebinds(db):
+    async with db.transaction():
+        assert await org.bind_group(db, -100, "Инциденты", "izobilny", True, 1, NOW) is None
+    async with db.transaction():
+        previous = await org.bind_group(db, -100, "Инциденты 2", "stavropol", False, 2, NOW)
+    assert previous is not None and previous.profile == "izobilny"
+    assert await org.group(db, -100) == org.Group(-100, "Инциденты 2", "stavropol", False, 2, NOW)
+    assert await org.groups(db) == [org.Group(-100, "Инциденты 2", "stavropol", False, 2, NOW)]
+    assert await org.group(db, -200) is None
+
+
+# --- /bind ----------------------------------------------------------------------------------------------
+
+FORUM_OK = BotRights(is_forum=True, is_admin=True, can_manage_topics=True, can_pin_messages=True,
+                     can_delete_messages=True)
+
+
+class Probe:
+    def __init__(self, rights: BotRights) -> None:
+        self.rights, self.calls = rights, 0
+
+    async def __call__(self) -> BotRights:
+        self.calls += 1
+        return self.rights
+
+
+async def bind(db: Database, rights: BotRights = FORUM_OK, *, user_id: int | None = 7, profile: str | None = None,
+               admin_ids: tuple[int, ...] = (7,)) -> tuple[BindOutcome, Probe]:
+    probe = Probe(rights)
+    outcome = await bind_group(db, chat_id=-100, title="Инциденты <ИМО>", user_id=user_id, profile=profile,
+                               probe=probe, now=NOW, admin_ids=admin_ids, default_profile="izobilny")
+    return outcome, probe
+
+
+async def test_bind_a_forum_with_every_right(db):
+    outcome, _ = await bind(db)
+    assert (outcome.status, outcome.mode, outcome.missing, outcome.nice_to_have) == (Status.BOUND, Mode.TOPICS, (), ())
+    assert await org.group(db, -100) == org.Group(-100, "Инциденты <ИМО>", "izobilny", True, 7, NOW)
+    text = render_bind(outcome, "Инциденты <ИМО>")
+    assert "«Инциденты &lt;ИМО&gt;» подключена" in text and "тема на каждый инцидент" in text
+
+
+async def test_bind_by_an_org_admin_and_rebind_changes_the_profile(db):
+    await load(db)
+    outcome, _ = await bind(db, user_id=100001, admin_ids=())
+    assert outcome.status is Status.BOUND
+    outcome, _ = await bind(db, user_id=100001, admin_ids=(), profile="Stavropol")
+    assert (outcome.status, outcome.profile, outcome.previous_profile) == (Status.BOUND, "stavropol", "izobilny")
+    assert "Профиль сменён" in render_bind(outcome, "x")
+    group = await org.group(db, -100)
+    assert group is not None and group.profile == "stavropol"
+
+
+@pytest.mark.parametrize(("user_id", "status"), [(8, Status.REFUSED), (None, Status.ANONYMOUS)])
+async def test_bind_by_anyone_else_is_refused_and_changes_nothing(db, user_id, status):
+    outcome, probe = await bind(db, user_id=user_id)
+    assert outcome.status is status
+    assert probe.calls == 0  # no Telegram calls on behalf of strangers
+    assert await org.groups(db) == []
+
+
+async def test_bind_an_unknown_profile(db):
+    outcome, probe = await bind(db, profile="atlantis")
+    assert outcome.status is Status.UNKNOWN_PROFILE and "izobilny" in outcome.known_profiles
+    assert probe.calls == 0 and await org.groups(db) == []
+    assert render_bind(outcome, "").startswith("Нет профиля «atlantis». Есть: ")
+
+
+async def test_bind_a_forum_where_the_bot_is_no_admin(db):
+    outcome, _ = await bind(db, BotRights(is_forum=True))
+    assert outcome.status is Status.NOT_BOUND and await org.groups(db) == []
+    assert outcome.missing == (Right.ADMIN, Right.MANAGE_TOPICS)
+    text = render_bind(outcome, "Инциденты")
+    assert "Нужно: сделайте меня администратором с правом «Управление темами»." in text
+    assert "Желательно: ещё права «Закрепление сообщений» и «Удаление сообщений»." in text
+
+
+async def test_bind_a_forum_where_the_bot_may_not_manage_topics(db):
+    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_pin_messages=True))
+    assert outcome.status is Status.NOT_BOUND and outcome.missing == (Right.MANAGE_TOPICS,)
+    text = render_bind(outcome, "Инциденты")
+    assert "Нужно: дайте мне право «Управление темами»." in text
+    assert "Желательно: дайте мне право «Удаление сообщений»." in text
+
+
+async def test_bind_a_forum_without_pin_and_delete_binds_and_asks_for_them(db):
+    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_manage_topics=True))
+    assert outcome.status is Status.BOUND and outcome.nice_to_have == (Right.PIN, Right.DELETE)
+    assert "Желательно: дайте мне права «Закрепление сообщений» и «Удаление сообщений»." in render_bind(outcome, "x")
+
+
+async def test_bind_a_group_without_topics_works_with_cards_and_replies(db):
+    outcome, _ = await bind(db, BotRights(is_forum=False))
+    assert (outcome.status, outcome.mode) == (Status.BOUND, Mode.REPLIES)
+    group = await org.group(db, -100)
+    assert group is not None and not group.is_forum
+    text = render_bind(outcome, "x")
+    assert "карточка инцидента и ответы на неё" in text
+    assert "сделайте меня администратором с правами «Закрепление сообщений» и «Удаление сообщений»" in text
+
+
+async def test_bind_where_the_bot_may_not_write(db):
+    outcome, _ = await bind(db, BotRights(is_forum=False, can_send_messages=False))
+    assert outcome.status is Status.NOT_BOUND and outcome.missing == (Right.SEND,)
+    assert "Нужно: разрешите мне отправлять сообщения." in render_bind(outcome, "x")
+
+
+def test_check_rights_table():
+    assert check_rights(FORUM_OK) == (Mode.TOPICS, (), ())
+    assert check_rights(BotRights(is_forum=False, is_admin=True, can_pin_messages=True, can_delete_messages=True)) \
+        == (Mode.REPLIES, (), ())
+
+
+def test_rights_from_telegram_objects():
+    from aiogram.types import ChatFullInfo, ChatMemberAdministrator, ChatMemberMember, ChatPermissions, User
+
+    bot_user = User(id=1, is_bot=True, first_name="bot")
+    admin = ChatMemberAdministrator.model_construct(user=bot_user, can_delete_messages=True, can_manage_topics=True,
+                                                    can_pin_messages=False)
+    forum = ChatFullInfo.model_construct(id=-1, type="supergroup", is_forum=True)
+    assert rights_from_telegram(admin, forum) == BotRights(is_forum=True, is_admin=True, can_manage_topics=True,
+                                                           can_delete_messages=True)
+    muted = ChatFullInfo.model_construct(id=-2, type="group", permissions=ChatPermissions(can_send_messages=False))
+    assert rights_from_telegram(ChatMemberMember(user=bot_user), muted) == BotRights(
+        is_forum=False, can_send_messages=False)
+    assert rights_from_telegram(SimpleNamespace(status="left"), SimpleNamespace()).can_send_messages is False
