@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.texts import plural, span
 from profiles.clocks import CLOCK_TITLES_RU, Clock
 from profiles.deadlines import all_deadlines
 from profiles.loader import DEFAULT_PROFILE, ProfileError, check_file, load_profile, profile_files
@@ -139,6 +140,7 @@ def _profiles(args: argparse.Namespace, extra: Path | None) -> int:
     for r in rows:
         print(f"  [{r['track']}] {r['title']} ({r['clause']}): до {_human(datetime.fromisoformat(r['due']))} "
               f"— {r['duration']}, {CLOCK_TITLES_RU[Clock(r['clock'])]}")
+    print("Дни недели и праздники — по производственному календарю РФ; время местное.")
     return 0
 
 
@@ -171,13 +173,20 @@ def _deadline_row(profile: Profile, track: str, d: Any) -> dict[str, Any]:
     }
 
 
-def _spec_duration(t: Any) -> str:
+def _spec_duration(t: Any, russian: bool = False) -> str:
+    def fmt(d: timedelta) -> str:
+        if not russian:
+            return format_duration(d)
+        if t.clock is Clock.WORKING_DAYS:
+            return plural(d.days, "рабочий день", "рабочих дня", "рабочих дней")
+        return span(d, days=False)
+
     if t.relative is not None:
         rel = t.relative
         if rel.before is not None:
-            return f"{format_duration(rel.before)} до срока «{rel.timer}»"
-        return f"{format_duration(rel.after)} после срока «{rel.timer}»"
-    return format_duration(t.duration)
+            return f"{fmt(rel.before)} до срока «{rel.timer}»"
+        return f"{fmt(rel.after)} после срока «{rel.timer}»"
+    return fmt(t.duration)
 
 
 def render_timeline(profile: Profile) -> str:
@@ -198,10 +207,12 @@ def render_timeline(profile: Profile) -> str:
         lines += ["", f"Порядок «{track.title}» ({track.clause or '—'}):"]
         for t in profile.timers_for(track_id):
             when = ", ".join(t.start)
-            lines.append(f"  • {t.title} — {profile.roles[t.role].title}; {_spec_duration(t)} "
+            lines.append(f"  • {t.title} — {profile.roles[t.role].title}; {_spec_duration(t, russian=True)} "
                          f"({CLOCK_TITLES_RU[t.clock]}) с «{t.count_from or when}»; {t.clause}")
             if t.reminders:
-                lines.append("      напоминания за: " + ", ".join(format_duration(r) for r in t.reminders))
+                lines.append("      напоминания за: " + ", ".join(
+                    plural(r.days, "рабочий день", "рабочих дня", "рабочих дней") if t.clock is Clock.WORKING_DAYS
+                    else span(r, days=False) for r in t.reminders))
             if t.note:
                 lines.append(f"      толкование: {t.note}")
     if profile.workflow.outcomes:
@@ -217,7 +228,7 @@ def _hours_line(profile: Profile) -> str:
     oh = profile.office_hours.build()
     names = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
     parts = [f"{n} {', '.join(str(p) for p in ps) or 'выходной'}" for n, ps in zip(names, oh.weekdays, strict=True)]
-    return "; ".join(parts) + f"; сокращённый день короче на {format_duration(oh.short_by)}"
+    return "; ".join(parts) + f"; предпраздничный день короче на {span(oh.short_by)}"
 
 
 # --- calendar ---------------------------------------------------------------------------------

@@ -25,10 +25,10 @@ def plural(n: int, one: str, few: str, many: str) -> str:
     return f"{n} {one if form == 'one' else few if form == 'few' else many}"
 
 
-def span(delta: timedelta) -> str:
-    """1 ч 12 мин; 3 дн 2 ч; 45 мин."""
+def span(delta: timedelta, days: bool = True) -> str:
+    """1 ч 12 мин; 3 дн 2 ч; 45 мин (days=False: 24 ч rather than 1 дн)."""
     minutes = max(int(delta.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
+    days, rest = divmod(minutes, 24 * 60) if days else (0, minutes)
     hours, mins = divmod(rest, 60)
     parts = []
     if days:
