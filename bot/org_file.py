@@ -66,7 +66,7 @@ class RoleHolderSpec(PersonSpec):
 class OrgSpec(_Strict):
     profile: str | None = None
     head_role: str = DEFAULT_HEAD_ROLE
-    departments: list[DepartmentSpec] = []
+    departments: list[DepartmentSpec] = Field(min_length=1)  # an empty file would archive everything
     people: list[RoleHolderSpec] = []
 
 

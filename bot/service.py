@@ -375,10 +375,21 @@ class Service:
         profile = self.profile(row.profile)
         actor = await self.actor(user_id)
         now = self.clock.now()
+        if action == "pu" and value == 0:  # ask for the link first; "without a link" publishes right away
+            check = decide(profile, row.incident, Publish(), actor, now)
+            if isinstance(check, Refusal):
+                return Reply(check.reason, show_alert=True)
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, user_id, chat_id, {"kind": "pu", "incident": incident_id}, now)
+                await self._say(conn, row, "Пришлите в эту тему ссылку на опубликованный ответ "
+                                "или нажмите «Без ссылки».", now,
+                                kb.markup([[kb.button("Без ссылки", kb.IncidentCb(action="pu", incident=incident_id,
+                                                                                   value=1))]]))
+            return Reply("Жду ссылку", wake=True)
         simple: dict[str, Command] = {
             "ap": Approve(), "wd": WithdrawDraft(), "pu": Publish(), "pi": Publish(intermediate=True)}
         if action in simple:
-            refusal = await self._run(row, profile, simple[action], actor, now)
+            refusal = await self._run(row, profile, simple[action], actor, now, clear_awaited=(user_id, chat_id))
             return Reply(refusal, show_alert=True) if refusal else Reply("Готово", wake=True)
         prompts = {
             "rw": (RequestRework("?"), "Напишите в эту тему, что доработать."),
@@ -412,11 +423,22 @@ class Service:
         kind = awaited["kind"]
         if not text:
             return
+        if kind == "pu":
+            links = msg.links or links_in(text, [])
+            if not links:
+                await self._remind(msg, row, "Это не похоже на ссылку. Пришлите ссылку или нажмите «Без ссылки».")
+                return
+            text = links[0]
         command: Command = {
             "rw": RequestRework(text), "co": Correct(), "np": Close(Outcome.NOT_PROCESSED, text),
-            "nc": ReturnNotCompetent(text),
+            "nc": ReturnNotCompetent(text), "pu": Publish(),
         }[kind]
         await self._run(row, profile, command, actor, now, comment=text, clear_awaited=(msg.user_id, msg.chat_id))
+
+    async def _remind(self, msg: IncomingMessage, row: store.IncidentRow, text: str) -> None:
+        async with self.db.transaction() as conn:
+            await self._say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(text)}",
+                            self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
                              action: str, value: int, now: datetime) -> Reply:
@@ -457,6 +479,8 @@ class Service:
                 await store.set_final_text(conn, row.incident.id, None)
             if isinstance(command, Correct):
                 await store.set_final_text(conn, row.incident.id, comment)
+            if isinstance(command, Publish) and comment:
+                await store.set_published_link(conn, row.incident.id, comment)
             fresh = await store.load(conn, row.incident.id)
             assert fresh is not None
             await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
@@ -473,8 +497,8 @@ class Service:
             case SubmitDraft():
                 draft_text = (row.draft or {}).get("text", "")
                 await self._say(conn, row, texts.lines(
-                    f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines),
-                    now, kb.review_keyboard(inc.id))
+                    f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines,
+                    await self._reviewers(profile, inc)), now, kb.review_keyboard(inc.id))
             case SubmitPart():
                 await self._say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
             case Approve() if inc.state is State.APPROVED:
@@ -486,7 +510,8 @@ class Service:
                                 kb.publish_keyboard(inc.id, profile.workflow.intermediate_answers))
             case Approve():
                 step = profile.approval[inc.step]
-                await self._say(conn, row, f"✅ Этап согласован. Дальше: {escape(step.title)}.", now,
+                await self._say(conn, row, texts.lines(f"✅ Этап согласован. Дальше: {escape(step.title)}.",
+                                                       await self._reviewers(profile, inc)), now,
                                 kb.review_keyboard(inc.id))
             case RequestRework():
                 heads = [texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, inc.lead or 0)]
@@ -501,7 +526,8 @@ class Service:
             case Publish(intermediate=True):
                 await self._say(conn, row, texts.lines("⏳ Промежуточный ответ размещён.", *deadlines), now)
             case Publish():
-                await self._say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.", now)
+                link = f"\n🔗 {escape(comment)}" if comment else ""
+                await self._say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.{link}", now)
                 if row.thread_id:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
                                   {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
@@ -521,6 +547,15 @@ class Service:
                     now, kb.reroute_keyboard(inc.id, departments, []))
             case Route():
                 await self._say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
+
+    async def _reviewers(self, profile: Profile, inc: Any) -> str | None:
+        """Mentions of whoever decides on the current approval step, so their phone rings."""
+        step = profile.approval[inc.step] if profile.approval else None
+        if step is None:
+            return None
+        roles = [step.role, *(r for r, spec in profile.roles.items() if spec.acts_for == step.role)]
+        people = {p.user_id: p for r in roles for p in await org.people_with_role(self.db, r)}
+        return ("Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())) if people else None
 
     async def _name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)

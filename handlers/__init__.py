@@ -4,11 +4,18 @@ from aiogram import Router
 
 from handlers import admin, common, intake, thread
 
+# The order matters: commands first, the thread router last (it answers stale buttons).
+FEATURES = (common.router, admin.router, intake.router, thread.router)
+
 
 def build_router() -> Router:
+    """A fresh root over the feature routers. A router belongs to one parent, so a bot restarted in the
+    same process (as the tests do) takes them back from the previous root first."""
     root = Router(name="root")
-    root.include_router(common.router)
-    root.include_router(admin.router)
-    root.include_router(intake.router)
-    root.include_router(thread.router)  # last: it answers stale buttons
+    for router in FEATURES:
+        old = router.parent_router
+        if old is not None:
+            old.sub_routers.remove(router)
+            router._parent_router = None
+        root.include_router(router)
     return root

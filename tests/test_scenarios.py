@@ -60,6 +60,40 @@ async def test_standard_track_rework_then_publish(tmp_path):
         publish = tg.last_bot_message(s.group, topic.thread_id)
         tg.press_button(s.coordinator, publish, "📤 Опубликовано")
         await s.settle()
+        tg.send_text(s.coordinator, "вот", chat=s.group, thread=topic.thread_id)  # not a link: asked again
+        await s.settle()
+        assert "не похоже на ссылку" in tg.last_bot_message(s.group, topic.thread_id).text
+        tg.send_text(s.coordinator, "https://vk.com/wall-1_2?reply=7", chat=s.group, thread=topic.thread_id)
+        await s.settle()
         assert tg.topic(s.group, topic.name).closed
+        assert "https://vk.com/wall-1_2?reply=7" in tg.last_bot_message(s.group, topic.thread_id).text
+        assert "ответ опубликован" in tg.message(s.group, card.message_id).text
+        tg.assert_no_violations()
+
+
+async def test_group_without_topics_uses_the_card_and_replies(tmp_path):
+    async with Scenario.start(tmp_path, forum=False) as s:
+        tg = s.tg
+        await bind(s)
+        assert "карточка инцидента и ответы на неё" in tg.last_bot_message(s.group).text
+        await intake(s, "Нет света на ул. Мира https://ok.ru/group/1", ["Отдел дорожного хозяйства и транспорта"])
+        assert tg.topics(s.group) == []
+        card = next(m for m in tg.bot_messages(s.group) if m.text.startswith("№1 · Одноклассники"))
+        assert tg.bot_messages(s.group)[-1].text.startswith("Нет света")  # the original, copied after the card
+        tg.send_text(s.roads, "Свет дадут к 18:00.", chat=s.group, reply_to=card)
+        await s.settle()
+        review = tg.last_bot_message(s.group)
+        assert "на проверке" in review.text and review.reply_to.message_id == card.message_id
+        tg.send_text(s.stranger, "когда уже?", chat=s.group, reply_to=card)  # discussion: nothing happens
+        await s.settle()
+        assert tg.last_bot_message(s.group).message_id == review.message_id
+        tg.press_button(s.substitute, review, "✅ Согласовать")  # the chief's substitute acts for him
+        await s.settle()
+        publish = tg.last_bot_message(s.group)
+        tg.press_button(s.substitute, publish, "📤 Опубликовано")
+        await s.settle()
+        tg.press_button(s.substitute, tg.last_bot_message(s.group), "Без ссылки")
+        await s.settle()
+        assert "закрыт" in tg.last_bot_message(s.group).text
         assert "ответ опубликован" in tg.message(s.group, card.message_id).text
         tg.assert_no_violations()
