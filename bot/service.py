@@ -555,7 +555,9 @@ class Service:
             return None
         roles = [step.role, *(r for r, spec in profile.roles.items() if spec.acts_for == step.role)]
         people = {p.user_id: p for r in roles for p in await org.people_with_role(self.db, r)}
-        return ("Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())) if people else None
+        if not people:
+            return None
+        return "Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())
 
     async def _name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)

@@ -267,9 +267,14 @@ def test_cli_rejects_a_bad_file_and_changes_nothing(env, tmp_path, capsys, old, 
 
 
 def test_cli_a_bad_file_does_not_even_create_the_database(env, tmp_path, capsys):
-    assert main(["org", "import", str(write(tmp_path, 'profile = "izobilny"\nmayor = 1\n'))]) == 2
+    assert main(["org", "import", str(write(tmp_path, 'mayor = 1\n[[departments]]\ncode = "a"\nname = "А"\n'))]) == 2
     assert capsys.readouterr().out.strip() == f"{tmp_path / 'org.toml'}: mayor: unknown key (a typo?)"
     assert not env.exists()
+
+
+def test_cli_refuses_a_file_without_departments(env, tmp_path, capsys):
+    assert main(["org", "import", str(write(tmp_path, 'profile = "izobilny"\n'))]) == 2
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'org.toml'}: departments: required key is missing"
 
 
 def test_cli_missing_file(env, tmp_path, capsys):
