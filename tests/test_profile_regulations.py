@@ -34,7 +34,8 @@ from profiles.loader import BUILTIN_DIR, load_file
 from profiles.schema import Profile, TimerSpec
 
 NAMES = ("stavropol", "yelets", "pervomaysky", "yuzhno_sakhalinsk")
-PROFILES: dict[str, Profile] = {name: load_file(BUILTIN_DIR / f"{name}.toml") for name in NAMES}
+# Izobilny, the default, takes part in the deadline table; the seed checks below cover these four.
+PROFILES: dict[str, Profile] = {name: load_file(BUILTIN_DIR / f"{name}.toml") for name in ("izobilny", *NAMES)}
 
 # The regulations' original texts live beside the project (the profiles' `seed` keys name the files).
 SEEDS_DIR = Path(os.environ.get("SEEDS_DIR", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
@@ -73,6 +74,23 @@ class Row:
 
 
 ROWS = [
+    # --- Izobilny (default), Europe/Moscow: every clock is calendar time (п. 6.2, 6.3) ----------------
+    # п. 6.2: into the group within 30 min of detection — a Friday evening is not skipped.
+    Row("izobilny", "route", "fri-evening", "2025-10-31 17:50", "2025-10-31 18:20", "standard"),
+    # п. 6.2: the substantiated answer within 3 h — across midnight on a day off.
+    Row("izobilny", "answer", "new-year-eve", "2025-12-31 22:30", "2026-01-01 01:30", "standard"),
+    Row("izobilny", "part", "new-year-eve", "2025-12-31 22:30", "2026-01-01 01:30", "standard"),
+    # п. 6.2: corrected and published within 30 min of the answer.
+    Row("izobilny", "publish", "lunch", "2026-01-09 12:50", "2026-01-09 13:20", "standard"),
+    # п. 6.3: the Governor's Telegram — 1 h / 1.5 h / 30 min.
+    Row("izobilny", "route", "governor-day-off", "2026-01-09 10:00", "2026-01-09 11:00", "governor"),
+    Row("izobilny", "answer", "governor-night", "2026-11-23 23:00", "2026-11-24 00:30", "governor"),
+    Row("izobilny", "part", "governor-night", "2026-11-23 23:00", "2026-11-24 00:30", "governor"),
+    Row("izobilny", "publish", "governor", "2026-11-23 17:45", "2026-11-23 18:15", "governor"),
+    # no clause (by analogy with Stavropol п. 17): 3 working days after the intermediate answer's day,
+    # at the close of the office: Tue 30.12.2025 → 31.12 and 01–11.01 off → 12, 13, 14.01.
+    Row("izobilny", "final_answer", "new-year", "2025-12-30 11:00", "2026-01-14 18:00", "standard"),
+    Row("izobilny", "final_answer", "governor-friday", "2025-10-31 16:00", "2025-11-06 18:00", "governor"),
     # --- Stavropol, Europe/Moscow ------------------------------------------------------------------
     # подп. 2 п. 9: route within 30 min of receipt — calendar: Friday evening is not skipped.
     Row("stavropol", "route", "fri-evening", "2025-10-31 17:50", "2025-10-31 18:20"),
@@ -325,6 +343,7 @@ def test_timers_are_sound(name: str) -> None:
 def test_approval_chains_and_outcomes() -> None:
     steps = {name: [(s.id, s.role) for s in p.approval] for name, p in PROFILES.items()}
     assert steps == {
+        "izobilny": [("chief", "coordinator")],  # п. 6.2, 6.3: the chief corrects and publishes
         "stavropol": [("reception", "reception"), ("mcu", "mcu"), ("cur", "cur")],  # п. 13
         "yelets": [("check", "appeals")],  # п. 7
         "pervomaysky": [("responsible", "responsible"), ("curator", "curator")],  # п. 12, 13
@@ -333,6 +352,7 @@ def test_approval_chains_and_outcomes() -> None:
     assert len(PROFILES["yelets"].approval[0].checklist) == 3  # greeting, grammar, every question
     outcomes = {name: {o.value for o in p.workflow.outcomes} for name, p in PROFILES.items()}
     assert outcomes == {
+        "izobilny": {"not_processed", "not_competent"},  # not in the Порядок: the buttons
         "stavropol": {"not_processed", "not_competent"},  # п. 22, 10
         "yelets": {"not_competent"},  # п. 4
         "pervomaysky": {"not_processed", "not_competent"},  # п. 20, 10
