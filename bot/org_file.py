@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.settings import Settings
-from profiles.loader import DEFAULT_PROFILE, Problem, ProfileError, load_profile, profile_files
+from profiles.loader import (
+    DEFAULT_PROFILE,
+    Problem,
+    ProfileError,
+    load_profile,
+    problem_key,
+    problem_reason,
+    profile_files,
+)
 from storage import org
 from storage.db import Database
 
@@ -312,37 +320,13 @@ async def _import_into(database: Path, spec: Org, dry_run: bool) -> ImportSummar
 
 def _key(loc: tuple, raw: Any) -> str:
     """('departments', 2, 'heads', 0, 'user_id') -> 'departments[2] (zhkh).heads[0] (Петров П. П.).user_id'."""
-    parts: list[str] = []
-    node: Any = raw
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node):
-                node = node[item]
-                if isinstance(node, dict):
-                    tag = node.get("code") if "code" in node else node.get("name")
-                    if isinstance(tag, str) and tag.strip():
-                        label += f" ({tag.strip()})"
-            else:
-                node = None
-            parts.append(label)
-        else:
-            if "[" in str(item) or "-" in str(item):  # pydantic's union/function tags: not keys
-                continue
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "-"
+    return problem_key(loc, raw, tags=("code", "name"))
 
 
 def _reason(err: Any) -> str:
     kind = err["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (a typo?)"
-    msg = str(err["msg"]).removeprefix("Value error, ")
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"must be a whole number, got {err.get('input')!r}"
     if kind == "string_pattern_mismatch" and err["loc"][-1:] == ("code",):
         return f"must be short Latin lowercase (a-z, 0-9, _ -), got {err.get('input')!r}"
-    return msg
+    return problem_reason(err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -44,7 +45,7 @@ def check_file(path: Path) -> tuple[Profile | None, list[Problem]]:
     try:
         profile = Profile.model_validate(raw)
     except ValidationError as e:
-        return None, [Problem(name, _key(err["loc"], raw), _reason(err)) for err in e.errors()]
+        return None, [Problem(name, problem_key(err["loc"], raw), problem_reason(err)) for err in e.errors()]
     problems = [Problem(name, key, reason) for key, reason in profile.cross_check()]
     return (None if problems else profile), problems
 
@@ -75,17 +76,20 @@ def load_all(extra_dir: Path | None = None) -> dict[str, Profile]:
     return {name: load_file(path) for name, path in profile_files(extra_dir).items()}
 
 
-def _key(loc: tuple, raw: dict) -> str:
-    """('timers', 2, 'clock') -> 'timers[2] (route).clock', naming list items by their id."""
+def problem_key(loc: tuple, raw: Any, tags: tuple[str, ...] = ("id",)) -> str:
+    """('timers', 2, 'clock') -> 'timers[2] (route).clock': list items named by their first tag key."""
     parts: list[str] = []
-    node: object = raw
+    node: Any = raw
     for item in loc:
         if isinstance(item, int):
             label = f"[{item}]"
             if isinstance(node, list) and item < len(node):
                 node = node[item]
-                if isinstance(node, dict) and isinstance(node.get("id"), str):
-                    label += f" ({node['id']})"
+                tag = next((node[k] for k in tags if isinstance(node, dict) and k in node), None)
+                if isinstance(tag, str) and tag.strip():
+                    label += f" ({tag.strip()})"
+            else:
+                node = None
             parts.append(label)
         else:
             if "[" in str(item) or "-" in str(item):  # pydantic's union/function tags: not keys
@@ -95,13 +99,14 @@ def _key(loc: tuple, raw: dict) -> str:
     return "".join(parts) or "-"
 
 
-def _reason(err: dict) -> str:
+def problem_reason(err: Any) -> str:
+    """A pydantic error as a short reason for a deployer."""
     kind = err["type"]
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key (a typo?)"
-    msg = err["msg"]
+    msg = str(err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
     if kind == "enum":
