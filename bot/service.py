@@ -242,6 +242,8 @@ class Service:
                            text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
                            created_by=user_id, now=now)
         await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped)
+        await store.log_events(conn, incident_id, opened.events, detected, user_id)
+        await store.log_events(conn, incident_id, routed.events, now, user_id)
         row = await store.load(conn, incident_id)
         assert row is not None
         if group.is_forum:
@@ -474,6 +476,8 @@ class Service:
                 await store.put_awaited(conn, *clear_awaited, None, now)
             reason = comment if isinstance(command, Close) else None
             await store.save(conn, profile, decision.incident, now, decision.stopped, reason)
+            department = command.department_id if isinstance(command, SubmitPart) else None
+            await store.log_events(conn, row.incident.id, decision.events, now, actor.user_id, department)
             if draft is not None:
                 await store.set_draft(conn, row.incident.id, draft)
                 await store.set_final_text(conn, row.incident.id, None)

@@ -51,6 +51,15 @@ async def insert(conn: aiosqlite.Connection, incident: Incident, *, chat_id: int
     )
 
 
+async def log_events(conn: aiosqlite.Connection, incident_id: int, events: tuple[str, ...], at: datetime,
+                     user_id: int | None, department_id: int | None = None) -> None:
+    """The event log the reports read (how often a draft was returned, who did what, when)."""
+    for event in events:
+        await conn.execute(
+            "INSERT INTO incident_events(incident_id, event, at, user_id, department_id) VALUES (?,?,?,?,?)",
+            (incident_id, event, to_db(at), user_id, department_id))
+
+
 async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident, now: datetime,
                stopped: tuple[Any, ...] = (), reason: str | None = None) -> None:
     """Write the incident's state and bring its running timers in line with the core's."""

@@ -117,4 +117,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, message_id)
     )
     """,
+    # 3: the event log (reports), reminder bookkeeping on timers, digests sent
+    """
+    CREATE TABLE incident_events (
+        id            INTEGER PRIMARY KEY,
+        incident_id   INTEGER NOT NULL REFERENCES incidents(id),
+        event         TEXT NOT NULL,
+        at            TEXT NOT NULL,
+        user_id       INTEGER,
+        department_id INTEGER
+    );
+    CREATE INDEX incident_events_by_incident ON incident_events(incident_id);
+    ALTER TABLE timers ADD COLUMN next_notice_at TEXT;
+    ALTER TABLE timers ADD COLUMN notices_sent INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX timers_next_notice ON timers(next_notice_at) WHERE stopped_at IS NULL;
+    CREATE TABLE digests (
+        chat_id  INTEGER NOT NULL,
+        day      TEXT NOT NULL,
+        sent_at  TEXT NOT NULL,
+        PRIMARY KEY (chat_id, day)
+    )
+    """,
 ]
