@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, methods
+from aiogram.types import FSInputFile
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -184,7 +185,9 @@ def _method(name: str, payload: dict[str, Any]) -> methods.TelegramMethod[Any]:
     cls = getattr(methods, name[0].upper() + name[1:], None)
     if cls is None:
         raise ValueError(f"unknown Bot API method {name!r}")
-    return cls(**payload)
+    files = {k: FSInputFile(v["$file"], filename=v.get("name")) for k, v in payload.items()
+             if isinstance(v, dict) and "$file" in v}
+    return cls(**{**payload, **files})
 
 
 def _as_json(result: Any) -> Any:

@@ -4,6 +4,7 @@ A row is a Bot API method with its JSON parameters. Parameters may hold referenc
 time, because the ids they need only exist once earlier rows are delivered:
     {"$thread": incident_id}   -> the incident's forum topic id (or dropped when it has none)
     {"$card": incident_id}     -> the message id of the incident's card
+    {"$file": "path"}          -> a file on disk to upload (a report's chart or spreadsheet)
 ``purpose`` tells the sender what to record from the result: "topic:<incident>" stores the created
 topic's id, "card:<incident>" the card's message id.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -123,6 +125,8 @@ async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | Non
             out[key] = ({"message_id": row["card_message_id"], "allow_sending_without_reply": True}
                         if key == "reply_parameters" else row["card_message_id"])
             continue
+        if isinstance(value, dict) and "$file" in value and not Path(value["$file"]).is_file():
+            return None  # the file is gone: nothing to upload (the sender turns "$file" into an upload)
         out[key] = value
     return out
 
