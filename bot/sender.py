@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, methods
-from aiogram.types import FSInputFile
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -29,6 +28,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import FSInputFile
 from pydantic import ValidationError
 
 from bot.clock import Clock
