@@ -13,6 +13,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.clock import Clock, SystemClock
+from bot.reminders import Reminders
+from bot.scheduler import Scheduler
 from bot.sender import RateLimiter, Sender
 from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
@@ -30,9 +32,9 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def build_dispatcher(settings: Settings, db: Database, clock: Clock, sender: Sender) -> Dispatcher:
-    service = Service(db, clock, settings.profiles_dir)
-    dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender)
+def build_dispatcher(settings: Settings, db: Database, clock: Clock, sender: Sender, service: Service,
+                     scheduler: Scheduler) -> Dispatcher:
+    dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler)
     dp.update.outer_middleware(OncePerUpdate(db, clock))
     dp.include_router(build_router())
     return dp
@@ -45,12 +47,16 @@ async def serve(settings: Settings, clock: Clock | None = None, handle_signals: 
     db = await Database.open(settings.database_path)
     bot = build_bot(settings)
     sender = Sender(bot, db, clock, limiter)
-    dp = build_dispatcher(settings, db, clock, sender)
+    service = Service(db, clock, settings.profiles_dir)
+    scheduler = Scheduler(Reminders(service), sender, clock)
+    dp = build_dispatcher(settings, db, clock, sender, service, scheduler)
     sender.start()
+    scheduler.start()
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         await dp.start_polling(bot, handle_signals=handle_signals, polling_timeout=10)
     finally:
+        scheduler.stop()
         await sender.stop()
         await bot.session.close()
         await db.close()

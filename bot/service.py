@@ -36,6 +36,7 @@ from bot.workflow import (
     WithdrawDraft,
     decide,
     may,
+    notices,
     open_incident,
 )
 from profiles.events import Action, Outcome
@@ -241,7 +242,8 @@ class Service:
         await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
                            text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
                            created_by=user_id, now=now)
-        await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped)
+        await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped,
+                         plan=notice_plan(profile, routed.incident, now))
         await store.log_events(conn, incident_id, opened.events, detected, user_id)
         await store.log_events(conn, incident_id, routed.events, now, user_id)
         row = await store.load(conn, incident_id)
@@ -307,7 +309,7 @@ class Service:
             "chat_id": row.chat_id, "message_id": {"$card": incident_id},
             "text": await self.card_text(row, profile, now), "reply_markup": markup}, now)
 
-    async def _say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
+    async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
                    markup: dict[str, Any] | None = None) -> None:
         """A message in the incident's thread (its topic, or a reply to its card)."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
@@ -365,7 +367,7 @@ class Service:
         async with self.db.transaction() as conn:
             await store.set_draft(conn, row.incident.id, {**row.draft, "text": msg.text})
             await store.set_final_text(conn, row.incident.id, None)
-            await self._say(conn, row, "✏️ Автор изменил ответ:\n" + texts.quote(msg.text, 3000), now,
+            await self.say(conn, row, "✏️ Автор изменил ответ:\n" + texts.quote(msg.text, 3000), now,
                             kb.review_keyboard(row.incident.id))
 
     # --- buttons on incidents ----------------------------------------------------------------
@@ -383,7 +385,7 @@ class Service:
                 return Reply(check.reason, show_alert=True)
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "pu", "incident": incident_id}, now)
-                await self._say(conn, row, "Пришлите в эту тему ссылку на опубликованный ответ "
+                await self.say(conn, row, "Пришлите в эту тему ссылку на опубликованный ответ "
                                 "или нажмите «Без ссылки».", now,
                                 kb.markup([[kb.button("Без ссылки", kb.IncidentCb(action="pu", incident=incident_id,
                                                                                    value=1))]]))
@@ -406,7 +408,7 @@ class Service:
                 return Reply(check.reason, show_alert=True)
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": action, "incident": incident_id}, now)
-                await self._say(conn, row, f"{texts.mention(user_id, await self._name(user_id))}, {question}", now)
+                await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {question}", now)
             return Reply("Жду ответа в теме", wake=True)
         if action in ("rd", "rs"):
             return await self._reroute_press(row, profile, actor, chat_id, action, value, now)
@@ -439,7 +441,7 @@ class Service:
 
     async def _remind(self, msg: IncomingMessage, row: store.IncidentRow, text: str) -> None:
         async with self.db.transaction() as conn:
-            await self._say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(text)}",
+            await self.say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(text)}",
                             self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
@@ -475,7 +477,8 @@ class Service:
             if clear_awaited:
                 await store.put_awaited(conn, *clear_awaited, None, now)
             reason = comment if isinstance(command, Close) else None
-            await store.save(conn, profile, decision.incident, now, decision.stopped, reason)
+            await store.save(conn, profile, decision.incident, now, decision.stopped, reason,
+                             plan=notice_plan(profile, decision.incident, now))
             department = command.department_id if isinstance(command, SubmitPart) else None
             await store.log_events(conn, row.incident.id, decision.events, now, actor.user_id, department)
             if draft is not None:
@@ -495,48 +498,48 @@ class Service:
                         command: Command, decision: Decision, actor: Actor, now: datetime, comment: str,
                         part_by: str) -> None:
         inc = row.incident
-        who = texts.mention(actor.user_id, await self._name(actor.user_id))
+        who = texts.mention(actor.user_id, await self.name(actor.user_id))
         deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in decision.started if t.paused_at is None]
         match command:
             case SubmitDraft():
                 draft_text = (row.draft or {}).get("text", "")
-                await self._say(conn, row, texts.lines(
+                await self.say(conn, row, texts.lines(
                     f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines,
                     await self._reviewers(profile, inc)), now, kb.review_keyboard(inc.id))
             case SubmitPart():
-                await self._say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
+                await self.say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
             case Approve() if inc.state is State.APPROVED:
                 final = row.final_text or (row.draft or {}).get("text", "")
-                await self._say(conn, row, texts.lines("✅ Согласовано. Текст для размещения:", *deadlines), now)
+                await self.say(conn, row, texts.lines("✅ Согласовано. Текст для размещения:", *deadlines), now)
                 for chunk in texts.split_plain(final or "(без текста)"):
-                    await self._say(conn, row, escape(chunk), now)
-                await self._say(conn, row, "После размещения нажмите кнопку.", now,
+                    await self.say(conn, row, escape(chunk), now)
+                await self.say(conn, row, "После размещения нажмите кнопку.", now,
                                 kb.publish_keyboard(inc.id, profile.workflow.intermediate_answers))
             case Approve():
                 step = profile.approval[inc.step]
-                await self._say(conn, row, texts.lines(f"✅ Этап согласован. Дальше: {escape(step.title)}.",
+                await self.say(conn, row, texts.lines(f"✅ Этап согласован. Дальше: {escape(step.title)}.",
                                                        await self._reviewers(profile, inc)), now,
                                 kb.review_keyboard(inc.id))
             case RequestRework():
                 heads = [texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, inc.lead or 0)]
-                await self._say(conn, row, texts.lines(
+                await self.say(conn, row, texts.lines(
                     f"↩️ {', '.join(heads) or 'Исполнитель'}, ответ возвращён на доработку:",
                     texts.quote(comment, 3000), *deadlines), now)
             case Correct():
-                await self._say(conn, row, texts.lines("✏️ Исправленный текст:", texts.quote(comment, 3000)), now,
+                await self.say(conn, row, texts.lines("✏️ Исправленный текст:", texts.quote(comment, 3000)), now,
                                 kb.review_keyboard(inc.id))
             case WithdrawDraft():
-                await self._say(conn, row, texts.lines(f"🗑 {who} отозвал ответ.", *deadlines), now)
+                await self.say(conn, row, texts.lines(f"🗑 {who} отозвал ответ.", *deadlines), now)
             case Publish(intermediate=True):
-                await self._say(conn, row, texts.lines("⏳ Промежуточный ответ размещён.", *deadlines), now)
+                await self.say(conn, row, texts.lines("⏳ Промежуточный ответ размещён.", *deadlines), now)
             case Publish():
                 link = f"\n🔗 {escape(comment)}" if comment else ""
-                await self._say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.{link}", now)
+                await self.say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.{link}", now)
                 if row.thread_id:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
                                   {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
             case Close():
-                await self._say(conn, row, f"⛔ Закрыт: {escape(texts.outcome_title(inc.outcome))}. "
+                await self.say(conn, row, f"⛔ Закрыт: {escape(texts.outcome_title(inc.outcome))}. "
                                 f"Причина: {escape(comment)}", now)
                 if row.thread_id:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
@@ -545,12 +548,12 @@ class Service:
                 departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
                 coordinators = [texts.mention(p.user_id, p.name) for r in profile.roles_with(Action.ROUTE)
                                 for p in await org.people_with_role(self.db, r)]
-                await self._say(conn, row, texts.lines(
+                await self.say(conn, row, texts.lines(
                     f"🚫 {who}: не наша компетенция.", texts.quote(comment, 1000),
                     f"{', '.join(coordinators) or 'Координатор'}, выберите отделы и нажмите «Направить»."),
                     now, kb.reroute_keyboard(inc.id, departments, []))
             case Route():
-                await self._say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
+                await self.say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
 
     async def _reviewers(self, profile: Profile, inc: Any) -> str | None:
         """Mentions of whoever decides on the current approval step, so their phone rings."""
@@ -563,12 +566,19 @@ class Service:
             return None
         return "Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())
 
-    async def _name(self, user_id: int) -> str:
+    async def name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)
         return person.name if person else str(user_id)
 
 
 # --- pure helpers --------------------------------------------------------------------------------
+
+
+def notice_plan(profile: Profile, incident: Any, now: datetime) -> Any:
+    """For storage: a new or changed timer's first notice after now."""
+    def plan(timer: Any) -> datetime | None:
+        return notices.first_after(profile, profile.timer(timer.timer_id, incident.track), timer, now)
+    return plan
 
 
 def propose_source(profile: Profile, msg: IncomingMessage) -> tuple[str | None, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 
 from babel.dates import format_date
@@ -38,6 +38,11 @@ def span(delta: timedelta, days: bool = True) -> str:
     if mins and not days:
         parts.append(f"{mins} мин")
     return " ".join(parts) or "меньше минуты"
+
+
+def format_day(day: date) -> str:
+    """22 ноября."""
+    return format_date(day, "d MMMM", locale=LOCALE)
 
 
 def when(moment: datetime, profile: Profile, now: datetime) -> str:

@@ -4,7 +4,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import IntakeCb
-from bot.sender import Sender
+from bot.scheduler import Scheduler
 from bot.service import Service
 from handlers.unpack import incoming
 
@@ -13,19 +13,19 @@ router.message.filter(F.chat.type == "private")
 
 
 @router.message(~F.text.startswith("/"))
-async def intake_message(message: Message, service: Service, sender: Sender) -> None:
+async def intake_message(message: Message, service: Service, scheduler: Scheduler) -> None:
     answer = await service.intake_message(incoming(message))
     if answer:
         await message.answer(answer)  # a direct reply to the one who wrote: not a workflow message
-    sender.wake()
+    scheduler.poke()
 
 
 @router.callback_query(IntakeCb.filter())
-async def intake_press(query: CallbackQuery, callback_data: IntakeCb, service: Service, sender: Sender) -> None:
+async def intake_press(query: CallbackQuery, callback_data: IntakeCb, service: Service, scheduler: Scheduler) -> None:
     if query.message is None:
         await query.answer("Сообщение устарело.", show_alert=True)
         return
     reply = await service.intake_press(query.from_user.id, query.message.chat.id, query.message.message_id,
                                        callback_data.action, callback_data.value)
     await query.answer(reply.alert, show_alert=reply.show_alert)
-    sender.wake()
+    scheduler.poke()

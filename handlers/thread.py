@@ -4,7 +4,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.keyboards import IncidentCb
-from bot.sender import Sender
+from bot.scheduler import Scheduler
 from bot.service import Service
 from handlers.unpack import incoming
 
@@ -14,24 +14,25 @@ router.edited_message.filter(F.chat.type.in_({"group", "supergroup"}))
 
 
 @router.message(F.from_user.is_bot.is_(False), ~F.text.startswith("/"))
-async def thread_message(message: Message, service: Service, sender: Sender) -> None:
+async def thread_message(message: Message, service: Service, scheduler: Scheduler) -> None:
     await service.thread_message(incoming(message))
-    sender.wake()
+    scheduler.poke()
 
 
 @router.edited_message()
-async def edited(message: Message, service: Service, sender: Sender) -> None:
+async def edited(message: Message, service: Service, scheduler: Scheduler) -> None:
     await service.draft_edited(incoming(message))
-    sender.wake()
+    scheduler.poke()
 
 
 @router.callback_query(IncidentCb.filter())
-async def incident_press(query: CallbackQuery, callback_data: IncidentCb, service: Service, sender: Sender) -> None:
+async def incident_press(query: CallbackQuery, callback_data: IncidentCb, service: Service,
+                         scheduler: Scheduler) -> None:
     chat_id = query.message.chat.id if query.message else 0
     reply = await service.press(query.from_user.id, chat_id, callback_data.incident, callback_data.action,
                                 callback_data.value)
     await query.answer(reply.alert, show_alert=reply.show_alert)
-    sender.wake()
+    scheduler.poke()
 
 
 @router.callback_query()

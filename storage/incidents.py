@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,8 +62,10 @@ async def log_events(conn: aiosqlite.Connection, incident_id: int, events: tuple
 
 
 async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident, now: datetime,
-               stopped: tuple[Any, ...] = (), reason: str | None = None) -> None:
-    """Write the incident's state and bring its running timers in line with the core's."""
+               stopped: tuple[Any, ...] = (), reason: str | None = None,
+               plan: Callable[[RunningTimer], datetime | None] | None = None) -> None:
+    """Write the incident's state and bring its running timers in line with the core's.
+    ``plan`` gives a new or changed timer's first notice moment (reminder or overdue)."""
     await conn.execute(
         """UPDATE incidents SET state=?, departments=?, step=?, outcome=?, intermediate_given=?, resume_state=?,
                   parts_done=?, event_times=?, closed_at=?, outcome_reason=IFNULL(?, outcome_reason) WHERE id=?""",
@@ -84,14 +87,16 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
         spec = profile.timer(t.timer_id, incident.track)
         row = running.pop(t.key, None)
         values = (to_db(t.started_at), to_db(t.due_at), to_db(t.paused_at), _remaining_db(t.remaining))
+        notice = to_db(plan(t)) if plan is not None and t.paused_at is None else None
         if row is None:
             await conn.execute(
                 """INSERT INTO timers(incident_id, timer_id, department_id, clause, role, started_at, due_at,
-                                      paused_at, remaining) VALUES (?,?,?,?,?,?,?,?,?)""",
-                (incident.id, t.timer_id, t.department_id, spec.clause, spec.role, *values))
+                                      paused_at, remaining, next_notice_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                (incident.id, t.timer_id, t.department_id, spec.clause, spec.role, *values, notice))
         elif (row["started_at"], row["due_at"], row["paused_at"], row["remaining"]) != values:
-            await conn.execute("UPDATE timers SET started_at=?, due_at=?, paused_at=?, remaining=? WHERE id=?",
-                               (*values, row["id"]))
+            await conn.execute(
+                "UPDATE timers SET started_at=?, due_at=?, paused_at=?, remaining=?, next_notice_at=? WHERE id=?",
+                (*values, notice, row["id"]))
     for row in running.values():  # restarted or dropped by the core without a stop event
         await conn.execute("UPDATE timers SET stopped_at=?, stop_event='replaced' WHERE id=?", (to_db(now), row["id"]))
 

@@ -1,0 +1,231 @@
+"""The clock's voice: reminders before deadlines, overdue notices and their repeats, the daily digest.
+
+``Reminders.tick(now)`` is the one use case the scheduler calls: it asks storage what is due, decides
+with the pure rules in bot/workflow/notices.py, and writes the messages to the outbox in the same
+transaction that moves each timer's next notice on. A restart loses nothing and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from html import escape
+
+from bot import texts
+from bot.service import Service
+from bot.workflow import notices
+from bot.workflow.notices import Notice, NoticeKind
+from profiles.events import Action
+from profiles.schema import Profile
+from storage import incidents as store
+from storage import notices as due
+from storage import org
+from storage.db import from_db, to_db
+from storage.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+COALESCE_OVER = 5  # more incidents than this speaking at once in a group: one message in the general topic
+MAX_WAKE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    incident: store.IncidentRow
+    profile: Profile
+    timer_title: str
+    clause: str
+    due_at: datetime
+    notice: Notice
+    who: str  # mentions of whoever must act
+
+
+class Reminders:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.db = service.db
+
+    async def tick(self, now: datetime | None = None) -> datetime:
+        """Send what is due; return when to wake next."""
+        now = now or self.service.clock.now()
+        await self._timers(now)
+        await self._digests(now)
+        return await self.next_wake(now)
+
+    async def next_wake(self, now: datetime) -> datetime:
+        candidates = [now + MAX_WAKE]
+        nxt = await due.next_wake(self.db)
+        if nxt is not None:
+            candidates.append(nxt)
+        return max(min(candidates), now)
+
+    # --- timers ------------------------------------------------------------------------------
+
+    async def _timers(self, now: datetime) -> None:
+        rows = await due.due_timers(self.db, now)
+        if not rows:
+            return
+        spoken: list[Spoken] = []
+        async with self.db.transaction() as conn:
+            for r in rows:
+                row = await store.load(conn, r.incident_id)
+                timer = row.incident.timer(r.timer_id, r.department_id) if row else None
+                if row is None or timer is None:
+                    await due.set_next(conn, r.row_id, None)
+                    continue
+                profile = self.service.profile(row.profile)
+                spec = profile.timer(timer.timer_id, row.incident.track)
+                notice, nxt = notices.due_notice(profile, spec, timer, r.next_notice_at, now)
+                await due.set_next(conn, r.row_id, nxt)
+                if notice is not None:
+                    who = await self._who(profile, row, spec.role, timer.department_id)
+                    spoken.append(Spoken(row, profile, spec.title, spec.clause, timer.due_at, notice, who))
+            await self._announce(conn, spoken, now)
+
+    async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None) -> str:
+        if role in profile.roles_with(Action.ANSWER):
+            deps = [department] if department is not None else ([row.incident.lead] if row.incident.lead else [])
+            people = [p for d in deps for p in await org.heads_of(self.db, d)]
+        else:
+            roles = [role, *(r for r, spec in profile.roles.items() if spec.acts_for == role)]
+            people = [p for r in roles for p in await org.people_with_role(self.db, r)]
+        unique = {p.user_id: p for p in people}
+        return ", ".join(texts.mention(p.user_id, p.name) for p in unique.values())
+
+    async def _announce(self, conn: object, spoken: list[Spoken], now: datetime) -> None:
+        by_group: dict[int, list[Spoken]] = defaultdict(list)
+        for s in spoken:
+            by_group[s.incident.chat_id].append(s)
+        for chat_id, items in by_group.items():
+            incidents = {s.incident.incident.id for s in items}
+            if len(incidents) > COALESCE_OVER:
+                lines = [f"⏰ Сроки по {texts.plural(len(incidents), 'инциденту', 'инцидентам', 'инцидентам')}:"]
+                lines += [f"№{s.incident.incident.id}: {self._line(s, now)}" for s in items]
+                await enqueue(conn, chat_id, "sendMessage",  # type: ignore[arg-type]
+                              {"chat_id": chat_id, "text": _fit(lines)}, now)
+            else:
+                per_incident: dict[int, list[Spoken]] = defaultdict(list)
+                for s in items:
+                    per_incident[s.incident.incident.id].append(s)
+                for group in per_incident.values():
+                    await self.service.say(conn, group[0].incident,  # type: ignore[arg-type]
+                                           _fit([self._line(s, now) for s in group]), now)
+        await self._escalate(conn, [s for s in spoken if s.notice.kind is NoticeKind.OVERDUE], now)
+
+    def _line(self, s: Spoken, now: datetime) -> str:
+        when = texts.when(s.due_at, s.profile, now)
+        late = " (с опозданием: бот был недоступен)" if s.notice.late else ""
+        if s.notice.kind is NoticeKind.REMINDER:
+            return (f"⏰ {s.who or 'Исполнитель'}: {escape(s.timer_title)} — до {when}, осталось "
+                    f"{texts.span(s.due_at - now)} ({escape(s.clause)}){late}")
+        again = f" (напоминание №{s.notice.repeat + 1})" if s.notice.repeat else ""
+        return (f"⚠️ Просрочено: {escape(s.timer_title)} — срок был {when}, опоздание "
+                f"{texts.span(now - s.due_at)} ({escape(s.clause)}). Отвечает: {s.who or '—'}{again}{late}")
+
+    async def _escalate(self, conn: object, overdue: list[Spoken], now: datetime) -> None:
+        """Overdue notices also go to the controller, privately, one message each tick."""
+        if not overdue:
+            return
+        by_person: dict[int, list[str]] = defaultdict(list)
+        for s in overdue:
+            for role in s.profile.roles_with(Action.ESCALATIONS):
+                for p in await org.people_with_role(self.db, role):
+                    by_person[p.user_id].append(
+                        f"№{s.incident.incident.id} · {escape(s.timer_title)} — опоздание "
+                        f"{texts.span(now - s.due_at)}, срок был {texts.when(s.due_at, s.profile, now)} "
+                        f"({escape(s.clause)}); отвечает {s.who or '—'}")
+        for user_id, lines in by_person.items():
+            await enqueue(conn, user_id, "sendMessage",  # type: ignore[arg-type]
+                          {"chat_id": user_id, "text": _fit(["⚠️ Просроченные сроки:", *lines])}, now)
+
+    # --- the daily digest --------------------------------------------------------------------
+
+    async def _digests(self, now: datetime) -> None:
+        for group in await org.groups(self.db):
+            profile = self.service.profile(group.profile)
+            local = now.astimezone(profile.tz)
+            today = local.date()
+            if profile.defaults.digest_on_working_days_only and not profile.clock.calendar.is_working(today):
+                continue
+            if local.time() < profile.defaults.digest_at or local.time() >= time(23, 0):
+                continue
+            if await due.digest_sent(self.db, group.chat_id, today.isoformat()):
+                continue
+            text = await self.digest_text(profile, group.chat_id, today - timedelta(days=1), now)
+            async with self.db.transaction() as conn:
+                await due.mark_digest(conn, group.chat_id, today.isoformat(), now)
+                await enqueue(conn, group.chat_id, "sendMessage", {"chat_id": group.chat_id, "text": text}, now)
+                for role in profile.roles_with(Action.ESCALATIONS):
+                    for p in await org.people_with_role(self.db, role):
+                        await enqueue(conn, p.user_id, "sendMessage", {"chat_id": p.user_id, "text": text}, now)
+
+    async def digest_text(self, profile: Profile, chat_id: int, day: date, now: datetime) -> str:
+        """Yesterday's incidents by department, the open ones with their next deadline, the worst delays."""
+        start = datetime.combine(day, time(0, 0), profile.tz)
+        end = start + timedelta(days=1)
+        created = await self.db.fetchall(
+            "SELECT id FROM incidents WHERE chat_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+            (chat_id, _utc(start), _utc(end)))
+        answered = await self.db.fetchall(
+            """SELECT t.incident_id, t.department_id, t.due_at, t.stopped_at, t.timer_id, i.departments
+               FROM timers t JOIN incidents i ON i.id = t.incident_id
+               WHERE i.chat_id = ? AND t.stopped_at >= ? AND t.stopped_at < ? AND t.stop_event = 'draft_submitted'""",
+            (chat_id, _utc(start), _utc(end)))
+        by_dep: dict[str, list[timedelta]] = defaultdict(list)
+        worst: list[tuple[timedelta, int, str]] = []
+        for a in answered:
+            late = max(from_db(a["stopped_at"]) - from_db(a["due_at"]), timedelta(0))  # type: ignore[operator]
+            dep_id = a["department_id"] or _lead(a["departments"])
+            dep = await org.department(self.db, dep_id) if dep_id else None
+            name = dep.name if dep else "—"
+            by_dep[name].append(late)
+            if late > timedelta(0):
+                worst.append((late, a["incident_id"], name))
+        lines = [f"📊 <b>Сводка за {texts.format_day(day)}</b>",
+                 f"Поступило: {len(created)}; ответов: {len(answered)}."]
+        for name, lates in sorted(by_dep.items()):
+            on_time = sum(1 for x in lates if x == timedelta(0))
+            line = f"• {escape(name)}: в срок {on_time} из {len(lates)}"
+            if on_time < len(lates):
+                line += f"; опоздали {len(lates) - on_time} (до {texts.span(max(lates))})"
+            lines.append(line)
+        open_ids = await store.open_incidents(self.db, chat_id)
+        if open_ids:
+            lines.append(f"Открыто: {len(open_ids)}.")
+            for incident_id in open_ids[:15]:
+                row = await store.load(self.db, incident_id)
+                if row is None or not row.incident.timers:
+                    continue
+                t = min(row.incident.timers, key=lambda x: x.due_at)
+                spec = profile.timer(t.timer_id, row.incident.track)
+                lines.append(f"№{incident_id}: {escape(spec.title)} — до {texts.when(t.due_at, profile, now)}")
+        if worst:
+            lines.append("Наибольшие опоздания:")
+            for late, incident_id, name in sorted(worst, reverse=True)[:5]:
+                lines.append(f"№{incident_id} · {escape(name)} — {texts.span(late)}")
+        return _fit(lines)
+
+
+def _lead(departments_json: str) -> int | None:
+    deps = json.loads(departments_json)
+    return deps[0] if deps else None
+
+
+def _utc(moment: datetime) -> str:
+    return to_db(moment) or ""
+
+
+def _fit(lines: list[str]) -> str:
+    """Join lines, dropping the tail if the message would pass Telegram's limit."""
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > 3800:
+            out.append("…")
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)

@@ -1,0 +1,48 @@
+"""Timers due to speak (reminders, overdue notices), digests sent: the SQL behind the scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import Database, from_db, to_db
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    row_id: int
+    incident_id: int
+    timer_id: str
+    department_id: int | None
+    next_notice_at: datetime
+
+
+async def due_timers(db: Database, now: datetime, limit: int = 1000) -> list[DueTimer]:
+    rows = await db.fetchall(
+        """SELECT id, incident_id, timer_id, department_id, next_notice_at FROM timers
+           WHERE stopped_at IS NULL AND paused_at IS NULL AND next_notice_at IS NOT NULL AND next_notice_at <= ?
+           ORDER BY next_notice_at, id LIMIT ?""",
+        (to_db(now), limit))
+    return [DueTimer(r["id"], r["incident_id"], r["timer_id"], r["department_id"],
+                     from_db(r["next_notice_at"])) for r in rows]  # type: ignore[arg-type]
+
+
+async def set_next(conn: aiosqlite.Connection, row_id: int, next_at: datetime | None) -> None:
+    await conn.execute("UPDATE timers SET next_notice_at = ?, notices_sent = notices_sent + 1 WHERE id = ?",
+                       (to_db(next_at), row_id))
+
+
+async def next_wake(db: Database) -> datetime | None:
+    row = await db.fetchone("SELECT MIN(next_notice_at) AS t FROM timers WHERE stopped_at IS NULL "
+                            "AND paused_at IS NULL AND next_notice_at IS NOT NULL")
+    return from_db(row["t"]) if row and row["t"] else None
+
+
+async def digest_sent(db: Database, chat_id: int, day: str) -> bool:
+    return await db.fetchone("SELECT 1 FROM digests WHERE chat_id = ? AND day = ?", (chat_id, day)) is not None
+
+
+async def mark_digest(conn: aiosqlite.Connection, chat_id: int, day: str, now: datetime) -> None:
+    await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)", (chat_id, day, to_db(now)))
