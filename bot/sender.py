@@ -174,7 +174,7 @@ class Sender:
         if "thread not found" in text or "topic_closed" in text or "topic closed" in text:
             # the topic is gone: deliver to the group itself rather than lose the message
             fixed = {k: v for k, v in call.payload.items() if k != "message_thread_id"}
-            await self.db.conn.execute("UPDATE outbox SET payload = json(?) WHERE id = ?",
+            await self.db.write("UPDATE outbox SET payload = json(?) WHERE id = ?",
                                        (_dumps(fixed), call.id))
             return
         log.error("%s to chat %s refused: %s; payload=%s", call.method, call.chat_id, e.message, payload)

@@ -24,6 +24,6 @@ class OncePerUpdate(BaseMiddleware):
         if seen:
             return None
         result = await handler(event, data)
-        await self.db.conn.execute("INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
+        await self.db.write("INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
                                    (event.update_id, to_db(self.clock.now())))
         return result

@@ -5,6 +5,7 @@ Times are stored as UTC ISO strings ('2026-11-23T07:00:00+00:00'); they sort and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -31,6 +32,9 @@ def from_db(text: str | None) -> datetime | None:
 class Database:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        # One connection serves every task (handlers, the sender, the scheduler): transactions take
+        # turns, or one task's BEGIN would land inside another's.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -61,14 +65,20 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all of a use case or nothing."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        else:
-            await self.conn.execute("COMMIT")
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def write(self, sql: str, params: tuple | dict = ()) -> None:
+        """One statement in a transaction of its own."""
+        async with self.transaction() as conn:
+            await conn.execute(sql, params)
 
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         return await (await self.conn.execute(sql, params)).fetchone()

@@ -45,4 +45,5 @@ async def digest_sent(db: Database, chat_id: int, day: str) -> bool:
 
 
 async def mark_digest(conn: aiosqlite.Connection, chat_id: int, day: str, now: datetime) -> None:
-    await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)", (chat_id, day, to_db(now)))
+    await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)",
+                       (chat_id, day, to_db(now)))

@@ -66,20 +66,20 @@ async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, res
 
 
 async def postpone(db: Database, call_id: int, until: datetime, error: str) -> None:
-    await db.conn.execute("UPDATE outbox SET not_before = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+    await db.write("UPDATE outbox SET not_before = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
                           (to_db(until), error[:500], call_id))
 
 
 async def postpone_chat(db: Database, chat_id: int, until: datetime) -> None:
     """Telegram asked to slow down in this chat: nothing goes there before ``until``."""
-    await db.conn.execute(
+    await db.write(
         "UPDATE outbox SET not_before = MAX(not_before, ?) WHERE chat_id = ? AND sent_at IS NULL AND failed_at IS NULL",
         (to_db(until), chat_id))
 
 
 async def mark_failed(db: Database, call_id: int, now: datetime, error: str) -> None:
     """Telegram refused the call for good (a bad request): keep the row for the log, go on."""
-    await db.conn.execute("UPDATE outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+    await db.write("UPDATE outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
                           (to_db(now), error[:500], call_id))
 
 
@@ -89,7 +89,7 @@ async def pending_count(db: Database) -> int:
 
 
 async def purge_sent(db: Database, older_than: datetime) -> None:
-    await db.conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (to_db(older_than),))
+    await db.write("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (to_db(older_than),))
 
 
 def _call(row: Any) -> OutgoingCall:

@@ -1,0 +1,657 @@
+"""The monthly report: who answered, how fast, how often on time — per department and per person.
+
+Pure computation (``build_report``) over what storage/reports.py reads, then four renderings: a short
+Russian summary for Telegram (HTML), CSV and XLSX tables, a PNG chart. ``report_command`` is the use
+case behind /report; ``cli_report`` the one behind ``python -m bot report``.
+
+What is counted (every figure is over the incidents *created* in the month, local to the profile):
+- an *answer deadline* is one run of an answer timer: a timer of the profile that a draft stops
+  (``draft_submitted`` in its ``stop``) and that a role with the ``answer`` action must meet; the
+  incident's own timer belongs to its lead department, a per-co-executor timer to that co-executor;
+- it is *answered* when the executor's own event stopped it (``draft_submitted``; a co-executor's
+  ``part_submitted``): on time if at or before ``due_at``, else late by the difference;
+- it is *missed* when its deadline passed without that answer (stopped later by something else, or
+  still running now); not counted when it was replaced, returned as not our competence, paused, or
+  ended before it was due;
+- *answer time* = the answer's moment − the timer's start (a rework keeps the first start where the
+  profile counts it from routing);
+- *on-time share* = answered on time / (answered + missed);
+- *reworks* = ``rework_requested`` events: the lead department's, and the person whose draft it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import html
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_percent
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from bot.texts import LOCALE, TEXT_LIMIT, lines, outcome_title, plural, span
+from bot.workflow import Actor, may
+from profiles.events import Action, Event, Outcome
+from profiles.loader import ProfileError, load_profile
+from profiles.schema import Profile, TimerSpec
+from storage import org
+from storage import reports as store
+from storage.db import Database
+from storage.outbox import enqueue
+
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+SUMMARY_LIMIT = TEXT_LIMIT - 400  # room for the "and N more" line
+NOT_COUNTED = frozenset({"replaced", Event.RETURNED.value})
+OPEN_TITLE = "в работе"
+CSV_HEADER = ("Тип", "Название", "Отдел", "Инцидентов", "Ответили", "Ответов", "В срок", "С опозданием",
+              "Без ответа после срока", "Доля в срок, %", "Медиана ответа, мин", "Дольше всего, мин",
+              "Худшее опоздание, мин", "Доработок")
+
+
+class MonthError(ValueError):
+    pass
+
+
+def parse_month(text: str) -> date:
+    """'2026-11' -> date(2026, 11, 1); MonthError otherwise."""
+    m = MONTH.match(text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+        raise MonthError(f"bad month {text!r}: write YYYY-MM, e.g. 2026-11")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_bounds(month: date, profile: Profile) -> tuple[datetime, datetime]:
+    """The month's first and the next month's first local midnight, in UTC."""
+    tz = profile.tz
+    start = datetime.combine(month, time(0), tzinfo=tz)
+    end = datetime.combine(next_month(month), time(0), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def answer_timers(profile: Profile) -> dict[tuple[str, str], TimerSpec]:
+    """(track, timer id) -> spec of every answer deadline: a draft stops it, an answering role meets it."""
+    roles = set(profile.roles_with(Action.ANSWER))
+    return {(track, spec.id): spec for track in profile.tracks for spec in profile.timers_for(track)
+            if Event.DRAFT_SUBMITTED.value in spec.stop and spec.role in roles and spec.kind == "deadline"}
+
+
+def answer_events(spec: TimerSpec) -> frozenset[str]:
+    """The executor's own events that answer this timer: a co-executor answers with his part."""
+    if spec.per == "co_executor" and Event.PART_SUBMITTED.value in spec.stop:
+        return frozenset({Event.PART_SUBMITTED.value})
+    return frozenset({Event.DRAFT_SUBMITTED.value})
+
+
+# --- the figures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One answer deadline of one department on one incident."""
+
+    incident_id: int
+    department_id: int
+    timer_id: str
+    started_at: datetime
+    due_at: datetime
+    answered_at: datetime | None  # None: missed
+    answered_by: int | None
+    lateness: timedelta  # zero when answered on time
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+    @property
+    def on_time(self) -> bool:
+        return self.answered and not self.lateness
+
+    @property
+    def answer_time(self) -> timedelta | None:
+        return None if self.answered_at is None else self.answered_at - self.started_at
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One row of the report: a department, a person, or everyone."""
+
+    name: str
+    detail: str = ""  # a person's departments
+    incidents: int = 0
+    answered: int = 0  # incidents with at least one answer
+    on_time: int = 0
+    late: int = 0
+    missed: int = 0
+    reworks: int = 0
+    answer_times: tuple[timedelta, ...] = ()
+    worst_lateness: timedelta | None = None  # None: never late
+
+    @property
+    def answers(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def deadlines(self) -> int:
+        return self.on_time + self.late + self.missed
+
+    @property
+    def on_time_share(self) -> float | None:
+        return self.on_time / self.deadlines if self.deadlines else None
+
+    @property
+    def median_answer(self) -> timedelta | None:
+        xs = sorted(self.answer_times)
+        if not xs:
+            return None
+        mid = len(xs) // 2
+        return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+    @property
+    def worst_answer(self) -> timedelta | None:
+        return max(self.answer_times) if self.answer_times else None
+
+
+@dataclass(frozen=True)
+class DayVolume:
+    day: date
+    on_time: int = 0  # every answer deadline met
+    late: int = 0  # at least one answered late or missed
+    other: int = 0  # no deadline reached yet, or closed without an answer before one
+
+    @property
+    def total(self) -> int:
+        return self.on_time + self.late + self.other
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    profile_id: str
+    profile_name: str
+    timezone: str
+    month: date
+    generated_at: datetime
+    total: Figures
+    departments: tuple[Figures, ...]
+    people: tuple[Figures, ...]
+    by_source: tuple[tuple[str, int], ...]  # (title, incidents), the profile's order
+    by_day: tuple[DayVolume, ...]  # every day of the month
+    outcomes: tuple[tuple[str, int], ...]  # (title, incidents); open ones as "в работе"
+    deadlines: tuple[Deadline, ...] = field(default=(), repr=False)
+
+    @property
+    def slug(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+    @property
+    def label(self) -> str:
+        """ноябрь 2026"""
+        return format_date(self.month, "LLLL y", locale=LOCALE)
+
+
+def build_report(profile: Profile, month: date, data: store.MonthData, now: datetime) -> MonthlyReport:
+    specs = answer_timers(profile)
+    incidents = {i.id: i for i in data.incidents}
+    authors = {(e.incident_id, e.event, e.at): e.user_id for e in data.events}
+    deadlines: list[Deadline] = []
+    for t in data.timers:
+        inc = incidents.get(t.incident_id)
+        spec = specs.get((inc.track, t.timer_id)) if inc else None
+        department = t.department_id if t.department_id is not None else (inc.lead if inc else None)
+        if inc is None or spec is None or department is None:
+            continue
+        d = _deadline(t, spec, department, now, authors)
+        if d is not None:
+            deadlines.append(d)
+
+    dep_incidents: dict[int, set[int]] = defaultdict(set)
+    for inc in data.incidents:
+        for dep in inc.departments:
+            dep_incidents[dep].add(inc.id)
+    for d in deadlines:
+        dep_incidents[d.department_id].add(d.incident_id)
+    dep_reworks: Counter[int] = Counter()
+    person_reworks: Counter[int] = Counter()
+    last_author: dict[int, int | None] = {}
+    for e in data.events:  # in id order per incident
+        if e.event == Event.DRAFT_SUBMITTED.value:
+            last_author[e.incident_id] = e.user_id
+        elif e.event == Event.REWORK_REQUESTED.value:
+            lead = incidents[e.incident_id].lead
+            if lead is not None:
+                dep_reworks[lead] += 1
+            author = last_author.get(e.incident_id)
+            if author is not None:
+                person_reworks[author] += 1
+    total_reworks = sum(1 for e in data.events if e.event == Event.REWORK_REQUESTED.value)
+
+    names = {dep: name for dep, (name, _) in data.departments.items()}
+    shown = set(dep_incidents) | {dep for dep, (_, archived) in data.departments.items() if not archived}
+    departments = sorted(
+        (_figures(names.get(dep, f"отдел {dep}"), "", dep_incidents.get(dep, set()),
+                  [d for d in deadlines if d.department_id == dep], dep_reworks[dep]) for dep in shown),
+        key=lambda f: (-f.incidents, f.name))
+
+    person_incidents: dict[int, set[int]] = defaultdict(set)
+    for dep, incs in dep_incidents.items():
+        for uid in data.heads.get(dep, ()):
+            person_incidents[uid] |= incs
+    for d in deadlines:
+        if d.answered_by is not None:
+            person_incidents[d.answered_by].add(d.incident_id)
+    headed: dict[int, list[str]] = defaultdict(list)
+    for dep, uids in data.heads.items():
+        for uid in uids:
+            headed[uid].append(names.get(dep, f"отдел {dep}"))
+    people = sorted(
+        (_figures(data.people.get(uid, str(uid)), ", ".join(sorted(headed.get(uid, []))), incs,
+                  [d for d in deadlines if d.answered_by == uid], person_reworks[uid])
+         for uid, incs in person_incidents.items() if incs),
+        key=lambda f: (-f.incidents, f.name))
+
+    total = _figures("Всего", "", set(incidents), deadlines, total_reworks)
+    return MonthlyReport(
+        profile_id=profile.id, profile_name=profile.profile.name, timezone=profile.profile.timezone, month=month,
+        generated_at=now, total=total, departments=tuple(departments), people=tuple(people),
+        by_source=_by_source(profile, data.incidents), by_day=_by_day(profile, month, data.incidents, deadlines),
+        outcomes=_outcomes(data.incidents), deadlines=tuple(deadlines))
+
+
+def _deadline(t: store.TimerFact, spec: TimerSpec, department: int, now: datetime,
+              authors: dict[tuple[int, str, datetime], int | None]) -> Deadline | None:
+    if t.stop_event in answer_events(spec) and t.stopped_at is not None:
+        return Deadline(t.incident_id, department, t.timer_id, t.started_at, t.due_at, t.stopped_at,
+                        authors.get((t.incident_id, t.stop_event, t.stopped_at)),
+                        max(t.stopped_at - t.due_at, timedelta(0)))
+    if t.stop_event in NOT_COUNTED or t.paused_at is not None:
+        return None
+    end = t.stopped_at or now
+    if end <= t.due_at:
+        return None  # not due yet, or no longer needed before it was due
+    return Deadline(t.incident_id, department, t.timer_id, t.started_at, t.due_at, None, None, end - t.due_at)
+
+
+def _figures(name: str, detail: str, incidents: set[int], deadlines: list[Deadline], reworks: int) -> Figures:
+    late = [d.lateness for d in deadlines if d.lateness]
+    return Figures(
+        name=name, detail=detail, incidents=len(incidents),
+        answered=len({d.incident_id for d in deadlines if d.answered}),
+        on_time=sum(d.on_time for d in deadlines), late=sum(d.answered and bool(d.lateness) for d in deadlines),
+        missed=sum(not d.answered for d in deadlines), reworks=reworks,
+        answer_times=tuple(d.answer_time for d in deadlines if d.answer_time is not None),
+        worst_lateness=max(late) if late else None)
+
+
+def _by_source(profile: Profile, incidents: list[store.IncidentFact]) -> tuple[tuple[str, int], ...]:
+    counts = Counter(i.source for i in incidents)
+    known = [s.id for s in profile.sources]
+    titles = {s.id: s.title for s in profile.sources}
+    order = known + sorted(set(counts) - set(known))
+    return tuple((titles.get(s, s), counts[s]) for s in order)
+
+
+def _by_day(profile: Profile, month: date, incidents: list[store.IncidentFact],
+            deadlines: list[Deadline]) -> tuple[DayVolume, ...]:
+    per_incident: dict[int, list[Deadline]] = defaultdict(list)
+    for d in deadlines:
+        per_incident[d.incident_id].append(d)
+    counts: dict[date, Counter[str]] = defaultdict(Counter)
+    for inc in incidents:
+        ds = per_incident.get(inc.id, [])
+        kind = "late" if any(d.lateness for d in ds) else "on_time" if ds else "other"
+        counts[inc.created_at.astimezone(profile.tz).date()][kind] += 1
+    days = (next_month(month) - month).days
+    return tuple(DayVolume(day, **counts[day]) for day in (month + timedelta(days=n) for n in range(days)))
+
+
+def _outcomes(incidents: list[store.IncidentFact]) -> tuple[tuple[str, int], ...]:
+    counts = Counter(i.outcome if i.outcome else (OPEN_TITLE if i.state != "closed" else "") for i in incidents)
+    out = [(outcome_title(o), counts[o.value]) for o in Outcome if counts[o.value]]
+    out += [(str(k), n) for k, n in counts.items() if k and k not in {o.value for o in Outcome} and k != OPEN_TITLE]
+    if counts[OPEN_TITLE]:
+        out.append((OPEN_TITLE, counts[OPEN_TITLE]))
+    if counts[""]:
+        out.append(("закрыт без итога", counts[""]))
+    return tuple(out)
+
+
+# --- the summary --------------------------------------------------------------------------------
+
+
+def share_text(f: Figures) -> str:
+    return format_percent(f.on_time_share, locale=LOCALE) if f.on_time_share is not None else "—"
+
+
+def summary_html(r: MonthlyReport, limit: int = SUMMARY_LIMIT) -> str:
+    """A short Russian summary for a phone; every name escaped."""
+    t = r.total
+    head = [f"<b>Отчёт за {html.escape(r.label)}</b>", html.escape(r.profile_name)]
+    if not t.incidents:
+        return lines(*head, "Инцидентов за месяц не было.")
+    sources = ", ".join(f"{html.escape(title)} — {n}" for title, n in r.by_source if n)
+    body = [
+        f"Инцидентов: <b>{t.incidents}</b> ({sources})",
+        f"Ответ дан: {t.answered} из {t.incidents}",
+        f"В срок: <b>{share_text(t)}</b> ({t.on_time} из {plural(t.deadlines, 'срока', 'сроков', 'сроков')})"
+        if t.deadlines else "Сроков ответа за месяц не наступало",
+        f"Без ответа после срока: {t.missed}" if t.missed else None,
+        _times(t, "Время ответа: "),
+        f"Наибольшее опоздание: {span(t.worst_lateness)}" if t.worst_lateness else None,
+        f"Возвратов на доработку: {t.reworks}",
+        "Итоги: " + ", ".join(f"{html.escape(title)} — {n}" for title, n in r.outcomes),
+    ]
+    text = lines(*head, *body)
+    deps = [f for f in r.departments if f.incidents]
+    if not deps:
+        return text
+    text += "\n\n<b>По отделам</b>"
+    for i, f in enumerate(deps):
+        entry = _department_entry(f)
+        if len(text) + len(entry) + 1 > limit:
+            rest = len(deps) - i
+            return text + f"\n… и ещё {plural(rest, 'отдел', 'отдела', 'отделов')} — в таблице"
+        text += "\n" + entry
+    return text
+
+
+def _department_entry(f: Figures) -> str:
+    first = f"• <b>{html.escape(f.name)}</b>: {plural(f.incidents, 'инцидент', 'инцидента', 'инцидентов')}"
+    if f.deadlines:
+        first += f", в срок {f.on_time} из {f.deadlines} ({share_text(f)})"
+    details = [x for x in (_times(f, ""), f"опоздание до {span(f.worst_lateness)}" if f.worst_lateness else None,
+                           f"доработок {f.reworks}" if f.reworks else None) if x]
+    return first + ("\n   " + "; ".join(details) if details else "")
+
+
+def _times(f: Figures, prefix: str) -> str | None:
+    if f.median_answer is None or f.worst_answer is None:
+        return None
+    return f"{prefix}медиана {span(f.median_answer)}, дольше всего {span(f.worst_answer)}"
+
+
+def plain_text(text_html: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text_html)).replace("\xa0", " ")
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    chart: Path
+    xlsx: Path
+    csv: Path
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.chart, self.xlsx, self.csv))
+
+
+def write_files(r: MonthlyReport, out_dir: Path) -> ReportFiles:
+    """The chart, the workbook and the CSV in ``out_dir``; each file replaced whole (never half-written)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"report-{r.profile_id}-{r.slug}"
+    files = ReportFiles(out_dir / f"{stem}.png", out_dir / f"{stem}.xlsx", out_dir / f"{stem}.csv")
+    _atomic(files.csv, lambda p: write_csv(r, p))
+    _atomic(files.xlsx, lambda p: write_xlsx(r, p))
+    _atomic(files.chart, lambda p: write_chart(r, p))
+    return files
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _minutes(delta: timedelta | None) -> int | None:
+    return None if delta is None else round(delta.total_seconds() / 60)
+
+
+def _rows(r: MonthlyReport) -> Iterable[tuple[str, Figures]]:
+    yield from (("отдел", f) for f in r.departments)
+    yield from (("исполнитель", f) for f in r.people)
+
+
+def _cells(f: Figures) -> list[Any]:
+    return [f.incidents, f.answered, f.answers, f.on_time, f.late, f.missed,
+            f.on_time_share, _minutes(f.median_answer), _minutes(f.worst_answer), _minutes(f.worst_lateness),
+            f.reworks]
+
+
+def write_csv(r: MonthlyReport, path: Path) -> None:
+    """One row per department and per person; ';' and UTF-8 with BOM, as Excel in Russian expects."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh, delimiter=";")
+        out.writerow(CSV_HEADER)
+        for kind, f in _rows(r):
+            cells = _cells(f)
+            cells[6] = None if f.on_time_share is None else round(f.on_time_share * 100)
+            out.writerow([kind, f.name, f.detail, *("" if c is None else c for c in cells)])
+
+
+def write_xlsx(r: MonthlyReport, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.properties.title = f"Отчёт за {r.label} — {r.profile_name}"
+    bold = Font(bold=True)
+
+    def sheet(title: str, header: Iterable[str], rows: Iterable[Iterable[Any]], widths: dict[str, int],
+              formats: dict[int, str] | None = None) -> Any:
+        ws = wb.create_sheet(title)
+        ws.append(list(header))
+        for cell in ws[1]:
+            cell.font = bold
+        for row in rows:
+            ws.append(list(row))
+            for col, fmt in (formats or {}).items():
+                ws.cell(ws.max_row, col).number_format = fmt
+        ws.freeze_panes = "A2"
+        for col, width in widths.items():
+            ws.column_dimensions[col].width = width
+        return ws
+
+    table_header = CSV_HEADER[1:]
+    table_widths = {"A": 40, "B": 30, **{chr(ord("C") + i): 14 for i in range(11)}}
+    pct = {9: "0%"}  # the on-time share
+    deps = sheet("Отделы", [h for h in table_header if h != "Отдел"],
+                 [[f.name, *_cells(f)] for f in (*r.departments, r.total)],
+                 {"A": 40, **{chr(ord("B") + i): 14 for i in range(11)}}, {8: "0%"})
+    for cell in deps[deps.max_row]:
+        cell.font = bold  # the total
+    sheet("Исполнители", table_header, [[f.name, f.detail, *_cells(f)] for f in r.people], table_widths, pct)
+    incidents = r.total.incidents
+    sheet("Источники", ("Источник", "Инцидентов", "Доля"),
+          [(title, n, n / incidents if incidents else None) for title, n in r.by_source],
+          {"A": 32, "B": 14, "C": 10}, {3: "0%"})
+    sheet("По дням", ("Дата", "Инцидентов", "В срок", "С опозданием", "Прочие"),
+          [(d.day, d.total, d.on_time, d.late, d.other) for d in r.by_day],
+          {"A": 12, "B": 12, "C": 10, "D": 14, "E": 10}, {1: "DD.MM.YYYY"})
+    sheet("Итоги", ("Итог", "Инцидентов"), r.outcomes, {"A": 44, "B": 12})
+    sheet("Пояснения", ("Показатель", "Как считается"), DEFINITIONS, {"A": 28, "B": 110})
+    del wb["Sheet"]
+    wb.save(path)
+
+
+DEFINITIONS = (
+    ("Период", "инциденты, принятые в работу в этом месяце (время — часовой пояс регламента)"),
+    ("Срок ответа", "каждый срок ответа исполнителя по регламенту: ответственного отдела и каждого соисполнителя"),
+    ("В срок / с опозданием", "ответ (часть ответа) представлен до срока / после срока"),
+    ("Без ответа после срока", "срок прошёл, а ответа не было (инцидент закрыт иначе или ещё в работе)"),
+    ("Доля в срок", "ответы в срок / (ответы + сроки, пропущенные без ответа)"),
+    ("Время ответа", "от начала срока ответа до представления ответа; медиана и наибольшее, в минутах"),
+    ("Опоздание", "насколько ответ (или его отсутствие) превысил срок регламента, в минутах"),
+    ("Доработок", "возвратов ответа на доработку: у отдела-исполнителя и у автора ответа"),
+    ("Ответили", "инцидентов, по которым отдел или человек дал хотя бы один ответ"),
+    ("По дням: прочие", "инциденты без наступившего срока ответа или закрытые без ответа до срока"),
+)
+
+
+def write_chart(r: MonthlyReport, path: Path) -> None:
+    """Incidents per day stacked on time / late / other; each department's on-time share."""
+    from matplotlib.figure import Figure  # the Agg canvas, no pyplot state
+    from matplotlib.ticker import MaxNLocator
+
+    deps = [f for f in r.departments if f.deadlines]
+    fig = Figure(figsize=(9, 4.5 + 0.4 * max(len(deps), 2)), dpi=100, layout="constrained")
+    top, bottom = fig.subplots(2, 1, height_ratios=[4.5, 0.4 * max(len(deps), 2) + 0.8])
+    days = [d.day.day for d in r.by_day]
+    on, late, other = ([getattr(d, k) for d in r.by_day] for k in ("on_time", "late", "other"))
+    top.bar(days, on, color="#2e7d32", label="в срок")
+    top.bar(days, late, bottom=on, color="#c62828", label="с опозданием")
+    top.bar(days, other, bottom=[a + b for a, b in zip(on, late, strict=True)], color="#9e9e9e", label="прочие")
+    top.set_title(f"Инциденты по дням — {r.label}")
+    top.set_xlabel("день месяца")
+    top.set_xticks(days[::2] if len(days) > 16 else days)
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.set_ylim(0, max([d.total for d in r.by_day] + [1]) * 1.15)
+    top.legend(loc="upper left", frameon=False, ncols=3)
+    bottom.set_title("Доля ответов в срок по отделам")
+    if deps:
+        names = [f.name if len(f.name) <= 45 else f.name[:44] + "…" for f in deps]
+        shares = [100 * (f.on_time_share or 0) for f in deps]
+        colors = ["#2e7d32" if s >= 90 else "#f9a825" if s >= 70 else "#c62828" for s in shares]
+        bars = bottom.barh(names, shares, color=colors)
+        bottom.bar_label(bars, [f"{round(s)} % ({f.on_time}/{f.deadlines})" for s, f in zip(shares, deps,
+                                                                                           strict=True)],
+                         padding=3, fontsize=8)
+        bottom.invert_yaxis()
+    else:
+        bottom.text(0.5, 0.5, "сроков ответа не было", ha="center", va="center", transform=bottom.transAxes)
+        bottom.set_yticks([])
+    bottom.set_xlim(0, 118)
+    bottom.set_xticks(range(0, 101, 20))
+    bottom.set_xlabel("%")
+    fig.savefig(path, format="png")
+
+
+# --- /report in Telegram ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportAsk:
+    user_id: int
+    chat_id: int
+    private: bool
+    thread_id: int | None = None
+    month: str | None = None  # the command's argument
+
+
+async def make_report(db: Database, profile: Profile, month: date, now: datetime, out_dir: Path
+                      ) -> tuple[MonthlyReport, ReportFiles]:
+    start, end = month_bounds(month, profile)
+    ids = {timer_id for _, timer_id in answer_timers(profile)}
+    data = await store.month_data(db, profile.id, start, end, ids)
+    report = build_report(profile, month, data, now)
+    return report, await asyncio.to_thread(write_files, report, out_dir)
+
+
+async def report_command(db: Database, clock: Clock, profile_of: Callable[[str], Profile], ask: ReportAsk,
+                         reports_dir: Path) -> str | None:
+    """/report [YYYY-MM]: builds the month's report and queues it to the chat it was asked in.
+    Returns a line to answer right away (a refusal, a bad month), or None when the report is queued."""
+    group = (await org.groups(db) or [None])[0] if ask.private else await org.group(db, ask.chat_id)
+    if group is None:
+        return ("Бот ещё не подключён к группе: администратор должен отправить /bind в группе." if ask.private
+                else "Группа не подключена: администратор должен отправить /bind.")
+    profile = profile_of(group.profile)
+    if not may(profile, Actor(ask.user_id, await org.roles_of(db, ask.user_id)), Action.REPORT):
+        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(Action.REPORT)) or "никто"
+        return f"Отчёт может запросить только {html.escape(who)}."
+    now = clock.now()
+    try:
+        month = parse_month(ask.month) if ask.month and ask.month.strip() else now.astimezone(profile.tz).date()
+    except MonthError:
+        return "Месяц пишется так: /report 2026-11"
+    month = month.replace(day=1)
+    report, files = await make_report(db, profile, month, now, reports_dir / f"{month:%Y-%m}")
+    where: dict[str, Any] = {"chat_id": ask.chat_id}
+    if ask.thread_id:
+        where["message_thread_id"] = ask.thread_id
+    calls = [
+        ("sendMessage", {**where, "text": summary_html(report)}),
+        ("sendPhoto", {**where, "photo": {"$file": str(files.chart.resolve()), "name": files.chart.name},
+                       "caption": f"Инциденты по дням и доля ответов в срок, {html.escape(report.label)}"}),
+        ("sendDocument", {**where, "document": {"$file": str(files.xlsx.resolve()), "name": files.xlsx.name}}),
+        ("sendDocument", {**where, "document": {"$file": str(files.csv.resolve()), "name": files.csv.name},
+                          "caption": "То же в CSV (Excel: разделитель «;»)"}),
+    ]
+    async with db.transaction() as conn:
+        for method, payload in calls:
+            await enqueue(conn, ask.chat_id, method, payload, now)
+    return None
+
+
+# --- python -m bot report ---------------------------------------------------------------------
+
+
+class ReportCommandSettings(BaseSettings):
+    """What `report` needs from the environment and .env — not BOT_TOKEN."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_path: Path = Settings.model_fields["database_path"].default
+    default_profile: str = Settings.model_fields["default_profile"].default
+
+
+def add_parser(sub: Any) -> None:
+    rep = sub.add_parser("report", help="the monthly report: summary, chart, XLSX and CSV")
+    rep.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11 (local to the profile)")
+    rep.add_argument("--out", type=Path, default=None, help="folder for the files (default: "
+                                                            "<folder of DATABASE_PATH>/reports/<month>)")
+    rep.add_argument("--profile", default=None, help="default: the bound group's profile, else DEFAULT_PROFILE")
+    rep.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
+
+
+def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock | None = None) -> int:
+    """`report --month YYYY-MM`: prints the summary and the files written; 2 on bad input."""
+    try:
+        month = parse_month(args.month)
+    except MonthError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    env = ReportCommandSettings()
+    database = args.database or env.database_path
+    if not Path(database).is_file():
+        print(f"error: no database at {database}", file=sys.stderr)
+        return 2
+    try:
+        report, files = asyncio.run(_cli_build(database, month, args.profile, env.default_profile, profiles_dir,
+                                               args.out or Path(database).parent / "reports" / f"{month:%Y-%m}",
+                                               (clock or SystemClock()).now()))
+    except ProfileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(plain_text(summary_html(report, limit=10**9)))
+    print()
+    for path in files:
+        print(f"written: {path}")
+    return 0
+
+
+async def _cli_build(database: Path, month: date, profile_name: str | None, default_profile: str,
+                     profiles_dir: Path | None, out_dir: Path, now: datetime) -> tuple[MonthlyReport, ReportFiles]:
+    db = await Database.open(database)
+    try:
+        if profile_name is None:
+            groups = await org.groups(db)
+            profile_name = groups[0].profile if groups else default_profile
+        return await make_report(db, load_profile(profile_name, profiles_dir), month, now, out_dir)
+    finally:
+        await db.close()
