@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -32,34 +33,58 @@ def build_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def build_dispatcher(settings: Settings, db: Database, clock: Clock, sender: Sender, service: Service,
-                     scheduler: Scheduler) -> Dispatcher:
-    dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler)
-    dp.update.outer_middleware(OncePerUpdate(db, clock))
-    dp.include_router(build_router())
-    return dp
+@dataclass
+class App:
+    """Everything one running bot is made of, over one database."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    bot: Bot
+    sender: Sender
+    service: Service
+    reminders: Reminders
+    scheduler: Scheduler
+    dp: Dispatcher
+
+    @classmethod
+    async def create(cls, settings: Settings, clock: Clock | None = None,
+                     limiter: RateLimiter | None = None) -> App:
+        clock = clock or SystemClock()
+        db = await Database.open(settings.database_path)
+        bot = build_bot(settings)
+        sender = Sender(bot, db, clock, limiter)
+        service = Service(db, clock, settings.profiles_dir)
+        reminders = Reminders(service)
+        scheduler = Scheduler(reminders, sender, clock)
+        dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler)
+        dp.update.outer_middleware(OncePerUpdate(db, clock))
+        dp.include_router(build_router())
+        return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp)
+
+    async def run(self, handle_signals: bool = True) -> None:
+        """Until stopped: the outbox sender, the scheduler and long polling."""
+        self.sender.start()
+        self.scheduler.start()
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
+        finally:
+            self.scheduler.stop()
+            await self.sender.stop()
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.db.close()
 
 
 async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True,
                 limiter: RateLimiter | None = None) -> None:
-    """Run until stopped: the outbox sender and long polling, over one database."""
-    clock = clock or SystemClock()
-    db = await Database.open(settings.database_path)
-    bot = build_bot(settings)
-    sender = Sender(bot, db, clock, limiter)
-    service = Service(db, clock, settings.profiles_dir)
-    scheduler = Scheduler(Reminders(service), sender, clock)
-    dp = build_dispatcher(settings, db, clock, sender, service, scheduler)
-    sender.start()
-    scheduler.start()
+    app = await App.create(settings, clock, limiter)
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(bot, handle_signals=handle_signals, polling_timeout=10)
+        await app.run(handle_signals)
     finally:
-        scheduler.stop()
-        await sender.stop()
-        await bot.session.close()
-        await db.close()
+        await app.close()
 
 
 def run() -> int:

@@ -69,6 +69,12 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     imp.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
     imp.add_argument("--dry-run", action="store_true", help="validate and show the changes, write nothing")
+    rep = sub.add_parser("report", help="the monthly report: summary, chart, XLSX and CSV; no BOT_TOKEN needed")
+    rep.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11 (local to the profile)")
+    rep.add_argument("--out", type=Path, default=None,
+                     help="folder for the files (default: <folder of DATABASE_PATH>/reports/<month>)")
+    rep.add_argument("--profile", default=None, help="default: the bound group's profile, else DEFAULT_PROFILE")
+    rep.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
     return parser
 
 
@@ -87,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.org_file import cli_import  # the database is opened only by this command
 
             return cli_import(args, extra)
+        if args.command == "report":
+            from bot.report import cli_report  # the database is opened only by this command
+
+            return cli_report(args, extra)
         return _calendar(args, extra)
     except (UsageError, ProfileError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -65,12 +65,9 @@ class Reminders:
     # --- timers ------------------------------------------------------------------------------
 
     async def _timers(self, now: datetime) -> None:
-        rows = await due.due_timers(self.db, now)
-        if not rows:
-            return
         spoken: list[Spoken] = []
         async with self.db.transaction() as conn:
-            for r in rows:
+            for r in await due.due_timers(conn, now):
                 row = await store.load(conn, r.incident_id)
                 timer = row.incident.timer(r.timer_id, r.department_id) if row else None
                 if row is None or timer is None:
@@ -151,6 +148,8 @@ class Reminders:
             if profile.defaults.digest_on_working_days_only and not profile.clock.calendar.is_working(today):
                 continue
             if local.time() < profile.defaults.digest_at or local.time() >= time(23, 0):
+                continue
+            if group.bound_at.astimezone(profile.tz).date() >= today:  # bound today: no yesterday to sum up
                 continue
             if await due.digest_sent(self.db, group.chat_id, today.isoformat()):
                 continue

@@ -320,14 +320,13 @@ def _by_day(profile: Profile, month: date, incidents: list[store.IncidentFact],
 
 
 def _outcomes(incidents: list[store.IncidentFact]) -> tuple[tuple[str, int], ...]:
-    counts = Counter(i.outcome if i.outcome else (OPEN_TITLE if i.state != "closed" else "") for i in incidents)
-    out = [(outcome_title(o), counts[o.value]) for o in Outcome if counts[o.value]]
-    out += [(str(k), n) for k, n in counts.items() if k and k not in {o.value for o in Outcome} and k != OPEN_TITLE]
-    if counts[OPEN_TITLE]:
-        out.append((OPEN_TITLE, counts[OPEN_TITLE]))
-    if counts[""]:
-        out.append(("закрыт без итога", counts[""]))
-    return tuple(out)
+    """Closed incidents by outcome, in the vocabulary's order, then the open ones."""
+    counts = Counter(i.outcome for i in incidents if i.state == "closed")
+    known = [o.value for o in Outcome]
+    out = [(outcome_title(Outcome(o)) if o in known else (o or "закрыт"), counts[o])
+           for o in [*known, *sorted((k for k in counts if k not in known), key=str)] if counts[o]]
+    still_open = sum(i.state != "closed" for i in incidents)
+    return tuple(out + ([(OPEN_TITLE, still_open)] if still_open else []))
 
 
 # --- the summary --------------------------------------------------------------------------------
@@ -397,8 +396,8 @@ class ReportFiles:
     xlsx: Path
     csv: Path
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter((self.chart, self.xlsx, self.csv))
+    def paths(self) -> tuple[Path, ...]:
+        return (self.chart, self.xlsx, self.csv)
 
 
 def write_files(r: MonthlyReport, out_dir: Path) -> ReportFiles:
@@ -566,14 +565,19 @@ async def report_command(db: Database, clock: Clock, profile_of: Callable[[str],
                          reports_dir: Path) -> str | None:
     """/report [YYYY-MM]: builds the month's report and queues it to the chat it was asked in.
     Returns a line to answer right away (a refusal, a bad month), or None when the report is queued."""
-    group = (await org.groups(db) or [None])[0] if ask.private else await org.group(db, ask.chat_id)
+    if ask.private:
+        groups = await org.groups(db)
+        group = groups[0] if groups else None  # the home group, as for intake
+    else:
+        group = await org.group(db, ask.chat_id)
     if group is None:
         return ("Бот ещё не подключён к группе: администратор должен отправить /bind в группе." if ask.private
                 else "Группа не подключена: администратор должен отправить /bind.")
     profile = profile_of(group.profile)
     if not may(profile, Actor(ask.user_id, await org.roles_of(db, ask.user_id)), Action.REPORT):
-        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(Action.REPORT)) or "никто"
-        return f"Отчёт может запросить только {html.escape(who)}."
+        allowed = profile.roles_with(Action.REPORT)  # substitutes go without saying
+        who = ", ".join(profile.roles[r].title.lower() for r in allowed if profile.roles[r].acts_for not in allowed)
+        return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты в этом регламенте не предусмотрены."
     now = clock.now()
     try:
         month = parse_month(ask.month) if ask.month and ask.month.strip() else now.astimezone(profile.tz).date()
@@ -610,15 +614,6 @@ class ReportCommandSettings(BaseSettings):
     default_profile: str = Settings.model_fields["default_profile"].default
 
 
-def add_parser(sub: Any) -> None:
-    rep = sub.add_parser("report", help="the monthly report: summary, chart, XLSX and CSV")
-    rep.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11 (local to the profile)")
-    rep.add_argument("--out", type=Path, default=None, help="folder for the files (default: "
-                                                            "<folder of DATABASE_PATH>/reports/<month>)")
-    rep.add_argument("--profile", default=None, help="default: the bound group's profile, else DEFAULT_PROFILE")
-    rep.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
-
-
 def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock | None = None) -> int:
     """`report --month YYYY-MM`: prints the summary and the files written; 2 on bad input."""
     try:
@@ -640,7 +635,7 @@ def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock
         return 2
     print(plain_text(summary_html(report, limit=10**9)))
     print()
-    for path in files:
+    for path in files.paths():
         print(f"written: {path}")
     return 0
 

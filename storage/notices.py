@@ -19,8 +19,9 @@ class DueTimer:
     next_notice_at: datetime
 
 
-async def due_timers(db: Database, now: datetime, limit: int = 1000) -> list[DueTimer]:
-    rows = await db.fetchall(
+async def due_timers(conn: aiosqlite.Connection, now: datetime, limit: int = 1000) -> list[DueTimer]:
+    """Read inside the transaction that moves them on, so two ticks never send the same notice."""
+    rows = await conn.execute_fetchall(
         """SELECT id, incident_id, timer_id, department_id, next_notice_at FROM timers
            WHERE stopped_at IS NULL AND paused_at IS NULL AND next_notice_at IS NOT NULL AND next_notice_at <= ?
            ORDER BY next_notice_at, id LIMIT ?""",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import serve
+from bot.app import App
 from bot.clock import FakeClock
 from bot.org_file import import_org, read_org_file
 from bot.sender import RateLimiter
@@ -50,7 +50,7 @@ class Scenario:
                                            bot_status="administrator",
                                            bot_rights={"can_manage_topics": True, "can_delete_messages": True,
                                                        "can_pin_messages": True})
-            s.run()
+            await s.run()
             try:
                 yield s
             finally:
@@ -61,21 +61,30 @@ class Scenario:
                "controller": 100003, "stranger": 999999}
         self.people = {k: self.tg.create_user(k.capitalize(), user_id=v, started=True) for k, v in ids.items()}
 
-    def run(self) -> None:
+    async def run(self) -> None:
         # pacing is tested on its own; here it would only make the scenarios slow
         fast = RateLimiter(chat_interval=0.0, group_per_minute=10_000, global_per_second=10_000)
-        self.task = asyncio.create_task(serve(self.settings, self.clock, handle_signals=False, limiter=fast))
+        self.app = await App.create(self.settings, self.clock, limiter=fast)
+        self.task = asyncio.create_task(self.app.run(handle_signals=False))
 
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+            await self.app.close()
             self.task = None
 
     async def restart(self) -> None:
         await self.stop()
-        self.run()
+        await self.run()
+
+    async def at(self, moment: datetime) -> None:
+        """Move the clock there and let the scheduler do what is due by then (then deliver it)."""
+        self.clock.set(moment)
+        await self.app.reminders.tick()
+        self.app.sender.wake()
+        await self.settle()
 
     async def settle(self) -> None:
         """Every update handed to the bot is handled, and every due outbox row delivered (or given up)."""

@@ -1,0 +1,127 @@
+"""Reminders, overdue notices, escalation and the digest, over whole days with a fake clock."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.workflow import RunningTimer
+from bot.workflow.notices import NoticeKind, due_notice, points
+from profiles.clocks import Clock
+from profiles.loader import load_profile
+from tests.scenario import Scenario
+from tests.test_scenarios import bind, intake
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def msk(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=MSK)
+
+
+def thread_texts(s: Scenario, topic) -> list[str]:
+    return [m.text for m in s.tg.messages(s.group, topic.thread_id, from_bot=True)]
+
+
+def private_texts(s: Scenario, user) -> list[str]:
+    return [m.text for m in s.tg.bot_messages(user)]
+
+
+async def test_reminders_overdue_repeats_and_stop(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        await intake(s, "Не вывозят мусор https://vk.com/wall-1_5", ["Управление жилищно-коммунального хозяйства"])
+        [topic] = s.tg.topics(s.group)
+        before = len(thread_texts(s, topic))
+
+        await s.at(msk("2026-11-23T11:59"))  # nothing due yet
+        assert len(thread_texts(s, topic)) == before
+        await s.at(msk("2026-11-23T12:00"))  # 1 h before the 3 h answer deadline (п. 6.2)
+        last = thread_texts(s, topic)[-1]
+        assert "⏰" in last and "до 13:00" in last and "осталось 1 ч" in last and "п. 6.2" in last
+        assert "Петров Пётр Петрович" in last  # the head who must answer, mentioned
+        await s.at(msk("2026-11-23T12:45"))
+        assert "осталось 15 мин" in thread_texts(s, topic)[-1]
+
+        await s.at(msk("2026-11-23T13:00"))  # the deadline: the thread and the controller are told
+        assert "⚠️ Просрочено" in thread_texts(s, topic)[-1]
+        assert any("Просроченные сроки" in t and "№1" in t for t in private_texts(s, s.controller))
+        await s.at(msk("2026-11-23T13:10"))
+        count = len(thread_texts(s, topic))
+        await s.at(msk("2026-11-23T14:29"))  # repeats every 30 min of office hours: lunch 13-14 is skipped
+        assert len(thread_texts(s, topic)) == count
+        await s.at(msk("2026-11-23T14:31"))
+        assert len(thread_texts(s, topic)) == count + 1
+        assert "опоздание 1 ч 31 мин" in thread_texts(s, topic)[-1] and "№2" in thread_texts(s, topic)[-1]
+
+        s.tg.send_text(s.zhkh, "Вывезли сегодня.", chat=s.group, thread=topic.thread_id)
+        await s.settle()
+        count = len(thread_texts(s, topic))
+        await s.at(msk("2026-11-23T16:00"))  # the answer stopped the timer: no more answer notices
+        assert not any("Обоснованный ответ" in t for t in thread_texts(s, topic)[count:])
+        s.tg.assert_no_violations()
+
+
+async def test_missed_while_down_is_sent_once_and_marked_late(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        await intake(s, "Упало дерево https://ok.ru/x", ["Управление жилищно-коммунального хозяйства"])
+        [topic] = s.tg.topics(s.group)
+        await s.stop()  # the bot is down from 10:00 to 12:50: the 12:00 reminder is missed
+        s.clock.set(msk("2026-11-23T12:50"))
+        await s.run()
+        await s.at(msk("2026-11-23T12:50"))
+        reminders = [t for t in thread_texts(s, topic) if t.startswith("⏰")]
+        assert len(reminders) == 1  # the 12:00 and 12:45 reminders collapse into one
+        assert "с опозданием" in reminders[0]
+        await s.restart()
+        await s.at(msk("2026-11-23T12:55"))
+        assert len([t for t in thread_texts(s, topic) if t.startswith("⏰")]) == 1  # never twice
+
+
+async def test_digest_next_working_morning_once(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        await intake(s, "Яма https://vk.com/wall-1_9", ["Отдел дорожного хозяйства и транспорта"])
+        [topic] = s.tg.topics(s.group)
+        s.tg.send_text(s.roads, "Заделаем.", chat=s.group, thread=topic.thread_id)
+        await s.settle()
+        await s.at(msk("2026-11-24T08:59"))
+        assert not any("Сводка" in (m.text or "") for m in s.tg.bot_messages(s.group))
+        await s.at(msk("2026-11-24T09:00"))
+        digests = [m.text for m in s.tg.bot_messages(s.group) if "Сводка" in (m.text or "")]
+        assert len(digests) == 1
+        assert "Сводка за 23 ноября" in digests[0] and "Поступило: 1; ответов: 1." in digests[0]
+        assert "Отдел дорожного хозяйства и транспорта: в срок 1 из 1" in digests[0]
+        assert any("Сводка" in t for t in private_texts(s, s.controller))
+        await s.at(msk("2026-11-24T11:00"))
+        assert len([m for m in s.tg.bot_messages(s.group) if "Сводка" in (m.text or "")]) == 1
+
+
+# --- the pure rules under a working-hours profile ----------------------------------------------
+
+
+def test_working_clock_reminders_skip_nights_weekends_and_holidays():
+    p = load_profile("stavropol")
+    clock = p.clock
+    for spec in p.timers_for(next(iter(p.tracks))):
+        if spec.clock is not Clock.WORKING or spec.duration is None:
+            continue
+        for start in (msk("2025-10-31T17:30"), msk("2025-12-30T16:00"), msk("2026-05-08T15:00")):
+            due = clock.add(start, spec.duration, spec.clock)
+            timer = RunningTimer(spec.id, start, due)
+            for kind, at, _ in points(p, spec, timer):
+                if kind is NoticeKind.REMINDER or at > due:
+                    assert clock.is_counted(at - timedelta(minutes=1), Clock.WORKING), (spec.id, at)
+
+
+def test_due_notice_collapses_missed_ones():
+    p = load_profile("izobilny")
+    spec = p.timer("answer", "standard")
+    timer = RunningTimer("answer", msk("2026-11-23T10:00"), msk("2026-11-23T13:00"))
+    notice, nxt = due_notice(p, spec, timer, msk("2026-11-23T12:00"), msk("2026-11-23T13:05"))
+    assert notice is not None and notice.kind is NoticeKind.OVERDUE and notice.late  # 5 min after its moment
+    assert nxt == msk("2026-11-23T14:30")  # the repeat: 30 min of office hours, lunch skipped
+    notice, _ = due_notice(p, spec, timer, msk("2026-11-23T12:00"), msk("2026-11-23T12:45"))
+    assert notice is not None and notice.kind is NoticeKind.REMINDER and notice.at == msk("2026-11-23T12:45")
+    assert not notice.late
+    window = p.timer("route", "standard").model_copy(update={"kind": "window"})
+    assert list(points(p, window, timer)) == []
