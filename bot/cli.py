@@ -1,4 +1,4 @@
-"""The deployer's command line: `python -m bot profiles …`, `python -m bot calendar …`, `python -m bot org …`.
+"""The deployer's command line: `python -m bot profiles …`, `calendar …`, `org …`, `report …`.
 
 No Telegram here: these commands load profiles and do time arithmetic only, so they start fast.
 Exit codes: 0 ok, 2 invalid input (a bad profile file, a bad date, an unknown profile or source).

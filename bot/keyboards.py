@@ -13,7 +13,7 @@ from profiles.schema import Profile
 
 
 class IntakeCb(CallbackData, prefix="in"):
-    action: str  # src | dep | send | time | cancel
+    action: str  # src | dep | send | time | sig | cancel
     value: int = 0
 
 
@@ -37,15 +37,16 @@ def pairs(items: list[dict[str, str]]) -> list[list[dict[str, str]]]:
 
 
 def intake_keyboard(profile: Profile, source: str | None, departments: list[tuple[int, str]],
-                    chosen: list[int]) -> dict[str, Any]:
+                    chosen: list[int], significant: bool = False) -> dict[str, Any]:
     sources = [button(("✅ " if s.id == source else "") + s.title, IntakeCb(action="src", value=i))
                for i, s in enumerate(profile.sources)]
     deps = [button(_dep_mark(d, chosen) + name, IntakeCb(action="dep", value=d)) for d, name in departments]
     return markup([
         *pairs(sources),
         *pairs(deps),
-        [button("🕒 Время выявления", IntakeCb(action="time")), button("✖️ Отмена", IntakeCb(action="cancel"))],
-        [button("📨 Отправить в группу", IntakeCb(action="send"))],
+        [button("🕒 Время выявления", IntakeCb(action="time")),
+         button(("✅ " if significant else "") + "❗ Общественно значимое", IntakeCb(action="sig"))],
+        [button("📨 Отправить в группу", IntakeCb(action="send")), button("✖️ Отмена", IntakeCb(action="cancel"))],
     ])
 
 

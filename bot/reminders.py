@@ -17,6 +17,7 @@ from html import escape
 from bot import texts
 from bot.service import Service
 from bot.workflow import notices
+from bot.workflow.model import RunningTimer
 from bot.workflow.notices import Notice, NoticeKind
 from profiles.events import Action
 from profiles.schema import Profile
@@ -52,6 +53,7 @@ class Reminders:
         """Send what is due; return when to wake next."""
         now = now or self.service.clock.now()
         await self._timers(now)
+        await self._intakes(now)
         await self._digests(now)
         return await self.next_wake(now)
 
@@ -137,6 +139,36 @@ class Reminders:
         for user_id, lines in by_person.items():
             await enqueue(conn, user_id, "sendMessage",  # type: ignore[arg-type]
                           {"chat_id": user_id, "text": _fit(["⚠️ Просроченные сроки:", *lines])}, now)
+
+    # --- intakes not yet sent to the group ---------------------------------------------------
+
+    async def _intakes(self, now: datetime) -> None:
+        """The coordinator is reminded of a message he took in but has not sent to the group yet."""
+        groups = await org.groups(self.db)
+        if not groups:
+            return
+        profile = self.service.profile(groups[0].profile)
+        async with self.db.transaction() as conn:
+            for user_id, data in await store.all_intakes(conn):
+                track = profile.source(data["source"]).track if data.get("source") else next(iter(profile.tracks))
+                spec = next((t for t in profile.timers_for(track) if "detected" in t.start), None)
+                detected = from_db(data.get("detected_at"))
+                if spec is None or detected is None:
+                    continue
+                timer = RunningTimer(spec.id, detected, profile.clock.add(detected, spec.duration, spec.clock)
+                                     if spec.duration else detected)
+                since = from_db(data.get("noticed_until")) or detected
+                notice, _ = notices.due_notice(profile, spec, timer, since + timedelta(seconds=1), now)
+                if notice is None or notice.repeat:  # the overdue notice once; no repeats for a draft
+                    continue
+                data["noticed_until"] = to_db(notice.at)
+                await store.put_intake(conn, user_id, data, now)
+                left = (f"осталось {texts.span(timer.due_at - now)}" if timer.due_at > now
+                        else f"⚠️ просрочено на {texts.span(now - timer.due_at)}")
+                text = (f"⏰ Сообщение «{escape(' '.join(str(data.get('text', '')).split()[:6]))}…» ещё не направлено "
+                        f"в группу: {escape(spec.title.lower())} до {texts.when(timer.due_at, profile, now)}, {left} "
+                        f"({escape(spec.clause)}).")
+                await enqueue(conn, data["chat_id"], "sendMessage", {"chat_id": data["chat_id"], "text": text}, now)
 
     # --- the daily digest --------------------------------------------------------------------
 

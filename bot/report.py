@@ -28,12 +28,15 @@ import html
 import os
 import re
 import sys
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_percent
@@ -339,7 +342,9 @@ def share_text(f: Figures) -> str:
 def summary_html(r: MonthlyReport, limit: int = SUMMARY_LIMIT) -> str:
     """A short Russian summary for a phone; every name escaped."""
     t = r.total
-    head = [f"<b>Отчёт за {html.escape(r.label)}</b>", html.escape(r.profile_name)]
+    local = r.generated_at.astimezone(ZoneInfo(r.timezone))
+    head = [f"<b>Отчёт за {html.escape(r.label)}</b>", html.escape(r.profile_name),
+            f"Данные на {format_date(local.date(), 'd MMMM y', locale=LOCALE)}, {local:%H:%M}"]
     if not t.incidents:
         return lines(*head, "Инцидентов за месяц не было.")
     sources = ", ".join(f"{html.escape(title)} — {n}" for title, n in r.by_source if n)
@@ -412,7 +417,7 @@ def write_files(r: MonthlyReport, out_dir: Path) -> ReportFiles:
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid4().hex}.tmp")  # two requests at once do not mix
     write(tmp)
     os.replace(tmp, path)
 
@@ -508,8 +513,10 @@ def write_chart(r: MonthlyReport, path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
 
     deps = [f for f in r.departments if f.deadlines]
-    fig = Figure(figsize=(9, 4.5 + 0.4 * max(len(deps), 2)), dpi=100, layout="constrained")
-    top, bottom = fig.subplots(2, 1, height_ratios=[4.5, 0.4 * max(len(deps), 2) + 0.8])
+    lower = 0.55 * max(len(deps), 2) + 1.0
+    fig = Figure(figsize=(9, 4.5 + lower), dpi=100, layout="constrained")
+    upper_fig, lower_fig = fig.subfigures(2, 1, height_ratios=[4.5, lower])  # each lays out on its own
+    top, bottom = upper_fig.subplots(), lower_fig.subplots()
     days = [d.day.day for d in r.by_day]
     on, late, other = ([getattr(d, k) for d in r.by_day] for k in ("on_time", "late", "other"))
     top.bar(days, on, color="#2e7d32", label="в срок")
@@ -523,7 +530,8 @@ def write_chart(r: MonthlyReport, path: Path) -> None:
     top.legend(loc="upper left", frameon=False, ncols=3)
     bottom.set_title("Доля ответов в срок по отделам")
     if deps:
-        names = [f.name if len(f.name) <= 45 else f.name[:44] + "…" for f in deps]
+        names = [textwrap.shorten(f.name, 70, placeholder="…") for f in deps]
+        names = ["\n".join(textwrap.wrap(n, 36)) for n in names]
         shares = [100 * (f.on_time_share or 0) for f in deps]
         colors = ["#2e7d32" if s >= 90 else "#f9a825" if s >= 70 else "#c62828" for s in shares]
         bars = bottom.barh(names, shares, color=colors)
@@ -577,7 +585,7 @@ async def report_command(db: Database, clock: Clock, profile_of: Callable[[str],
     if not may(profile, Actor(ask.user_id, await org.roles_of(db, ask.user_id)), Action.REPORT):
         allowed = profile.roles_with(Action.REPORT)  # substitutes go without saying
         who = ", ".join(profile.roles[r].title.lower() for r in allowed if profile.roles[r].acts_for not in allowed)
-        return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты в этом регламенте не предусмотрены."
+        return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты регламентом не предусмотрены."
     now = clock.now()
     try:
         month = parse_month(ask.month) if ask.month and ask.month.strip() else now.astimezone(profile.tz).date()

@@ -45,7 +45,7 @@ from profiles.schema import Profile
 from storage import incidents as store
 from storage import org
 from storage.db import Database, from_db, to_db
-from storage.outbox import enqueue
+from storage.outbox import enqueue, enqueue_latest
 
 URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 ORIGINAL_LIMIT = 10
@@ -140,7 +140,8 @@ class Service:
                           now: datetime, edit_message: int | None = None) -> None:
         departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
         text = self._panel_text(profile, data, departments, now)
-        markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"])
+        markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],
+                                    bool(data.get("significant")))
         if edit_message:
             await enqueue(conn, chat_id, "editMessageText",
                           {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
@@ -172,6 +173,7 @@ class Service:
             f"Выявлено: {texts.when(detected, profile, now)} ({escape(data['detected_reason'])}){deadline}",
             f"Исполнители: {deps}",
             "Первый выбранный отдел — ответственный (★)." if len(chosen) > 1 else None,
+            "❗ Общественно значимое: контролёр получит его сразу." if data.get("significant") else None,
         )
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
@@ -193,6 +195,8 @@ class Service:
                     return Reply("Нет такого отдела.", show_alert=True)
                 chosen = data["departments"]
                 data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
+            elif action == "sig":
+                data["significant"] = not data.get("significant")
             elif action == "time":
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
                 await enqueue(conn, chat_id, "sendMessage", {
@@ -241,7 +245,7 @@ class Service:
             return routed.reason
         await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
                            text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
-                           created_by=user_id, now=now)
+                           created_by=user_id, now=now, significant=bool(data.get("significant")))
         await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped,
                          plan=notice_plan(profile, routed.incident, now))
         await store.log_events(conn, incident_id, opened.events, detected, user_id)
@@ -257,6 +261,8 @@ class Service:
             "text": await self.card_text(row, profile, now),
             "reply_markup": kb.card_keyboard(incident_id, bool(profile.workflow.outcomes))},
             now, purpose=f"card:{incident_id}")
+        if row.significant:
+            await self._report_significant(conn, row, profile, now)
         ids = data["messages"][:ORIGINAL_LIMIT]
         await enqueue(conn, group.chat_id, "copyMessages", {
             "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
@@ -266,6 +272,17 @@ class Service:
             "chat_id": data["chat_id"], "message_id": panel_id,
             "text": f"Инцидент №{incident_id} отправлен в группу «{escape(group.title)}»."}, now)
         return None
+
+    async def _report_significant(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
+                                  now: datetime) -> None:
+        """A socially significant message is reported to the controller at once (Ставрополь п. 24,
+        Первомайский р-н п. 24)."""
+        text = texts.lines(f"❗ <b>Общественно значимое сообщение №{row.incident.id}</b> "
+                           f"({escape(profile.source(row.source).title)})", texts.quote(row.text, 1500),
+                           f"🔗 {escape(row.link)}" if row.link else None)
+        for role in profile.roles_with(Action.ESCALATIONS):
+            for person in await org.people_with_role(self.db, role):
+                await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
 
     async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
         deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
@@ -290,7 +307,7 @@ class Service:
             status = texts.outcome_title(inc.outcome) + reason
         deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in inc.timers]
         return texts.lines(
-            f"<b>№{inc.id} · {escape(source.title)}</b>",
+            f"<b>№{inc.id} · {escape(source.title)}</b>" + (" ❗ общественно значимое" if row.significant else ""),
             f"Выявлено: {texts.when(row.detected_at, profile, now)}",
             texts.quote(row.text),
             f"🔗 {escape(row.link)}" if row.link else None,
@@ -305,9 +322,9 @@ class Service:
         profile = self.profile(row.profile)
         markup = kb.card_keyboard(incident_id, bool(profile.workflow.outcomes)) if row.incident.state.is_open \
             else kb.markup([])
-        await enqueue(conn, row.chat_id, "editMessageText", {
+        await enqueue_latest(conn, row.chat_id, "editMessageText", {
             "chat_id": row.chat_id, "message_id": {"$card": incident_id},
-            "text": await self.card_text(row, profile, now), "reply_markup": markup}, now)
+            "text": await self.card_text(row, profile, now), "reply_markup": markup}, now, key=f"edit:{incident_id}")
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
                    markup: dict[str, Any] | None = None) -> None:

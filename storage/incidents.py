@@ -43,12 +43,12 @@ async def next_id(conn: aiosqlite.Connection) -> int:
 
 async def insert(conn: aiosqlite.Connection, incident: Incident, *, chat_id: int, profile: str, source: str,
                  text: str, link: str | None, origin: dict[str, Any], detected_at: datetime, created_by: int,
-                 now: datetime) -> None:
+                 now: datetime, significant: bool = False) -> None:
     await conn.execute(
         """INSERT INTO incidents(id, chat_id, profile, source, track, state, text, link, origin, created_by,
-                                 detected_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                                 detected_at, created_at, significant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (incident.id, chat_id, profile, source, incident.track, incident.state.value, text, link,
-         json.dumps(origin, ensure_ascii=False), created_by, to_db(detected_at), to_db(now)),
+         json.dumps(origin, ensure_ascii=False), created_by, to_db(detected_at), to_db(now), int(significant)),
     )
 
 
@@ -150,6 +150,11 @@ async def open_incidents(db: Database, chat_id: int | None = None) -> list[int]:
 async def get_intake(db: Database, user_id: int) -> dict[str, Any] | None:
     row = await db.fetchone("SELECT data FROM intake WHERE user_id=?", (user_id,))
     return json.loads(row["data"]) if row else None
+
+
+async def all_intakes(conn: aiosqlite.Connection) -> list[tuple[int, dict[str, Any]]]:
+    rows = await conn.execute_fetchall("SELECT user_id, data FROM intake ORDER BY user_id")
+    return [(int(r[0]), json.loads(r[1])) for r in rows]
 
 
 async def put_intake(conn: aiosqlite.Connection, user_id: int, data: dict[str, Any] | None, now: datetime) -> None:

@@ -43,6 +43,18 @@ async def enqueue(conn: aiosqlite.Connection, chat_id: int, method: str, payload
     return int(cur.lastrowid or 0)
 
 
+async def enqueue_latest(conn: aiosqlite.Connection, chat_id: int, method: str, payload: dict[str, Any],
+                         now: datetime, key: str) -> int:
+    """Like enqueue, but an undelivered call with the same key is replaced: of several quick edits to a
+    card only the last goes out (debouncing). The call keeps its place in the chat's queue."""
+    cur = await conn.execute(
+        "UPDATE outbox SET payload = ? WHERE purpose = ? AND chat_id = ? AND sent_at IS NULL AND failed_at IS NULL",
+        (json.dumps(payload, ensure_ascii=False), key, chat_id))
+    if cur.rowcount:
+        return 0
+    return await enqueue(conn, chat_id, method, payload, now, purpose=key)
+
+
 async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:
     """The oldest pending call of each chat (delivery is in order per chat)."""
     rows = await db.fetchall(

@@ -125,3 +125,40 @@ def test_due_notice_collapses_missed_ones():
     assert not notice.late
     window = p.timer("route", "standard").model_copy(update={"kind": "window"})
     assert list(points(p, window, timer)) == []
+
+
+async def test_coordinator_is_reminded_of_an_intake_not_yet_sent(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        s.tg.send_text(s.coordinator, "Жалоба https://vk.com/wall-1_1")  # detected now, 10:00: due 10:30
+        await s.settle()
+        await s.at(msk("2026-11-23T10:19"))
+        assert not any(t.startswith("⏰") for t in private_texts(s, s.coordinator))
+        await s.at(msk("2026-11-23T10:20"))  # 10 min before the п. 6.2 routing deadline
+        [reminder] = [t for t in private_texts(s, s.coordinator) if t.startswith("⏰")]
+        assert "до 10:30" in reminder and "осталось 10 мин" in reminder and "п. 6.2" in reminder
+        await s.at(msk("2026-11-23T10:31"))
+        assert "просрочено" in [t for t in private_texts(s, s.coordinator) if t.startswith("⏰")][-1]
+        await s.at(msk("2026-11-23T12:00"))
+        assert len([t for t in private_texts(s, s.coordinator) if t.startswith("⏰")]) == 2  # once each
+
+
+async def test_socially_significant_goes_to_the_controller_at_once(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        s.tg.send_text(s.coordinator, "Массовое отравление в школе https://vk.com/wall-1_3")
+        panel = await s.tg.wait_for_message(s.coordinator)
+        s.tg.press_button(s.coordinator, panel, "❗ Общественно значимое")
+        await s.settle()
+        await intake_send(s, panel, "Управление образования")
+        [alert] = [t for t in private_texts(s, s.controller) if "Общественно значимое" in t]
+        assert "№1" in alert and "Массовое отравление" in alert
+        [topic] = s.tg.topics(s.group)
+        assert "общественно значимое" in s.tg.messages(s.group, topic.thread_id, from_bot=True)[0].text
+
+
+async def intake_send(s: Scenario, panel, department: str) -> None:
+    s.tg.press_button(s.coordinator, s.tg.message(s.coordinator, panel.message_id), department)
+    await s.settle()
+    s.tg.press_button(s.coordinator, s.tg.message(s.coordinator, panel.message_id), "📨 Отправить в группу")
+    await s.settle()
