@@ -113,8 +113,8 @@ class Service:
         awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
         if awaited and awaited.get("kind") == "intake_time":
             return await self._intake_time(msg, profile, now)
-        data = await store.get_intake(self.db, msg.user_id)
         async with self.db.transaction() as conn:
+            data = await store.get_intake(conn, msg.user_id)
             if data and msg.media_group_id and data.get("media_group_id") == msg.media_group_id:
                 data["messages"].append(msg.message_id)
                 data["text"] = data["text"] or msg.text
@@ -178,14 +178,16 @@ class Service:
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
         group = await self._home_group()
-        data = await store.get_intake(self.db, user_id)
-        if group is None or data is None:
+        if group is None or await store.get_intake(self.db, user_id) is None:
             return Reply("Черновик не найден: перешлите сообщение ещё раз.", show_alert=True)
         profile = self.profile(group.profile)
         if not may(profile, await self.actor(user_id), Action.INTAKE):
             return Reply("Это может сделать только координатор.", show_alert=True)
         now = self.clock.now()
         async with self.db.transaction() as conn:
+            data = await store.get_intake(conn, user_id)
+            if data is None:  # sent or cancelled by a press a moment ago
+                return Reply("Черновик уже отправлен или отменён.", show_alert=True)
             if action == "src":
                 if not 0 <= value < len(profile.sources):
                     return Reply("Нет такого источника.", show_alert=True)
@@ -484,15 +486,15 @@ class Service:
     async def _run(self, row: store.IncidentRow, profile: Profile, command: Command, actor: Actor, now: datetime,
                    *, draft: dict[str, Any] | None = None, comment: str = "", part_by: str = "",
                    clear_awaited: tuple[int, int] | None = None) -> str | None:
-        decision = decide(profile, row.incident, command, actor, now)
-        if isinstance(decision, Refusal):
-            if clear_awaited:
-                async with self.db.transaction() as conn:
-                    await store.put_awaited(conn, *clear_awaited, None, now)
-            return decision.reason
         async with self.db.transaction() as conn:
             if clear_awaited:
                 await store.put_awaited(conn, *clear_awaited, None, now)
+            # decided on the incident as it is inside the transaction: two quick presses never both pass
+            current = await store.load(conn, row.incident.id)
+            assert current is not None
+            decision = decide(profile, current.incident, command, actor, now)
+            if isinstance(decision, Refusal):
+                return decision.reason
             reason = comment if isinstance(command, Close) else None
             await store.save(conn, profile, decision.incident, now, decision.stopped, reason,
                              plan=notice_plan(profile, decision.incident, now))

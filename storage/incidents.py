@@ -147,9 +147,11 @@ async def open_incidents(db: Database, chat_id: int | None = None) -> list[int]:
 # --- intake drafts and awaited replies ----------------------------------------------------------
 
 
-async def get_intake(db: Database, user_id: int) -> dict[str, Any] | None:
-    row = await db.fetchone("SELECT data FROM intake WHERE user_id=?", (user_id,))
-    return json.loads(row["data"]) if row else None
+async def get_intake(db: Database | aiosqlite.Connection, user_id: int) -> dict[str, Any] | None:
+    """Pass the transaction's connection when the draft is read to be changed (album parts race)."""
+    conn = db.conn if isinstance(db, Database) else db
+    rows = await conn.execute_fetchall("SELECT data FROM intake WHERE user_id=?", (user_id,))
+    return json.loads(next(iter(rows))[0]) if rows else None
 
 
 async def all_intakes(conn: aiosqlite.Connection) -> list[tuple[int, dict[str, Any]]]:
