@@ -2,10 +2,10 @@
 
 from aiogram import Router
 
-from handlers import admin, common, intake, thread
+from handlers import admin, common, intake, report, thread
 
 # The order matters: commands first, the thread router last (it answers stale buttons).
-FEATURES = (common.router, admin.router, intake.router, thread.router)
+FEATURES = (common.router, admin.router, intake.router, report.router, thread.router)
 
 
 def build_router() -> Router:
