@@ -36,15 +36,16 @@ class Scenario:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True) -> AsyncIterator[Scenario]:
+    async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
+                    start: datetime = START) -> AsyncIterator[Scenario]:
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
                                 database_path=tmp_path / "bot.sqlite3", admin_ids=[100001])
             if org:
                 db = await Database.open(settings.database_path)
-                await import_org(db, read_org_file(ORG_FILE))
+                await import_org(db, read_org_file(org_file))
                 await db.close()
-            s = cls(tg, settings, FakeClock(START))
+            s = cls(tg, settings, FakeClock(start))
             s.users()
             s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
                                            bot_status="administrator",

@@ -1,6 +1,7 @@
 """Reminders, overdue notices, escalation and the digest, over whole days with a fake clock."""
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.workflow import RunningTimer
@@ -162,3 +163,30 @@ async def intake_send(s: Scenario, panel, department: str) -> None:
     await s.settle()
     s.tg.press_button(s.coordinator, s.tg.message(s.coordinator, panel.message_id), "📨 Отправить в группу")
     await s.settle()
+
+
+async def test_working_hours_profile_over_a_holiday_weekend(tmp_path):
+    """Stavropol counts п. 11-12 in working hours: a Friday-afternoon message over 9-11 May 2026."""
+    org = Path(__file__).parent / "data" / "org-stavropol.toml"
+    async with Scenario.start(tmp_path, org_file=org, start=msk("2026-05-08T15:00")) as s:
+        s.tg.send_text(s.coordinator, "/bind stavropol", chat=s.group)
+        await s.settle()
+        await intake(s, "Нет воды https://vk.com/wall-1_4", ["Комитет городского хозяйства"])
+        [topic] = s.tg.topics(s.group)
+        card = thread_texts(s, topic)[0]
+        # Fri 08.05 is shortened (to 17:00): 2 h; 9-11.05 are off; Tue 12.05 09:00-11:00 → 11:00 (п. 11),
+        # the draft 1.5 working hours before it: 09:30 (п. 12)
+        assert "до 12 мая 11:00" in card and "до 12 мая 09:30" in card
+        await s.at(msk("2026-05-08T16:30"))  # 1 working hour before 09:30 Tue: 16:30-17:00 Fri + 09:00-09:30
+        assert any("⏰" in t and "до 12 мая 09:30" in t for t in thread_texts(s, topic))
+        count = len(thread_texts(s, topic))
+        for day in ("2026-05-09T10:00", "2026-05-10T12:00", "2026-05-11T09:00", "2026-05-11T15:00",
+                    "2026-05-12T08:59"):
+            await s.at(msk(day))  # the weekend and the holiday: not a word
+        assert len(thread_texts(s, topic)) == count
+        await s.at(msk("2026-05-12T09:00"))  # 30 working minutes before the draft deadline
+        assert "осталось 30 мин" in thread_texts(s, topic)[-1]
+        await s.at(msk("2026-05-12T09:30"))
+        assert "Просрочено" in thread_texts(s, topic)[-1]
+        assert any("Просроченные сроки" in t for t in private_texts(s, s.controller))  # МЦУ is told
+        s.tg.assert_no_violations()
