@@ -27,10 +27,12 @@ class Scheduler:
         self.sender = sender
         self.clock = clock
         self.aps = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True})
+        self._ticking = False
+        self._dirty = False
 
     def start(self) -> None:
-        self.aps.add_job(self._tick, DateTrigger(run_date=_real_now()), id=JOB, max_instances=1)
         self.aps.start()
+        self._plan(0.0)
 
     def stop(self) -> None:
         if self.aps.running:
@@ -39,19 +41,26 @@ class Scheduler:
     def poke(self) -> None:
         """Something changed: deliver the outbox now, and look at the timers now rather than later."""
         self.sender.wake()
-        if self.aps.running:
-            self.aps.reschedule_job(JOB, trigger=DateTrigger(run_date=_real_now()))
+        self._dirty = True  # a tick running now looks again when it ends
+        if self.aps.running and not self._ticking:
+            self._plan(0.0)
 
     async def _tick(self) -> None:
+        self._ticking, self._dirty = True, False
         try:
             wake = await self.reminders.tick()
         except Exception:
             log.exception("scheduler tick failed; trying again in a minute")
             wake = self.clock.now() + timedelta(minutes=1)
+        finally:
+            self._ticking = False
         self.sender.wake()
-        # The job re-adds itself. The wait is measured on the injected clock, the trigger is set on the
-        # scheduler's own (system) clock: the same thing in production, and tests move the injected one.
-        delay = max((wake - self.clock.now()).total_seconds(), 0.05)
+        # The wait is measured on the injected clock; the trigger is set on the scheduler's own (system)
+        # clock: the same thing in production, and tests move the injected one.
+        self._plan(0.0 if self._dirty else max((wake - self.clock.now()).total_seconds(), 0.0))
+
+    def _plan(self, delay: float) -> None:
+        """The job re-adds itself as a one-shot at the next due moment."""
         run_at = _real_now() + timedelta(seconds=delay)
         self.aps.add_job(self._tick, DateTrigger(run_date=run_at), id=JOB, max_instances=1, replace_existing=True)
 

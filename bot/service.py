@@ -47,6 +47,7 @@ from storage import org
 from storage.db import Database, from_db, to_db
 from storage.outbox import enqueue, enqueue_latest
 
+TEXT_REPLIES = ("rw", "co", "np", "nc", "pu")  # prompts answered by the next message in the thread
 URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 ORIGINAL_LIMIT = 10
 
@@ -352,7 +353,8 @@ class Service:
         if incident_id is None and msg.reply_to:
             incident_id = await store.find_by_message(self.db, msg.chat_id, msg.reply_to)
         awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
-        if awaited and (incident_id is None or awaited.get("incident") == incident_id):
+        if awaited and awaited.get("kind") in TEXT_REPLIES and (
+                incident_id is None or awaited.get("incident") == incident_id):
             await self._awaited_reply(msg, awaited)
             return
         if incident_id is None:
@@ -391,7 +393,8 @@ class Service:
 
     # --- buttons on incidents ----------------------------------------------------------------
 
-    async def press(self, user_id: int, chat_id: int, incident_id: int, action: str, value: int = 0) -> Reply:
+    async def press(self, user_id: int, chat_id: int, incident_id: int, action: str, value: int = 0,
+                    message_id: int | None = None) -> Reply:
         row = await store.load(self.db, incident_id)
         if row is None or row.chat_id != chat_id:
             return Reply("Инцидент не найден.", show_alert=True)
@@ -430,7 +433,7 @@ class Service:
                 await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {question}", now)
             return Reply("Жду ответа в теме", wake=True)
         if action in ("rd", "rs"):
-            return await self._reroute_press(row, profile, actor, chat_id, action, value, now)
+            return await self._reroute_press(row, profile, actor, chat_id, action, value, now, message_id)
         return Reply("Кнопка устарела.", show_alert=True)
 
     async def _awaited_reply(self, msg: IncomingMessage, awaited: dict[str, Any]) -> None:
@@ -464,19 +467,29 @@ class Service:
                             self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
-                             action: str, value: int, now: datetime) -> Reply:
+                             action: str, value: int, now: datetime, message_id: int | None) -> Reply:
         if not may(profile, actor, Action.ROUTE):
             return Reply("Направлять может только координатор.", show_alert=True)
         if row.incident.state is not State.NEW:
             return Reply("Инцидент уже направлен.", show_alert=True)
         awaited = await store.get_awaited(self.db, actor.user_id, chat_id) or {}
         chosen: list[int] = awaited.get("chosen", []) if awaited.get("kind") == "reroute" else []
+        active = {d.id: d.name for d in await org.active_departments(self.db)}
         if action == "rd":
+            if value not in active:
+                return Reply("Нет такого отдела.", show_alert=True)
             chosen = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, actor.user_id, chat_id,
                                         {"kind": "reroute", "incident": row.incident.id, "chosen": chosen}, now)
-            return Reply("Выбрано: " + str(len(chosen)))
+                if message_id:  # the keyboard shows what is picked, the lead first (★)
+                    await enqueue_latest(conn, chat_id, "editMessageReplyMarkup", {
+                        "chat_id": chat_id, "message_id": message_id,
+                        "reply_markup": kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)},
+                        now, key=f"reroute:{row.incident.id}:{message_id}")
+            return Reply(f"Выбрано: {len(chosen)}", wake=True)
+        if not chosen or any(d not in active for d in chosen):
+            return Reply("Выберите отделы на клавиатуре.", show_alert=True)
         refusal = await self._run(row, profile, Route(tuple(chosen)), actor, now,
                                   clear_awaited=(actor.user_id, chat_id))
         return Reply(refusal, show_alert=True) if refusal else Reply("Направлено", wake=True)

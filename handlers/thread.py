@@ -30,7 +30,7 @@ async def incident_press(query: CallbackQuery, callback_data: IncidentCb, servic
                          scheduler: Scheduler) -> None:
     chat_id = query.message.chat.id if query.message else 0
     reply = await service.press(query.from_user.id, chat_id, callback_data.incident, callback_data.action,
-                                callback_data.value)
+                                callback_data.value, query.message.message_id if query.message else None)
     await query.answer(reply.alert, show_alert=reply.show_alert)
     scheduler.poke()
 
