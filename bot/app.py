@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
+from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
+from bot.menus import setup_menus
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
 from bot.sender import RateLimiter, Sender
@@ -66,12 +69,21 @@ class App:
         """Until stopped: the outbox sender, the scheduler and long polling."""
         self.sender.start()
         self.scheduler.start()
+        retention = None
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
+            await setup_menus(self.bot, self.db, self.settings, self.service.profile)
+            retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
             await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
         finally:
+            await stop_retention(retention)
             self.scheduler.stop()
             await self.sender.stop()
+
+    async def stop(self) -> None:
+        """Stop polling as a SIGTERM would, so no update is taken after this returns."""
+        with contextlib.suppress(RuntimeError):  # not polling
+            await self.dp.stop_polling()
 
     async def close(self) -> None:
         await self.bot.session.close()

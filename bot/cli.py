@@ -1,4 +1,5 @@
-"""The deployer's command line: `python -m bot profiles …`, `calendar …`, `org …`, `report …`.
+"""The deployer's command line: `python -m bot profiles …`, `calendar …`, `org …`, `report …`, `backup …`,
+`retention …`.
 
 No Telegram here: these commands load profiles and do time arithmetic only, so they start fast.
 Exit codes: 0 ok, 2 invalid input (a bad profile file, a bad date, an unknown profile or source).
@@ -75,6 +76,15 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
                      help="folder for the files (default: <folder of DATABASE_PATH>/reports/<month>)")
     rep.add_argument("--profile", default=None, help="default: the bound group's profile, else DEFAULT_PROFILE")
     rep.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
+    bak = sub.add_parser("backup", help="a consistent copy of the database, safe while the bot runs; no BOT_TOKEN "
+                                        "needed")
+    bak.add_argument("path", type=Path, help="the copy's file")
+    bak.add_argument("--force", action="store_true", help="overwrite an existing file")
+    bak.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
+    ret = sub.add_parser("retention", help="erase citizens' texts of incidents closed long ago (statistics stay)")
+    ret.add_argument("--days", type=int, default=None, help="older than N days (default: RETENTION_DAYS; 0: none)")
+    ret.add_argument("--dry-run", action="store_true", help="count what would be erased, change nothing")
+    ret.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
     return parser
 
 
@@ -97,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.report import cli_report  # the database is opened only by this command
 
             return cli_report(args, extra)
+        if args.command in ("backup", "retention"):
+            from bot.backup import cli_backup, cli_retention
+
+            return cli_backup(args) if args.command == "backup" else cli_retention(args)
         return _calendar(args, extra)
     except (UsageError, ProfileError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -130,7 +130,7 @@ class Service:
         source, reason = propose_source(profile, msg)
         detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(self.clock.now())
         return {
-            "group": group_chat, "chat_id": msg.chat_id, "messages": [msg.message_id],
+            "group": group_chat, "owner": msg.user_id, "chat_id": msg.chat_id, "messages": [msg.message_id],
             "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,
             "origin": msg.forward or {}, "source": source, "source_reason": reason, "detected_at": detected,
             "detected_reason": "время публикации" if msg.forward and msg.forward.get("date") else "время получения",
@@ -147,7 +147,8 @@ class Service:
             await enqueue(conn, chat_id, "editMessageText",
                           {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
         else:
-            await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup}, now)
+            await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup},
+                          now, purpose=f"panel:{data['owner']}")
 
     def _panel_text(self, profile: Profile, data: dict[str, Any], departments: list[tuple[int, str]],
                     now: datetime) -> str:
@@ -189,6 +190,8 @@ class Service:
             data = await store.get_intake(conn, user_id)
             if data is None:  # sent or cancelled by a press a moment ago
                 return Reply("Черновик уже отправлен или отменён.", show_alert=True)
+            if chat_id != data["chat_id"] or message_id != data.get("panel", message_id):
+                return Reply("Это старая панель: работайте с последней.", show_alert=True)
             if action == "src":
                 if not 0 <= value < len(profile.sources):
                     return Reply("Нет такого источника.", show_alert=True)

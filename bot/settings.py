@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     default_profile: str = "izobilny"
     profiles_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # personal data of closed incidents is erased after this many days (Южно-Сахалинск п. 1.4); 0: kept forever
+    retention_days: int = Field(365, ge=0, le=36500)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -76,11 +76,18 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
          to_db(now) if incident.state is State.CLOSED else None, reason, incident.id),
     )
     for s in stopped:
-        await conn.execute(
+        cur = await conn.execute(
             """UPDATE timers SET stopped_at=?, stop_event=? WHERE incident_id=? AND timer_id=?
                AND IFNULL(department_id, 0)=IFNULL(?, 0) AND stopped_at IS NULL""",
             (to_db(s.stopped_at), s.event, incident.id, s.timer.timer_id, s.timer.department_id),
         )
+        if cur.rowcount == 0:  # started and stopped in one use case (routing at intake): keep the record
+            spec = profile.timer(s.timer.timer_id, incident.track)
+            await conn.execute(
+                """INSERT INTO timers(incident_id, timer_id, department_id, clause, role, started_at, due_at,
+                                      stopped_at, stop_event) VALUES (?,?,?,?,?,?,?,?,?)""",
+                (incident.id, s.timer.timer_id, s.timer.department_id, spec.clause, spec.role,
+                 to_db(s.timer.started_at), to_db(s.timer.due_at), to_db(s.stopped_at), s.event))
     running = {(r["timer_id"], r["department_id"]): r for r in await (await conn.execute(
         "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL", (incident.id,))).fetchall()}
     for t in incident.timers:

@@ -152,5 +152,8 @@ async def record_result(conn: aiosqlite.Connection, purpose: str | None, result:
     elif kind == "thread" and result.get("message_id"):
         await conn.execute("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id) VALUES (?,?,?)",
                            (result["chat"]["id"], result["message_id"], int(ref)))
+    elif kind == "panel" and result.get("message_id"):  # the intake panel of this user's draft
+        await conn.execute("UPDATE intake SET data = json_set(data, '$.panel', ?) WHERE user_id = ?",
+                           (result["message_id"], int(ref)))
     elif kind == "card" and result.get("message_id"):
         await conn.execute("UPDATE incidents SET card_message_id = ? WHERE id = ?", (result["message_id"], int(ref)))

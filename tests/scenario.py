@@ -70,6 +70,7 @@ class Scenario:
 
     async def stop(self) -> None:
         if self.task is not None:
+            await self.app.stop()
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task

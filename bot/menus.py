@@ -1,0 +1,340 @@
+"""The command menus per role (setMyCommands scopes), /help for one's roles, /status: what is open and due.
+
+Menus are set once at start: private chats get /start /help /status; people who take messages in, route
+them or may ask for the report (and administrators) also /report, in their own private chat; a bound group
+/bind /status /report; any other group /bind. A menu that cannot be set is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    BotCommandScopeUnion,
+)
+
+from bot import texts
+from bot.clock import Clock
+from bot.org_file import ADMIN_ROLE
+from bot.settings import Settings
+from bot.workflow import Actor, RunningTimer, may
+from profiles.events import Action
+from profiles.schema import Profile
+from storage import incidents as store
+from storage import org
+from storage.db import Database
+from storage.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+ProfileOf = Callable[[str], Profile]
+
+START = BotCommand(command="start", description="Начать работу с ботом")
+HELP = BotCommand(command="help", description="Что я умею и что делать вам")
+STATUS = BotCommand(command="status", description="Открытые инциденты и сроки")
+REPORT = BotCommand(command="report", description="Отчёт за месяц: /report или /report 2026-11")
+BIND = BotCommand(command="bind", description="Подключить группу (администратор)")
+
+PRIVATE = (START, HELP, STATUS)
+PRIVATE_WITH_REPORT = (START, HELP, STATUS, REPORT)
+BOUND_GROUP = (BIND, STATUS, REPORT)
+ANY_GROUP = (BIND,)
+MENU_ACTIONS = (Action.INTAKE, Action.ROUTE, Action.REPORT)  # who gets /report in the private menu
+SEES_ALL = (Action.INTAKE, Action.ROUTE, Action.ESCALATIONS)  # /status shows them every open incident
+REQUEST_TIMEOUT = 10
+STATUS_LIMIT = 3600  # characters of /status, under Telegram's 4096
+SNIPPET = 60  # characters of the citizen's text that say which incident it is
+
+
+# --- menus ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MenuPlan:
+    """Which commands each scope gets, and the private chats whose own menu is removed."""
+
+    menus: tuple[tuple[BotCommandScopeUnion, tuple[BotCommand, ...]], ...]
+    cleared: tuple[BotCommandScopeChat, ...] = ()
+
+
+async def plan_menus(db: Database, settings: Settings, profile_of: ProfileOf) -> MenuPlan:
+    groups = await org.groups(db)
+    profiles = [profile_of(name) for name in dict.fromkeys([g.profile for g in groups] or [settings.default_profile])]
+    roles = {r for p in profiles for action in MENU_ACTIONS for r in p.roles_with(action)} | {ADMIN_ROLE}
+    with_report = set(settings.admin_ids)
+    for role in sorted(roles):
+        with_report |= {p.user_id for p in await org.people_with_role(db, role)}
+    others = {m.user_id for m in await org.memberships(db)} - with_report
+    menus: list[tuple[BotCommandScopeUnion, tuple[BotCommand, ...]]] = [
+        (BotCommandScopeAllPrivateChats(), PRIVATE),
+        (BotCommandScopeAllGroupChats(), ANY_GROUP),
+        *((BotCommandScopeChat(chat_id=g.chat_id), BOUND_GROUP) for g in groups),
+        *((BotCommandScopeChat(chat_id=uid), PRIVATE_WITH_REPORT) for uid in sorted(with_report) if uid > 0),
+    ]
+    return MenuPlan(tuple(menus), tuple(BotCommandScopeChat(chat_id=uid) for uid in sorted(others) if uid > 0))
+
+
+async def setup_menus(bot: Bot, db: Database, settings: Settings, profile_of: ProfileOf) -> int:
+    """Set the menus; returns how many were set. Never raises: a menu is a convenience, not a duty."""
+    try:
+        plan = await plan_menus(db, settings, profile_of)
+    except Exception:
+        log.exception("menus: cannot work out who gets which commands")
+        return 0
+    done = 0
+    try:
+        for scope, commands in plan.menus:
+            try:
+                await bot.set_my_commands(list(commands), scope=scope, request_timeout=REQUEST_TIMEOUT)
+                done += 1
+            except (TelegramNetworkError, TelegramServerError):
+                raise
+            except Exception as e:  # e.g. a private chat of someone who never started the bot: "chat not found"
+                log.warning("menus: cannot set the commands for %s: %s", _scope_name(scope), e)
+        for scope in plan.cleared:  # a former coordinator keeps no /report of his own
+            try:
+                await bot.delete_my_commands(scope=scope, request_timeout=REQUEST_TIMEOUT)
+            except (TelegramNetworkError, TelegramServerError):
+                raise
+            except Exception as e:
+                log.debug("menus: nothing to clear for %s: %s", _scope_name(scope), e)
+    except (TelegramNetworkError, TelegramServerError) as e:
+        log.warning("menus: Telegram is unavailable (%s); the menus stay as they were", e)
+    log.info("menus: %d of %d set", done, len(plan.menus))
+    return done
+
+
+def _scope_name(scope: BotCommandScopeUnion) -> str:
+    chat = getattr(scope, "chat_id", None)
+    return f"{scope.type} {chat}" if chat is not None else scope.type
+
+
+# --- who is asking ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asker:
+    """The roles of the person asking, read against the profile of where he asks."""
+
+    profile: Profile
+    actor: Actor
+    admin: bool
+
+    def may(self, action: Action) -> bool:
+        return may(self.profile, self.actor, action)
+
+    @property
+    def approves(self) -> bool:
+        roles = {s.role for s in self.profile.approval}
+        acting = {r for r in self.actor.roles if r in self.profile.roles and self.profile.roles[r].acts_for in roles}
+        return bool(self.actor.roles & roles or acting)
+
+    @property
+    def sees_all(self) -> bool:
+        return any(self.may(a) for a in SEES_ALL)
+
+
+async def asker(db: Database, settings: Settings, profile_of: ProfileOf, user_id: int,
+                chat_id: int | None = None) -> Asker:
+    group = await org.group(db, chat_id) if chat_id is not None else None
+    if group is None:
+        groups = await org.groups(db)
+        group = groups[0] if groups else None  # the home group, as for intake
+    profile = profile_of(group.profile if group else settings.default_profile)
+    roles = await org.roles_of(db, user_id)
+    actor = Actor(user_id, roles, await org.departments_headed_by(db, user_id))
+    return Asker(profile, actor, ADMIN_ROLE in roles or user_id in settings.admin_ids)
+
+
+# --- /help ------------------------------------------------------------------------------------
+
+
+async def help_command(db: Database, clock: Clock, settings: Settings, profile_of: ProfileOf,
+                       user_id: int, chat_id: int) -> None:
+    """/help in a private chat: what to do, for each of the person's roles; queued to the chat."""
+    who = await asker(db, settings, profile_of, user_id)
+    departments = [d for d in await org.active_departments(db) if d.id in who.actor.departments]
+    contacts = await _contacts(db, who.profile)
+    text = help_text(who, [d.name for d in departments], contacts)
+    async with db.transaction() as conn:
+        await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, clock.now())
+
+
+def help_text(who: Asker, departments: list[str], contacts: list[org.Person]) -> str:
+    p = who.profile
+    parts: list[str] = [f"<b>Инцидент-менеджмент</b> · {escape(p.profile.name)}"]
+    if who.may(Action.INTAKE) or who.may(Action.ROUTE):
+        parts.append(texts.lines(
+            "<b>Координатор</b>",
+            "Перешлите мне сообщение гражданина: текст, фото, видео, документ или ссылку. Проверьте источник, "
+            "выберите отделы (первый — ответственный) и нажмите «📨 Отправить в группу»." if who.may(Action.INTAKE)
+            else None,
+            "«🕒 Время выявления» — если сообщение нашли раньше, чем переслали." if who.may(Action.INTAKE) else None,
+            "Вернули как «не нашу компетенцию» — выберите отделы заново в теме инцидента." if who.may(Action.ROUTE)
+            else None,
+        ))
+    if who.approves or who.may(Action.PUBLISH):
+        parts.append(texts.lines(
+            "<b>Согласование</b>",
+            "Ответ приходит в тему инцидента: «✅ Согласовать», «↩️ На доработку» (напишите, что исправить) "
+            "или «✏️ Исправить» (пришлите свой текст)." if who.approves else None,
+            "Разместили ответ — «📤 Опубликовано» и ссылка." if who.may(Action.PUBLISH) else None,
+            "«⏳ Промежуточный» — если дан промежуточный ответ." if who.may(Action.PUBLISH)
+            and p.workflow.intermediate_answers else None,
+        ))
+    if who.may(Action.ANSWER) and who.actor.departments:
+        deps = "; ".join(escape(d) for d in departments)
+        parts.append(texts.lines(
+            "<b>Руководитель отдела</b>" + (f" ({deps})" if deps else ""),
+            "Ответ пишите в теме инцидента: текст, фото или документ. Исправили сообщение — исправился ответ.",
+            "Кнопки: «🗑 Отозвать» — забрать ответ с проверки; «🚫 Не наша компетенция» — вернуть координатору "
+            "с причиной.",
+            "О сроках напомню заранее.",
+        ))
+    if who.may(Action.ESCALATIONS):
+        digest = f"{p.defaults.digest_at:%H:%M}" + (" по рабочим дням" if p.defaults.digest_on_working_days_only
+                                                     else " ежедневно")
+        parts.append(texts.lines(
+            "<b>Контроль</b>",
+            "О просроченных сроках пишу вам сразу и повторяю, пока шаг не сделан.",
+            f"Сводка за вчера — в {digest}, здесь и в группе.",
+        ))
+    if who.may(Action.REPORT):
+        parts.append("/report — отчёт за месяц, /report 2026-11 — за выбранный.")
+    if who.admin:
+        parts.append("<b>Администратор</b>: /bind в группе подключает её к боту.")
+    if len(parts) == 1:
+        ask = ", ".join(texts.mention(c.user_id, c.name) for c in contacts[:3]) or "администратору бота"
+        parts.append(texts.lines(
+            "Вы не указаны в организации бота, поэтому задач у вас здесь нет.",
+            f"Если это ошибка, напишите: {ask}.",
+        ))
+    else:
+        parts.append("/status — открытые инциденты и сроки.")
+    return "\n\n".join(parts)
+
+
+async def _contacts(db: Database, profile: Profile) -> list[org.Person]:
+    people: dict[int, org.Person] = {}
+    for role in [*profile.roles_with(Action.ROUTE), ADMIN_ROLE]:
+        for person in await org.people_with_role(db, role):
+            people.setdefault(person.user_id, person)
+    return list(people.values())
+
+
+# --- /status ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusAsk:
+    user_id: int
+    chat_id: int
+    private: bool
+    message_id: int | None = None
+    thread_id: int | None = None
+
+
+async def status_command(db: Database, clock: Clock, settings: Settings, profile_of: ProfileOf,
+                         ask: StatusAsk) -> None:
+    """/status: the open incidents the asker answers for (all of them for the coordinator and the
+    controller), each with its next deadline; queued to the chat it was asked in."""
+    now = clock.now()
+    text = await status_text(db, settings, profile_of, ask, now)
+    payload: dict[str, object] = {"chat_id": ask.chat_id, "text": text}
+    if ask.thread_id:
+        payload["message_thread_id"] = ask.thread_id
+    if not ask.private and ask.message_id:
+        payload["reply_parameters"] = {"message_id": ask.message_id, "allow_sending_without_reply": True}
+    async with db.transaction() as conn:
+        await enqueue(conn, ask.chat_id, "sendMessage", payload, now)
+
+
+async def status_text(db: Database, settings: Settings, profile_of: ProfileOf, ask: StatusAsk,
+                      now: datetime) -> str:
+    group = None if ask.private else await org.group(db, ask.chat_id)
+    if not ask.private and group is None:
+        return "Группа не подключена: администратор должен отправить /bind."
+    who = await asker(db, settings, profile_of, ask.user_id, group.chat_id if group else None)
+    mine = who.actor.departments
+    if not who.sees_all and not mine:
+        return ("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
+                "Что я умею — /help в личном чате со мной.")
+    rows = [row for i in await store.open_incidents(db, group.chat_id if group else None)
+            if (row := await store.load(db, i)) is not None]
+    if not who.sees_all:
+        rows = [r for r in rows if mine & set(r.incident.departments)]
+    if not rows:
+        return "Открытых инцидентов нет." if who.sees_all else "По вашим отделам открытых инцидентов нет."
+    names = {d.id: d.name for d in await org.active_departments(db)}
+    items = []
+    for row in rows:
+        profile = profile_of(row.profile)
+        timer = next_deadline(row, profile, None if who.sees_all else mine)
+        items.append((timer.due_at if timer else None, row, profile, timer))
+    items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
+    late = sum(1 for due, _, _, t in items if due is not None and t is not None and t.paused_at is None and due < now)
+    title = "Открытые инциденты" if who.sees_all else "Открытые инциденты ваших отделов"
+    head = f"<b>{title}: {len(items)}</b>" + (f" · ⚠️ просрочено: {late}" if late else "")
+    blocks = [head]
+    size = len(head)
+    for shown, (_, row, profile, timer) in enumerate(items):
+        block = _incident_block(row, profile, timer, names if who.sees_all else None, now)
+        if size + len(block) + 2 > STATUS_LIMIT:
+            blocks.append(f"… и ещё {len(items) - shown}: полный список — в ежедневной сводке.")
+            break
+        blocks.append(block)
+        size += len(block) + 2
+    return "\n\n".join(blocks)
+
+
+def next_deadline(row: store.IncidentRow, profile: Profile, departments: Iterable[int] | None) -> RunningTimer | None:
+    """The nearest running deadline; for a head, the nearest of those his departments must meet, if any."""
+    timers = list(row.incident.timers)
+    if departments is not None:
+        deps = set(departments)
+        answering = set(profile.roles_with(Action.ANSWER))
+
+        def his(t: RunningTimer) -> bool:
+            if profile.timer(t.timer_id, row.incident.track).role not in answering:
+                return False
+            return t.department_id in deps if t.department_id is not None else row.incident.lead in deps
+
+        timers = [t for t in timers if his(t)] or timers
+    running = [t for t in timers if t.paused_at is None] or timers
+    return min(running, key=lambda t: t.due_at, default=None)
+
+
+def _incident_block(row: store.IncidentRow, profile: Profile, timer: RunningTimer | None,
+                    names: dict[int, str] | None, now: datetime) -> str:
+    number = f"№{row.incident.id}"
+    link = _link(row)
+    first = f'<a href="{link}">{number}</a>' if link else f"<b>{number}</b>"
+    lead = row.incident.lead
+    if names is not None and lead is not None:
+        first += f" · {escape(names.get(lead, '—'))}"
+    first += f" — {escape(texts.state_title(row.incident.state))}"
+    words = " ".join(row.text.split())
+    if len(words) > SNIPPET:
+        words = (words[:SNIPPET].rsplit(" ", 1)[0] or words[:SNIPPET]).rstrip(" ,.;:—-") + "…"
+    snippet = f"«{escape(words)}»" if words else None
+    deadline = texts.deadline_line(timer, profile, row.incident.track, now) if timer else "• сроков сейчас нет"
+    return texts.lines(first, snippet, deadline)
+
+
+def _link(row: store.IncidentRow) -> str | None:
+    """A tap opens the incident's topic (or its card) in a supergroup."""
+    chat = str(row.chat_id)
+    target = row.thread_id or row.card_message_id
+    if not chat.startswith("-100") or not target:
+        return None
+    return f"https://t.me/c/{chat[4:]}/{target}"

@@ -1,0 +1,77 @@
+"""Personal data retention (Южно-Сахалинск п. 1.4): what citizens wrote is kept only as long as needed.
+
+An incident closed before the cut-off loses the citizen's text, the link, where it was forwarded from,
+the answer's drafts and texts and the published link. Everything the statistics need stays: states,
+timers, events, departments, outcomes, dates. Intake drafts and awaited replies older than the cut-off
+are deleted, and so are delivered outbox rows (they carry copies of the texts). One transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database, to_db
+
+# an incident still holding something to erase
+_NOT_BLANK = ("(text != '' OR link IS NOT NULL OR origin != '{}' OR draft IS NOT NULL OR final_text IS NOT NULL "
+              "OR published_link IS NOT NULL)")
+_OLD_CLOSED = "state = 'closed' AND closed_at IS NOT NULL AND closed_at < :cut"
+_OLD_DONE_OUTBOX = "created_at < :cut AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)"
+
+
+@dataclass(frozen=True)
+class Erased:
+    """How many rows lost (or would lose) their personal data."""
+
+    incidents: int = 0
+    intakes: int = 0
+    awaited: int = 0
+    outbox: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.incidents + self.intakes + self.awaited + self.outbox
+
+
+async def erase(db: Database, older_than: datetime, *, dry_run: bool = False) -> Erased:
+    """Blank the personal data of incidents closed before ``older_than``; drop old drafts, awaited replies
+    and delivered outbox rows. Idempotent: a second run finds nothing. ``dry_run`` only counts."""
+    cut = {"cut": to_db(older_than)}
+    async with db.transaction() as conn:
+
+        async def count(sql: str) -> int:
+            row = await (await conn.execute(sql, cut)).fetchone()
+            return int(row[0]) if row else 0
+
+        found = Erased(
+            incidents=await count(f"SELECT COUNT(*) FROM incidents WHERE {_OLD_CLOSED} AND {_NOT_BLANK}"),
+            intakes=await count("SELECT COUNT(*) FROM intake WHERE updated_at < :cut"),
+            awaited=await count("SELECT COUNT(*) FROM awaited WHERE created_at < :cut"),
+            outbox=await count(f"SELECT COUNT(*) FROM outbox WHERE {_OLD_DONE_OUTBOX}"),
+        )
+        if dry_run or found.total == 0:
+            return found
+        # freed bytes are overwritten with zeros, so the texts do not linger in the file's free space
+        (was,) = await (await conn.execute("PRAGMA secure_delete")).fetchone()  # type: ignore[misc]
+        await conn.execute("PRAGMA secure_delete=ON")
+        try:
+            await conn.execute(
+                f"""UPDATE incidents SET text = '', link = NULL, origin = '{{}}', draft = NULL, final_text = NULL,
+                           published_link = NULL WHERE {_OLD_CLOSED} AND {_NOT_BLANK}""", cut)
+            await conn.execute("DELETE FROM intake WHERE updated_at < :cut", cut)
+            await conn.execute("DELETE FROM awaited WHERE created_at < :cut", cut)
+            await conn.execute(f"DELETE FROM outbox WHERE {_OLD_DONE_OUTBOX}", cut)
+        finally:
+            await conn.execute(f"PRAGMA secure_delete={int(was)}")
+    # the old page images in the write-ahead log go too; best effort: a busy log is emptied next time
+    with contextlib.suppress(sqlite3.Error):
+        await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return found
+
+
+async def erase_closed(db: Database, older_than: datetime) -> int:
+    """Erase (see ``erase``); the number of incidents whose texts were blanked now."""
+    return (await erase(db, older_than)).incidents
