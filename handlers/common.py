@@ -1,7 +1,7 @@
-"""/start and /help in a private chat."""
+"""/start in a private chat (/help is in handlers/help.py)."""
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import CommandStart
 from aiogram.types import Message
 
 router = Router(name="common")
@@ -10,11 +10,11 @@ router.message.filter(F.chat.type == "private")
 HELP = (
     "Я веду работу с сообщениями граждан по регламенту «Инцидент-менеджмент».\n"
     "Координатор пересылает мне сообщение, исполнители отвечают в теме инцидента, "
-    "я слежу за сроками."
+    "я слежу за сроками.\n"
+    "/help — что делать вам, /status — открытые инциденты и сроки."
 )
 
 
 @router.message(CommandStart())
-@router.message(Command("help"))
 async def start(message: Message) -> None:
     await message.answer(HELP)
