@@ -13,6 +13,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
@@ -70,12 +71,19 @@ class App:
         self.sender.start()
         self.scheduler.start()
         retention = None
+        # Menus are a nicety: set in the background, so a restart serves updates at once.
+        menus = asyncio.create_task(setup_menus(self.bot, self.db, self.settings, self.service.profile))
         try:
-            await self.bot.delete_webhook(drop_pending_updates=False)
-            await setup_menus(self.bot, self.db, self.settings, self.service.profile)
+            try:
+                await self.bot.delete_webhook(drop_pending_updates=False)
+            except TelegramAPIError as e:  # Telegram unreachable: polling retries by itself
+                log.warning("deleteWebhook failed (%s); polling anyway", e)
             retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
             await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
         finally:
+            menus.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await menus
             await stop_retention(retention)
             self.scheduler.stop()
             await self.sender.stop()
