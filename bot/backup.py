@@ -163,16 +163,14 @@ async def apply_retention(db: Database, clock: Clock, days: int) -> Erased | Non
 
 async def start_retention(db: Database, clock: Clock, days: int,
                           every: timedelta = RETENTION_EVERY) -> asyncio.Task[None] | None:
-    """Erase once now, then every hour in the background (the task to stop); None when retention is off."""
+    """Erase now, then every hour, in the background (the task to stop); None when retention is off."""
     if days <= 0:
         log.info("retention: off (RETENTION_DAYS=0), personal data is kept")
         return None
-    await _retention_pass(db, clock, days)
-
-    async def hourly() -> None:
+    async def hourly() -> None:  # the first pass too runs here, so it never delays serving updates
         while True:
-            await asyncio.sleep(every.total_seconds())
             await _retention_pass(db, clock, days)
+            await asyncio.sleep(every.total_seconds())
 
     return asyncio.create_task(hourly(), name="retention")
 

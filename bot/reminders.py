@@ -68,6 +68,7 @@ class Reminders:
 
     async def _timers(self, now: datetime) -> None:
         spoken: list[Spoken] = []
+        self._people: dict[tuple, str] = {}
         async with self.db.transaction() as conn:
             for r in await due.due_timers(conn, now):
                 row = await store.load(conn, r.incident_id)
@@ -87,12 +88,17 @@ class Reminders:
     async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None) -> str:
         if role in profile.roles_with(Action.ANSWER):
             deps = [department] if department is not None else ([row.incident.lead] if row.incident.lead else [])
-            people = [p for d in deps for p in await org.heads_of(self.db, d)]
+            key: tuple = ("heads", *deps)
         else:
-            roles = [role, *(r for r, spec in profile.roles.items() if spec.acts_for == role)]
-            people = [p for r in roles for p in await org.people_with_role(self.db, r)]
-        unique = {p.user_id: p for p in people}
-        return ", ".join(texts.mention(p.user_id, p.name) for p in unique.values())
+            key = ("roles", role, *(r for r, spec in profile.roles.items() if spec.acts_for == role))
+        if key not in self._people:  # looked up once per tick, not once per notice
+            if key[0] == "heads":
+                people = [p for d in key[1:] for p in await org.heads_of(self.db, d)]
+            else:
+                people = [p for r in key[1:] for p in await org.people_with_role(self.db, r)]
+            unique = {p.user_id: p for p in people}
+            self._people[key] = ", ".join(texts.mention(p.user_id, p.name) for p in unique.values())
+        return self._people[key]
 
     async def _announce(self, conn: object, spoken: list[Spoken], now: datetime) -> None:
         by_group: dict[int, list[Spoken]] = defaultdict(list)
@@ -103,15 +109,15 @@ class Reminders:
             if len(incidents) > COALESCE_OVER:
                 lines = [f"⏰ Сроки по {texts.plural(len(incidents), 'инциденту', 'инцидентам', 'инцидентам')}:"]
                 lines += [f"№{s.incident.incident.id}: {self._line(s, now)}" for s in items]
-                await enqueue(conn, chat_id, "sendMessage",  # type: ignore[arg-type]
-                              {"chat_id": chat_id, "text": _fit(lines)}, now)
+                for text in _chunks(lines):
+                    await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, now)  # type: ignore[arg-type]
             else:
                 per_incident: dict[int, list[Spoken]] = defaultdict(list)
                 for s in items:
                     per_incident[s.incident.incident.id].append(s)
                 for group in per_incident.values():
-                    await self.service.say(conn, group[0].incident,  # type: ignore[arg-type]
-                                           _fit([self._line(s, now) for s in group]), now)
+                    for text in _chunks([self._line(s, now) for s in group]):
+                        await self.service.say(conn, group[0].incident, text, now)  # type: ignore[arg-type]
         await self._escalate(conn, [s for s in spoken if s.notice.kind is NoticeKind.OVERDUE], now)
 
     def _line(self, s: Spoken, now: datetime) -> str:
@@ -129,16 +135,19 @@ class Reminders:
         if not overdue:
             return
         by_person: dict[int, list[str]] = defaultdict(list)
+        controllers: dict[str, list[int]] = {}
         for s in overdue:
-            for role in s.profile.roles_with(Action.ESCALATIONS):
-                for p in await org.people_with_role(self.db, role):
-                    by_person[p.user_id].append(
+            if s.profile.id not in controllers:  # once per tick, not once per notice
+                controllers[s.profile.id] = [p.user_id for role in s.profile.roles_with(Action.ESCALATIONS)
+                                             for p in await org.people_with_role(self.db, role)]
+            for user_id in controllers[s.profile.id]:
+                by_person[user_id].append(
                         f"№{s.incident.incident.id} · {escape(s.timer_title)} — опоздание "
                         f"{texts.span(now - s.due_at)}, срок был {texts.when(s.due_at, s.profile, now)} "
                         f"({escape(s.clause)}); отвечает {s.who or '—'}")
         for user_id, lines in by_person.items():
-            await enqueue(conn, user_id, "sendMessage",  # type: ignore[arg-type]
-                          {"chat_id": user_id, "text": _fit(["⚠️ Просроченные сроки:", *lines])}, now)
+            for text in _chunks(["⚠️ Просроченные сроки:", *lines]):
+                await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now)  # type: ignore[arg-type]
 
     # --- intakes not yet sent to the group ---------------------------------------------------
 
@@ -250,13 +259,21 @@ def _utc(moment: datetime) -> str:
 
 
 def _fit(lines: list[str]) -> str:
-    """Join lines, dropping the tail if the message would pass Telegram's limit."""
+    """Join lines, dropping the tail if the message would pass Telegram's limit (the digest: a summary)."""
+    chunks = _chunks(lines)
+    return chunks[0] if len(chunks) == 1 else chunks[0] + "\n…"
+
+
+def _chunks(lines: list[str], limit: int = 3800) -> list[str]:
+    """Join lines into messages under Telegram's limit; nothing is dropped (notices must all be seen)."""
     out: list[str] = []
+    current: list[str] = []
     size = 0
     for line in lines:
-        if size + len(line) + 1 > 3800:
-            out.append("…")
-            break
-        out.append(line)
+        if current and size + len(line) + 1 > limit:
+            out.append("\n".join(current))
+            current, size = [], 0
+        current.append(line[:limit])
         size += len(line) + 1
-    return "\n".join(out)
+    out.append("\n".join(current))
+    return out

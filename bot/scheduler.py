@@ -62,7 +62,9 @@ class Scheduler:
     def _plan(self, delay: float) -> None:
         """The job re-adds itself as a one-shot at the next due moment."""
         run_at = _real_now() + timedelta(seconds=delay)
-        self.aps.add_job(self._tick, DateTrigger(run_date=run_at), id=JOB, max_instances=1, replace_existing=True)
+        # max_instances=2: the job re-plans itself while its run still counts as running; with 1 APScheduler
+        # would skip (and drop) a re-run planned for "now". Ticks still take turns on the database.
+        self.aps.add_job(self._tick, DateTrigger(run_date=run_at), id=JOB, max_instances=2, replace_existing=True)
 
 
 def _real_now() -> datetime:

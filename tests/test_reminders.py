@@ -190,3 +190,12 @@ async def test_working_hours_profile_over_a_holiday_weekend(tmp_path):
         assert "Просрочено" in thread_texts(s, topic)[-1]
         assert any("Просроченные сроки" in t for t in private_texts(s, s.controller))  # МЦУ is told
         s.tg.assert_no_violations()
+
+
+def test_many_notices_are_split_into_messages_never_dropped():
+    from bot.reminders import _chunks
+
+    lines = [f"№{i}: ⏰ Ответ — до 13:00, осталось 1 ч (п. 6.2)" for i in range(1000)]
+    chunks = _chunks(lines)
+    assert len(chunks) > 1 and all(len(c) <= 3800 for c in chunks)
+    assert "\n".join(chunks).split("\n") == lines
