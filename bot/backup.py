@@ -16,13 +16,11 @@ import sqlite3
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from bot.clock import Clock, SystemClock
-from bot.settings import Settings
+from bot.settings import RetentionSettings, ToolSettings
 from storage.db import Database
 from storage.retention import Erased, erase
 
@@ -30,23 +28,6 @@ log = logging.getLogger(__name__)
 
 RETENTION_EVERY = timedelta(hours=1)
 MAX_DAYS = 36500
-
-
-class BackupSettings(BaseSettings):
-    """What `backup` needs from the environment and .env — not BOT_TOKEN."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    database_path: Path = Settings.model_fields["database_path"].default
-
-
-class RetentionSettings(BackupSettings):
-    """What `retention` needs: the database and RETENTION_DAYS."""
-
-    retention_days: int = Field(Settings.model_fields["retention_days"].default, ge=0, le=MAX_DAYS)
-
-
-_S = TypeVar("_S", bound=BackupSettings)
 
 
 class MaintenanceError(Exception):
@@ -118,7 +99,7 @@ def _put_in_place(tmp: Path, dest: Path, force: bool) -> None:
 def cli_backup(args: argparse.Namespace) -> int:
     """`backup PATH [--force] [--database DB]`: 0 written, 2 on any problem (one line)."""
     try:
-        env = _env(BackupSettings)
+        env = _env()
         database = args.database or env.database_path
         size = backup(database, args.path, force=args.force)
     except MaintenanceError as e:
@@ -197,7 +178,7 @@ def cli_retention(args: argparse.Namespace, clock: Clock | None = None) -> int:
     except MaintenanceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    days = env.retention_days if args.days is None else args.days
+    days = env.retention_days if args.days is None else args.days  # type: ignore[attr-defined]
     database = args.database or env.database_path
     if not 0 <= days <= MAX_DAYS:
         print(f"error: --days must be from 0 to {MAX_DAYS}", file=sys.stderr)
@@ -229,7 +210,7 @@ async def _erase_file(database: Path, before: datetime, dry_run: bool) -> Erased
         await db.close()
 
 
-def _env(kind: type[_S]) -> _S:
+def _env(kind: type[ToolSettings] = ToolSettings) -> ToolSettings:
     try:
         return kind()
     except ValidationError as e:

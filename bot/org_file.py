@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.settings import Settings
+from bot.settings import ToolSettings
 from profiles.loader import (
     DEFAULT_PROFILE,
     Problem,
@@ -283,18 +282,9 @@ def render_summary(path: Path, database: Path, spec: Org, s: ImportSummary, dry_
 # --- the command ------------------------------------------------------------------------------
 
 
-class OrgCommandSettings(BaseSettings):
-    """What `org import` needs from the environment and .env — not BOT_TOKEN."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    database_path: Path = Settings.model_fields["database_path"].default
-    default_profile: str = Settings.model_fields["default_profile"].default
-
-
 def cli_import(args: argparse.Namespace, profiles_dir: Path | None) -> int:
     """`org import FILE [--database PATH] [--dry-run]`: 0 imported, 2 the file is invalid (nothing changed)."""
-    env = OrgCommandSettings()
+    env = ToolSettings()
     database = args.database or env.database_path
     try:
         spec = read_org_file(args.file, env.default_profile, profiles_dir)

@@ -40,10 +40,9 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_percent
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.clock import Clock, SystemClock
-from bot.settings import Settings
+from bot.settings import ToolSettings
 from bot.texts import LOCALE, TEXT_LIMIT, lines, outcome_title, plural, span
 from bot.workflow import Actor, may
 from profiles.events import Action, Event, Outcome
@@ -613,15 +612,6 @@ async def report_command(db: Database, clock: Clock, profile_of: Callable[[str],
 # --- python -m bot report ---------------------------------------------------------------------
 
 
-class ReportCommandSettings(BaseSettings):
-    """What `report` needs from the environment and .env — not BOT_TOKEN."""
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    database_path: Path = Settings.model_fields["database_path"].default
-    default_profile: str = Settings.model_fields["default_profile"].default
-
-
 def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock | None = None) -> int:
     """`report --month YYYY-MM`: prints the summary and the files written; 2 on bad input."""
     try:
@@ -629,7 +619,7 @@ def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock
     except MonthError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    env = ReportCommandSettings()
+    env = ToolSettings()
     database = args.database or env.database_path
     if not Path(database).is_file():
         print(f"error: no database at {database}", file=sys.stderr)

@@ -63,3 +63,19 @@ def load_settings() -> Settings:
 
 class SettingsError(Exception):
     pass
+
+
+class ToolSettings(BaseSettings):
+    """What the deployer's commands (org import, report, backup, retention) read from the environment and
+    .env: the database and the defaults, never BOT_TOKEN, so they work on a machine without one."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_path: Path = Settings.model_fields["database_path"].default
+    default_profile: str = Settings.model_fields["default_profile"].default
+
+
+class RetentionSettings(ToolSettings):
+    """`retention` also reads RETENTION_DAYS (kept apart: a bad value must not stop the other commands)."""
+
+    retention_days: int = Field(Settings.model_fields["retention_days"].default, ge=0, le=36500)
