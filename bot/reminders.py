@@ -70,19 +70,23 @@ class Reminders:
         spoken: list[Spoken] = []
         self._people: dict[tuple, str] = {}
         async with self.db.transaction() as conn:
-            for r in await due.due_timers(conn, now):
-                row = await store.load(conn, r.incident_id)
+            due_rows = await due.due_timers(conn, now)
+            rows = await store.load_many(conn, [r.incident_id for r in due_rows]) if due_rows else {}
+            moves: list[tuple[int, datetime | None]] = []
+            for r in due_rows:
+                row = rows.get(r.incident_id)
                 timer = row.incident.timer(r.timer_id, r.department_id) if row else None
                 if row is None or timer is None:
-                    await due.set_next(conn, r.row_id, None)
+                    moves.append((r.row_id, None))
                     continue
                 profile = self.service.profile(row.profile)
                 spec = profile.timer(timer.timer_id, row.incident.track)
                 notice, nxt = notices.due_notice(profile, spec, timer, r.next_notice_at, now)
-                await due.set_next(conn, r.row_id, nxt)
+                moves.append((r.row_id, nxt))
                 if notice is not None:
                     who = await self._who(profile, row, spec.role, timer.department_id)
                     spoken.append(Spoken(row, profile, spec.title, spec.clause, timer.due_at, notice, who))
+            await due.set_next(conn, moves)
             await self._announce(conn, spoken, now)
 
     async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None) -> str:

@@ -118,6 +118,19 @@ async def load(db: Database | aiosqlite.Connection, incident_id: int) -> Inciden
     return _row(row, timers)
 
 
+async def load_many(conn: aiosqlite.Connection, incident_ids: list[int]) -> dict[int, IncidentRow]:
+    """Several incidents with their running timers, in two queries (the scheduler's batch)."""
+    ids = json.dumps(sorted(set(incident_ids)))
+    rows = await conn.execute_fetchall("SELECT * FROM incidents WHERE id IN (SELECT value FROM json_each(?))", (ids,))
+    timers = await conn.execute_fetchall(
+        "SELECT * FROM timers WHERE incident_id IN (SELECT value FROM json_each(?)) AND stopped_at IS NULL "
+        "ORDER BY incident_id, id", (ids,))
+    by_incident: dict[int, list[Any]] = {}
+    for t in timers:
+        by_incident.setdefault(t["incident_id"], []).append(t)
+    return {r["id"]: _row(r, by_incident.get(r["id"], [])) for r in rows}
+
+
 async def find_by_thread(db: Database, chat_id: int, thread_id: int) -> int | None:
     row = await db.fetchone("SELECT id FROM incidents WHERE chat_id=? AND thread_id=?", (chat_id, thread_id))
     return int(row["id"]) if row else None

@@ -30,9 +30,10 @@ async def due_timers(conn: aiosqlite.Connection, now: datetime, limit: int = 100
                      from_db(r["next_notice_at"])) for r in rows]  # type: ignore[arg-type]
 
 
-async def set_next(conn: aiosqlite.Connection, row_id: int, next_at: datetime | None) -> None:
-    await conn.execute("UPDATE timers SET next_notice_at = ?, notices_sent = notices_sent + 1 WHERE id = ?",
-                       (to_db(next_at), row_id))
+async def set_next(conn: aiosqlite.Connection, moves: list[tuple[int, datetime | None]]) -> None:
+    """Move timers (row id, next notice moment) on, in one statement."""
+    await conn.executemany("UPDATE timers SET next_notice_at = ?, notices_sent = notices_sent + 1 WHERE id = ?",
+                           [(to_db(next_at), row_id) for row_id, next_at in moves])
 
 
 async def next_wake(db: Database) -> datetime | None:
