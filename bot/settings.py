@@ -55,8 +55,10 @@ def load_settings() -> Settings:
         for err in e.errors():
             key = ".".join(str(x) for x in err["loc"]).upper()
             reason = "is not set" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
-            if key == "BOT_TOKEN" and err["type"] == "string_pattern_mismatch":
-                reason = "does not look like a token from @BotFather (123456:ABC…)"
+            if key == "BOT_TOKEN" and err["type"] in ("missing", "string_pattern_mismatch"):
+                empty = err["type"] == "missing" or not err.get("input")
+                reason = ("is not set: put the token from @BotFather into .env" if empty
+                          else "does not look like a token from @BotFather (123456:ABC…)")
             lines.append(f"setting {key}: {reason}")
         raise SettingsError("; ".join(lines)) from None
 
