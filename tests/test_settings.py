@@ -1,0 +1,30 @@
+"""`python -m bot` with bad settings: one line naming the setting, exit code 2, nothing started."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "setting BOT_TOKEN: is not set"),
+        ({"BOT_TOKEN": ""}, "setting BOT_TOKEN: is not set"),
+        ({"BOT_TOKEN": "abc"}, "setting BOT_TOKEN: does not look like a token"),
+        ({"BOT_TOKEN": "123456:" + "A" * 30, "LOG_LEVEL": "LOUD"}, "setting LOG_LEVEL:"),
+        ({"BOT_TOKEN": "123456:" + "A" * 30, "TELEGRAM_API_URL": "ftp://x"}, "setting TELEGRAM_API_URL:"),
+        ({"BOT_TOKEN": "123456:" + "A" * 30, "DEFAULT_PROFILE": "atlantis"}, "atlantis: -: no such profile"),
+    ],
+)
+def test_bad_settings_stop_the_bot_with_one_line(tmp_path, env, expected):
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / "db.sqlite3"), **env}
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env={**clean, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
