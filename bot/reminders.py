@@ -7,7 +7,6 @@ transaction that moves each timer's next notice on. A restart loses nothing and 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -210,24 +209,18 @@ class Reminders:
         """Yesterday's incidents by department, the open ones with their next deadline, the worst delays."""
         start = datetime.combine(day, time(0, 0), profile.tz)
         end = start + timedelta(days=1)
-        created = await self.db.fetchall(
-            "SELECT id FROM incidents WHERE chat_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
-            (chat_id, _utc(start), _utc(end)))
-        answered = await self.db.fetchall(
-            """SELECT t.incident_id, t.department_id, t.due_at, t.stopped_at, t.timer_id, i.departments
-               FROM timers t JOIN incidents i ON i.id = t.incident_id
-               WHERE i.chat_id = ? AND t.stopped_at >= ? AND t.stopped_at < ? AND t.stop_event = 'draft_submitted'""",
-            (chat_id, _utc(start), _utc(end)))
+        created = await due.created_between(self.db, chat_id, start, end)
+        answered = await due.answers_between(self.db, chat_id, start, end)
         by_dep: dict[str, list[timedelta]] = defaultdict(list)
         worst: list[tuple[timedelta, int, str]] = []
         for a in answered:
-            late = max(from_db(a["stopped_at"]) - from_db(a["due_at"]), timedelta(0))  # type: ignore[operator]
-            dep_id = a["department_id"] or _lead(a["departments"])
+            late = max(a.stopped_at - a.due_at, timedelta(0))
+            dep_id = a.department_id or a.lead_id
             dep = await org.department(self.db, dep_id) if dep_id else None
             name = dep.name if dep else "—"
             by_dep[name].append(late)
             if late > timedelta(0):
-                worst.append((late, a["incident_id"], name))
+                worst.append((late, a.incident_id, name))
         lines = [f"📊 <b>Сводка за {texts.format_day(day)}</b>",
                  f"Поступило: {len(created)}; ответов: {len(answered)}."]
         for name, lates in sorted(by_dep.items()):
@@ -251,15 +244,6 @@ class Reminders:
             for late, incident_id, name in sorted(worst, reverse=True)[:5]:
                 lines.append(f"№{incident_id} · {escape(name)} — {texts.span(late)}")
         return _fit(lines)
-
-
-def _lead(departments_json: str) -> int | None:
-    deps = json.loads(departments_json)
-    return deps[0] if deps else None
-
-
-def _utc(moment: datetime) -> str:
-    return to_db(moment) or ""
 
 
 def _fit(lines: list[str]) -> str:

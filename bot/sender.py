@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import defaultdict, deque
@@ -172,10 +171,7 @@ class Sender:
                 await outbox.mark_sent(conn, call.id, now, None)
             return
         if "thread not found" in text or "topic_closed" in text or "topic closed" in text:
-            # the topic is gone: deliver to the group itself rather than lose the message
-            fixed = {k: v for k, v in call.payload.items() if k != "message_thread_id"}
-            await self.db.write("UPDATE outbox SET payload = json(?) WHERE id = ?",
-                                       (_dumps(fixed), call.id))
+            await outbox.drop_thread(self.db, call.id, call.payload)
             return
         log.error("%s to chat %s refused: %s; payload=%s", call.method, call.chat_id, e.message, payload)
         await outbox.mark_failed(self.db, call.id, now, str(e.message))
@@ -194,7 +190,3 @@ def _as_json(result: Any) -> Any:
     if hasattr(result, "model_dump"):
         return result.model_dump(mode="json", exclude_none=True)
     return result
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False)

@@ -8,7 +8,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-from storage.db import Database, to_db
+from storage import updates
+from storage.db import Database
 
 
 class OncePerUpdate(BaseMiddleware):
@@ -20,10 +21,8 @@ class OncePerUpdate(BaseMiddleware):
                        event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):
             return await handler(event, data)
-        seen = await self.db.fetchone("SELECT 1 FROM processed_updates WHERE update_id = ?", (event.update_id,))
-        if seen:
+        if await updates.seen(self.db, event.update_id):
             return None
         result = await handler(event, data)
-        await self.db.write("INSERT OR IGNORE INTO processed_updates(update_id, processed_at) VALUES (?, ?)",
-                                   (event.update_id, to_db(self.clock.now())))
+        await updates.mark(self.db, event.update_id, self.clock.now())
         return result

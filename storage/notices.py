@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,3 +50,34 @@ async def digest_sent(db: Database, chat_id: int, day: str) -> bool:
 async def mark_digest(conn: aiosqlite.Connection, chat_id: int, day: str, now: datetime) -> None:
     await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)",
                        (chat_id, day, to_db(now)))
+
+
+@dataclass(frozen=True)
+class Answer:
+    incident_id: int
+    department_id: int | None  # the lead's own timer has none: the lead department is departments[0]
+    lead_id: int | None
+    due_at: datetime
+    stopped_at: datetime
+
+
+async def created_between(db: Database, chat_id: int, start: datetime, end: datetime) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT id FROM incidents WHERE chat_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+        (chat_id, to_db(start), to_db(end)))
+    return [int(r["id"]) for r in rows]
+
+
+async def answers_between(db: Database, chat_id: int, start: datetime, end: datetime) -> list[Answer]:
+    """Deadlines a draft met (or missed) in [start, end): the digest's "answered on time / late"."""
+    rows = await db.fetchall(
+        """SELECT t.incident_id, t.department_id, t.due_at, t.stopped_at, i.departments
+           FROM timers t JOIN incidents i ON i.id = t.incident_id
+           WHERE i.chat_id = ? AND t.stopped_at >= ? AND t.stopped_at < ? AND t.stop_event = 'draft_submitted'""",
+        (chat_id, to_db(start), to_db(end)))
+    out = []
+    for r in rows:
+        deps = json.loads(r["departments"])
+        out.append(Answer(r["incident_id"], r["department_id"], deps[0] if deps else None,
+                          from_db(r["due_at"]), from_db(r["stopped_at"])))  # type: ignore[arg-type]
+    return out

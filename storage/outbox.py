@@ -89,6 +89,12 @@ async def postpone_chat(db: Database, chat_id: int, until: datetime) -> None:
         (to_db(until), chat_id))
 
 
+async def drop_thread(db: Database, call_id: int, payload: dict[str, Any]) -> None:
+    """The topic is gone: the call goes to the group itself rather than be lost."""
+    fixed = {k: v for k, v in payload.items() if k != "message_thread_id"}
+    await db.write("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(fixed, ensure_ascii=False), call_id))
+
+
 async def mark_failed(db: Database, call_id: int, now: datetime, error: str) -> None:
     """Telegram refused the call for good (a bad request): keep the row for the log, go on."""
     await db.write("UPDATE outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
