@@ -203,11 +203,8 @@ def cli_retention(args: argparse.Namespace, clock: Clock | None = None) -> int:
 
 
 async def _erase_file(database: Path, before: datetime, dry_run: bool) -> Erased:
-    db = await Database.open(database)
-    try:
+    async with Database.opened(database) as db:
         return await erase(db, before, dry_run=dry_run)
-    finally:
-        await db.close()
 
 
 def _env(kind: type[ToolSettings] = ToolSettings) -> ToolSettings:

@@ -148,8 +148,7 @@ async def asker(db: Database, settings: Settings, profile_of: ProfileOf, user_id
                 chat_id: int | None = None) -> Asker:
     group = await org.group(db, chat_id) if chat_id is not None else None
     if group is None:
-        groups = await org.groups(db)
-        group = groups[0] if groups else None  # the home group, as for intake
+        group = await org.home_group(db)
     profile = profile_of(group.profile if group else settings.default_profile)
     roles = await org.roles_of(db, user_id)
     actor = Actor(user_id, roles, await org.departments_headed_by(db, user_id))

@@ -298,11 +298,8 @@ def cli_import(args: argparse.Namespace, profiles_dir: Path | None) -> int:
 
 
 async def _import_into(database: Path, spec: Org, dry_run: bool) -> ImportSummary:
-    db = await Database.open(database)
-    try:
+    async with Database.opened(database) as db:
         return await import_org(db, spec, dry_run=dry_run)
-    finally:
-        await db.close()
 
 
 # --- problem keys -----------------------------------------------------------------------------

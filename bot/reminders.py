@@ -156,10 +156,10 @@ class Reminders:
 
     async def _intakes(self, now: datetime) -> None:
         """The coordinator is reminded of a message he took in but has not sent to the group yet."""
-        groups = await org.groups(self.db)
-        if not groups:
+        home = await org.home_group(self.db)
+        if home is None:
             return
-        profile = self.service.profile(groups[0].profile)
+        profile = self.service.profile(home.profile)
         async with self.db.transaction() as conn:
             for user_id, data in await store.all_intakes(conn):
                 track = profile.source(data["source"]).track if data.get("source") else next(iter(profile.tracks))

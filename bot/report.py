@@ -573,8 +573,7 @@ async def report_command(db: Database, clock: Clock, profile_of: Callable[[str],
     """/report [YYYY-MM]: builds the month's report and queues it to the chat it was asked in.
     Returns a line to answer right away (a refusal, a bad month), or None when the report is queued."""
     if ask.private:
-        groups = await org.groups(db)
-        group = groups[0] if groups else None  # the home group, as for intake
+        group = await org.home_group(db)
     else:
         group = await org.group(db, ask.chat_id)
     if group is None:
@@ -640,11 +639,8 @@ def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock
 
 async def _cli_build(database: Path, month: date, profile_name: str | None, default_profile: str,
                      profiles_dir: Path | None, out_dir: Path, now: datetime) -> tuple[MonthlyReport, ReportFiles]:
-    db = await Database.open(database)
-    try:
+    async with Database.opened(database) as db:
         if profile_name is None:
-            groups = await org.groups(db)
-            profile_name = groups[0].profile if groups else default_profile
+            home = await org.home_group(db)
+            profile_name = home.profile if home else default_profile
         return await make_report(db, load_profile(profile_name, profiles_dir), month, now, out_dir)
-    finally:
-        await db.close()

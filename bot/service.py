@@ -7,7 +7,7 @@ Nothing here calls Telegram: every message goes to the outbox; the sender delive
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -76,8 +76,6 @@ class Reply:
 
     alert: str | None = None
     show_alert: bool = False
-    wake: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 class Service:
@@ -95,15 +93,11 @@ class Service:
     async def actor(self, user_id: int) -> Actor:
         return Actor(user_id, await org.roles_of(self.db, user_id), await org.departments_headed_by(self.db, user_id))
 
-    async def _home_group(self) -> org.Group | None:
-        groups = await org.groups(self.db)
-        return groups[0] if groups else None
-
     # --- intake ------------------------------------------------------------------------------
 
     async def intake_message(self, msg: IncomingMessage) -> str | None:
         """A message in the coordinator's private chat. Returns a direct answer for non-coordinators."""
-        group = await self._home_group()
+        group = await org.home_group(self.db)
         if group is None:
             return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
         profile = self.profile(group.profile)
@@ -179,7 +173,7 @@ class Service:
         )
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
-        group = await self._home_group()
+        group = await org.home_group(self.db)
         if group is None or await store.get_intake(self.db, user_id) is None:
             return Reply("Черновик не найден: перешлите сообщение ещё раз.", show_alert=True)
         profile = self.profile(group.profile)
@@ -208,18 +202,18 @@ class Service:
                 await enqueue(conn, chat_id, "sendMessage", {
                     "chat_id": chat_id,
                     "text": "Пришлите время выявления: <code>09:40</code> или <code>23.11 09:40</code>."}, now)
-                return Reply(wake=True)
+                return Reply()
             elif action == "cancel":
                 await store.put_intake(conn, user_id, None, now)
                 await enqueue(conn, chat_id, "editMessageText",
                               {"chat_id": chat_id, "message_id": message_id, "text": "Черновик отменён."}, now)
-                return Reply("Отменено", wake=True)
+                return Reply("Отменено")
             elif action == "send":
                 problem = await self._send_intake(conn, profile, group, user_id, data, message_id, now)
-                return Reply(problem, show_alert=True) if problem else Reply("Отправлено", wake=True)
+                return Reply(problem, show_alert=True) if problem else Reply("Отправлено")
             await store.put_intake(conn, user_id, data, now)
             await self._send_panel(conn, profile, chat_id, data, now, edit_message=message_id)
-        return Reply(wake=True)
+        return Reply()
 
     async def _intake_time(self, msg: IncomingMessage, profile: Profile, now: datetime) -> str | None:
         data = await store.get_intake(self.db, msg.user_id)
@@ -414,12 +408,12 @@ class Service:
                                 "или нажмите «Без ссылки».", now,
                                 kb.markup([[kb.button("Без ссылки", kb.IncidentCb(action="pu", incident=incident_id,
                                                                                    value=1))]]))
-            return Reply("Жду ссылку", wake=True)
+            return Reply("Жду ссылку")
         simple: dict[str, Command] = {
             "ap": Approve(), "wd": WithdrawDraft(), "pu": Publish(), "pi": Publish(intermediate=True)}
         if action in simple:
             refusal = await self._run(row, profile, simple[action], actor, now, clear_awaited=(user_id, chat_id))
-            return Reply(refusal, show_alert=True) if refusal else Reply("Готово", wake=True)
+            return Reply(refusal, show_alert=True) if refusal else Reply("Готово")
         prompts = {
             "rw": (RequestRework("?"), "Напишите в эту тему, что доработать."),
             "co": (Correct(), "Пришлите в эту тему исправленный текст ответа."),
@@ -434,7 +428,7 @@ class Service:
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": action, "incident": incident_id}, now)
                 await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {question}", now)
-            return Reply("Жду ответа в теме", wake=True)
+            return Reply("Жду ответа в теме")
         if action in ("rd", "rs"):
             return await self._reroute_press(row, profile, actor, chat_id, action, value, now, message_id)
         return Reply("Кнопка устарела.", show_alert=True)
@@ -490,12 +484,12 @@ class Service:
                         "chat_id": chat_id, "message_id": message_id,
                         "reply_markup": kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)},
                         now, key=f"reroute:{row.incident.id}:{message_id}")
-            return Reply(f"Выбрано: {len(chosen)}", wake=True)
+            return Reply(f"Выбрано: {len(chosen)}")
         if not chosen or any(d not in active for d in chosen):
             return Reply("Выберите отделы на клавиатуре.", show_alert=True)
         refusal = await self._run(row, profile, Route(tuple(chosen)), actor, now,
                                   clear_awaited=(actor.user_id, chat_id))
-        return Reply(refusal, show_alert=True) if refusal else Reply("Направлено", wake=True)
+        return Reply(refusal, show_alert=True) if refusal else Reply("Направлено")
 
     # --- running a command and announcing it -------------------------------------------------
 

@@ -53,6 +53,16 @@ class Database:
     async def close(self) -> None:
         await self.conn.close()
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, path: Path | str) -> AsyncIterator[Database]:
+        """For a command that opens the database, does one thing and closes it."""
+        db = await cls.open(path)
+        try:
+            yield db
+        finally:
+            await db.close()
+
     async def migrate(self) -> int:
         """Apply the migrations this file has not seen yet; returns the schema version."""
         (version,) = await (await self.conn.execute("PRAGMA user_version")).fetchone()  # type: ignore[misc]

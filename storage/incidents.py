@@ -206,11 +206,6 @@ async def put_awaited(conn: aiosqlite.Connection, user_id: int, chat_id: int, da
             (user_id, chat_id, json.dumps(data, ensure_ascii=False), to_db(now)))
 
 
-async def remember_message(conn: aiosqlite.Connection, chat_id: int, message_id: int, incident_id: int) -> None:
-    await conn.execute("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id) VALUES (?,?,?)",
-                       (chat_id, message_id, incident_id))
-
-
 # --- rows -> values ----------------------------------------------------------------------------
 
 

@@ -192,6 +192,13 @@ async def group(db: Database, chat_id: int) -> Group | None:
     return None if row is None else _group(row)
 
 
+async def home_group(db: Database) -> Group | None:
+    """The group private-chat work goes to (intake, /report, /help): the first bound. Several groups with
+    their own organisations are not built yet; this is the one place that rule lives."""
+    row = await db.fetchone("SELECT * FROM groups ORDER BY chat_id LIMIT 1")
+    return None if row is None else _group(row)
+
+
 async def groups(db: Database) -> list[Group]:
     return [_group(r) for r in await db.fetchall("SELECT * FROM groups ORDER BY chat_id")]
 

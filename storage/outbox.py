@@ -19,7 +19,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import Database, from_db, to_db
+from storage.db import Database, to_db
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,6 @@ async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:
     return [_call(r) for r in rows]
 
 
-async def next_due_at(db: Database) -> datetime | None:
-    row = await db.fetchone("SELECT MIN(not_before) AS t FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-    return from_db(row["t"]) if row and row["t"] else None
-
-
 async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, result: Any) -> None:
     await conn.execute("UPDATE outbox SET sent_at = ?, result = ?, attempts = attempts + 1 WHERE id = ?",
                        (to_db(now), json.dumps(result, ensure_ascii=False, default=str), call_id))
@@ -104,10 +99,6 @@ async def mark_failed(db: Database, call_id: int, now: datetime, error: str) -> 
 async def pending_count(db: Database) -> int:
     row = await db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
     return int(row["n"]) if row else 0
-
-
-async def purge_sent(db: Database, older_than: datetime) -> None:
-    await db.write("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (to_db(older_than),))
 
 
 def _call(row: Any) -> OutgoingCall:
