@@ -58,7 +58,7 @@ class App:
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
         sender = Sender(bot, db, clock, limiter)
-        service = Service(db, clock, settings.profiles_dir)
+        service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile)
         reminders = Reminders(service)
         scheduler = Scheduler(reminders, sender, clock)
         dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler)

@@ -8,14 +8,13 @@ deleting messages are nice to have in both.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot.org_file import ADMIN_ROLE
 from profiles.loader import ProfileError, load_profile, profile_files
 from storage import org
 from storage.db import Database
@@ -108,17 +107,17 @@ def rights_from_telegram(member: Any, chat: Any) -> BotRights:
 async def bind_group(
     db: Database, *, chat_id: int, title: str, user_id: int | None, profile: str | None,
     probe: Callable[[], Awaitable[BotRights]], now: datetime,
-    admin_ids: Iterable[int] = (), default_profile: str, profiles_dir: Path | None = None,
+    is_admin: Callable[[int], Awaitable[bool]], default_profile: str, profiles_dir: Path | None = None,
 ) -> BindOutcome:
     """/bind [profile] from ``user_id`` (None: sent anonymously as the group) in ``chat_id``.
 
-    Only an administrator (ADMIN_IDS or the org's 'admin' role) may bind. The bot's rights are asked for
+    Only an administrator (of the bot, or of this group's organisation) may bind. The bot's rights are asked for
     (``probe``) only then; the group is bound when the bot has the minimum it needs, re-bound (a new
     profile) when it was bound before.
     """
     if user_id is None:
         return BindOutcome(Status.ANONYMOUS)
-    if user_id not in set(admin_ids) and ADMIN_ROLE not in await org.roles_of(db, user_id):
+    if not await is_admin(user_id):
         return BindOutcome(Status.REFUSED)
     name = (profile or default_profile).strip().lower()
     known = tuple(profile_files(profiles_dir))

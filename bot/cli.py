@@ -68,13 +68,18 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
     imp = orgp.add_parser("import", help="make the database's organisation exactly the file's; exit code 2 when "
                                          "the file is invalid (nothing changes)")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--group", type=int, default=None, metavar="CHAT_ID",
+                     help="the bound group the organisation belongs to (needed when several are bound)")
     imp.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
     imp.add_argument("--dry-run", action="store_true", help="validate and show the changes, write nothing")
     rep = sub.add_parser("report", help="the monthly report: summary, chart, XLSX and CSV; no BOT_TOKEN needed")
     rep.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-11 (local to the profile)")
     rep.add_argument("--out", type=Path, default=None,
                      help="folder for the files (default: <folder of DATABASE_PATH>/reports/<month>)")
-    rep.add_argument("--profile", default=None, help="default: the bound group's profile, else DEFAULT_PROFILE")
+    rep.add_argument("--group", type=int, default=None, metavar="CHAT_ID",
+                     help="one bound group's report (default: the only group bound)")
+    rep.add_argument("--profile", default=None, help="every group of this profile together (default: the bound "
+                                                     "group's profile, else DEFAULT_PROFILE)")
     rep.add_argument("--database", type=Path, default=None, help="SQLite file (default: DATABASE_PATH)")
     bak = sub.add_parser("backup", help="a consistent copy of the database, safe while the bot runs; no BOT_TOKEN "
                                         "needed")

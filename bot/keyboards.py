@@ -13,7 +13,7 @@ from profiles.schema import Profile
 
 
 class IntakeCb(CallbackData, prefix="in"):
-    action: str  # src | dep | send | time | sig | cancel
+    action: str  # src | dep | send | time | sig | cancel | grp (the next of the coordinator's groups)
     value: int = 0
 
 
@@ -37,11 +37,12 @@ def pairs(items: list[dict[str, str]]) -> list[list[dict[str, str]]]:
 
 
 def intake_keyboard(profile: Profile, source: str | None, departments: list[tuple[int, str]],
-                    chosen: list[int], significant: bool = False) -> dict[str, Any]:
+                    chosen: list[int], significant: bool = False, group: str | None = None) -> dict[str, Any]:
     sources = [button(("✅ " if s.id == source else "") + s.title, IntakeCb(action="src", value=i))
                for i, s in enumerate(profile.sources)]
     deps = [button(_dep_mark(d, chosen) + name, IntakeCb(action="dep", value=d)) for d, name in departments]
     return markup([
+        [button(f"🏢 {group} ▸", IntakeCb(action="grp"))] if group else [],
         *pairs(sources),
         *pairs(deps),
         [button("🕒 Время выявления", IntakeCb(action="time")),

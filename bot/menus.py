@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError
@@ -24,8 +25,6 @@ from aiogram.types import (
 )
 
 from bot import texts
-from bot.clock import Clock
-from bot.org_file import ADMIN_ROLE
 from bot.settings import Settings
 from bot.workflow import Actor, RunningTimer, may
 from profiles.events import Action
@@ -33,20 +32,28 @@ from profiles.schema import Profile
 from storage import incidents as store
 from storage import org
 from storage.db import Database
+from storage.org import ADMIN_ROLE
 from storage.outbox import enqueue
+
+if TYPE_CHECKING:
+    from bot.service import Service
 
 log = logging.getLogger(__name__)
 
 ProfileOf = Callable[[str], Profile]
 
 START = BotCommand(command="start", description="Начать работу с ботом")
+ADMIN = BotCommand(command="admin", description="Отделы, люди, приглашения")
+AWAY = BotCommand(command="away", description="Отпуск или командировка: кто замещает")
 HELP = BotCommand(command="help", description="Что я умею и что делать вам")
 STATUS = BotCommand(command="status", description="Открытые инциденты и сроки")
 REPORT = BotCommand(command="report", description="Отчёт за месяц: /report или /report 2026-11")
 BIND = BotCommand(command="bind", description="Подключить группу (администратор)")
 
 PRIVATE = (START, HELP, STATUS)
-PRIVATE_WITH_REPORT = (START, HELP, STATUS, REPORT)
+MEMBER = (START, HELP, STATUS, AWAY)
+PRIVATE_WITH_REPORT = (START, HELP, STATUS, AWAY, REPORT)
+ADMIN_MENU = (START, HELP, STATUS, AWAY, REPORT, ADMIN)
 BOUND_GROUP = (BIND, STATUS, REPORT)
 ANY_GROUP = (BIND,)
 MENU_ACTIONS = (Action.INTAKE, Action.ROUTE, Action.REPORT)  # who gets /report in the private menu
@@ -69,19 +76,27 @@ class MenuPlan:
 
 async def plan_menus(db: Database, settings: Settings, profile_of: ProfileOf) -> MenuPlan:
     groups = await org.groups(db)
-    profiles = [profile_of(name) for name in dict.fromkeys([g.profile for g in groups] or [settings.default_profile])]
-    roles = {r for p in profiles for action in MENU_ACTIONS for r in p.roles_with(action)} | {ADMIN_ROLE}
-    with_report = set(settings.admin_ids)
-    for role in sorted(roles):
-        with_report |= {p.user_id for p in await org.people_with_role(db, role)}
-    others = {m.user_id for m in await org.memberships(db)} - with_report
+    admins = set(settings.admin_ids) | {p.user_id for p in await org.people_with_role(db, ADMIN_ROLE, None)}
+    with_report: set[int] = set()
+    members: set[int] = set()
+    for g in groups:
+        profile = profile_of(g.profile)
+        admins |= {p.user_id for p in await org.people_with_role(db, ADMIN_ROLE, g.chat_id)}
+        for role in sorted({r for action in MENU_ACTIONS for r in profile.roles_with(action)}):
+            with_report |= {p.user_id for p in await org.people_with_role(db, role, g.chat_id)}
+        members |= {m.user_id for m in await org.memberships(db, g.chat_id)}
+    with_report -= admins
+    members -= admins | with_report
     menus: list[tuple[BotCommandScopeUnion, tuple[BotCommand, ...]]] = [
         (BotCommandScopeAllPrivateChats(), PRIVATE),
         (BotCommandScopeAllGroupChats(), ANY_GROUP),
         *((BotCommandScopeChat(chat_id=g.chat_id), BOUND_GROUP) for g in groups),
+        *((BotCommandScopeChat(chat_id=uid), ADMIN_MENU) for uid in sorted(admins) if uid > 0),
         *((BotCommandScopeChat(chat_id=uid), PRIVATE_WITH_REPORT) for uid in sorted(with_report) if uid > 0),
+        *((BotCommandScopeChat(chat_id=uid), MEMBER) for uid in sorted(members) if uid > 0),
     ]
-    return MenuPlan(tuple(menus), tuple(BotCommandScopeChat(chat_id=uid) for uid in sorted(others) if uid > 0))
+    former = set(await org.people_ids(db)) - admins - with_report - members  # e.g. removed by an admin
+    return MenuPlan(tuple(menus), tuple(BotCommandScopeChat(chat_id=uid) for uid in sorted(former) if uid > 0))
 
 
 async def setup_menus(bot: Bot, db: Database, settings: Settings, profile_of: ProfileOf) -> int:
@@ -129,6 +144,7 @@ class Asker:
     profile: Profile
     actor: Actor
     admin: bool
+    chat_id: int | None = None  # the group read against
 
     def may(self, action: Action) -> bool:
         return may(self.profile, self.actor, action)
@@ -144,29 +160,30 @@ class Asker:
         return any(self.may(a) for a in SEES_ALL)
 
 
-async def asker(db: Database, settings: Settings, profile_of: ProfileOf, user_id: int,
-                chat_id: int | None = None) -> Asker:
-    group = await org.group(db, chat_id) if chat_id is not None else None
-    if group is None:
-        group = await org.home_group(db)
-    profile = profile_of(group.profile if group else settings.default_profile)
-    roles = await org.roles_of(db, user_id)
-    actor = Actor(user_id, roles, await org.departments_headed_by(db, user_id))
-    return Asker(profile, actor, ADMIN_ROLE in roles or user_id in settings.admin_ids)
+async def asker(service: Service, user_id: int, chat_id: int | None = None) -> Asker:
+    """Read against the group asked in; in a private chat, against the first of the asker's groups."""
+    group = await org.group(service.db, chat_id) if chat_id is not None else None
+    if group is None:  # his first group; a stranger, the only group there is (several: none, nothing leaks)
+        mine = await org.groups_of(service.db, user_id) or await org.groups(service.db)
+        group = mine[0] if len(mine) == 1 or await org.groups_of(service.db, user_id) else None
+    profile = service.profile(group.profile if group else service.default_profile)
+    actor = await service.actor(user_id, group.chat_id) if group else Actor(user_id)
+    return Asker(profile, actor, await service.is_admin(user_id, group.chat_id if group else None),
+                 group.chat_id if group else None)
 
 
 # --- /help ------------------------------------------------------------------------------------
 
 
-async def help_command(db: Database, clock: Clock, settings: Settings, profile_of: ProfileOf,
-                       user_id: int, chat_id: int) -> None:
+async def help_command(service: Service, user_id: int, chat_id: int) -> None:
     """/help in a private chat: what to do, for each of the person's roles; queued to the chat."""
-    who = await asker(db, settings, profile_of, user_id)
-    departments = [d for d in await org.active_departments(db) if d.id in who.actor.departments]
-    contacts = await _contacts(db, who.profile)
+    who = await asker(service, user_id)
+    departments = [d for d in await org.active_departments(service.db, who.chat_id) if d.id in who.actor.departments]
+    contacts = await service.with_role(who.chat_id, *who.profile.roles_with(Action.ROUTE), ADMIN_ROLE) \
+        if who.chat_id else []
     text = help_text(who, [d.name for d in departments], contacts)
-    async with db.transaction() as conn:
-        await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, clock.now())
+    async with service.db.transaction() as conn:
+        await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, service.clock.now())
 
 
 def help_text(who: Asker, departments: list[str], contacts: list[org.Person]) -> str:
@@ -211,7 +228,8 @@ def help_text(who: Asker, departments: list[str], contacts: list[org.Person]) ->
     if who.may(Action.REPORT):
         parts.append("/report — отчёт за месяц, /report 2026-11 — за выбранный.")
     if who.admin:
-        parts.append("<b>Администратор</b>: /bind в группе подключает её к боту.")
+        parts.append("<b>Администратор</b>: /admin — отделы, люди и роли, приглашения; "
+                     "/bind в группе подключает её к боту.")
     if len(parts) == 1:
         ask = ", ".join(texts.mention(c.user_id, c.name) for c in contacts[:3]) or "администратору бота"
         parts.append(texts.lines(
@@ -219,16 +237,9 @@ def help_text(who: Asker, departments: list[str], contacts: list[org.Person]) ->
             f"Если это ошибка, напишите: {ask}.",
         ))
     else:
-        parts.append("/status — открытые инциденты и сроки.")
+        parts.append("/status — открытые инциденты и сроки.\n"
+                     "/away 30.11 — уходите в отпуск или командировку: выберите, кто замещает; /away — вернуться.")
     return "\n\n".join(parts)
-
-
-async def _contacts(db: Database, profile: Profile) -> list[org.Person]:
-    people: dict[int, org.Person] = {}
-    for role in [*profile.roles_with(Action.ROUTE), ADMIN_ROLE]:
-        for person in await org.people_with_role(db, role):
-            people.setdefault(person.user_id, person)
-    return list(people.values())
 
 
 # --- /status ----------------------------------------------------------------------------------
@@ -243,51 +254,62 @@ class StatusAsk:
     thread_id: int | None = None
 
 
-async def status_command(db: Database, clock: Clock, settings: Settings, profile_of: ProfileOf,
-                         ask: StatusAsk) -> None:
+async def status_command(service: Service, ask: StatusAsk) -> None:
     """/status: the open incidents the asker answers for (all of them for the coordinator and the
     controller), each with its next deadline; queued to the chat it was asked in."""
-    now = clock.now()
-    text = await status_text(db, settings, profile_of, ask, now)
+    now = service.clock.now()
+    text = await status_text(service, ask, now)
     payload: dict[str, object] = {"chat_id": ask.chat_id, "text": text}
     if ask.thread_id:
         payload["message_thread_id"] = ask.thread_id
     if not ask.private and ask.message_id:
         payload["reply_parameters"] = {"message_id": ask.message_id, "allow_sending_without_reply": True}
-    async with db.transaction() as conn:
+    async with service.db.transaction() as conn:
         await enqueue(conn, ask.chat_id, "sendMessage", payload, now)
 
 
-async def status_text(db: Database, settings: Settings, profile_of: ProfileOf, ask: StatusAsk,
-                      now: datetime) -> str:
-    group = None if ask.private else await org.group(db, ask.chat_id)
-    if not ask.private and group is None:
-        return "Группа не подключена: администратор должен отправить /bind."
-    who = await asker(db, settings, profile_of, ask.user_id, group.chat_id if group else None)
-    mine = who.actor.departments
-    if not who.sees_all and not mine:
+async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
+    """In a group: that group's incidents. In a private chat: those of every group the asker works in."""
+    db = service.db
+    if ask.private:
+        groups = await org.groups_of(db, ask.user_id)
+    else:
+        group = await org.group(db, ask.chat_id)
+        if group is None:
+            return "Группа не подключена: администратор должен отправить /bind."
+        groups = [group]
+    items = []
+    sees_all = answers = False
+    for group in groups:
+        who = await asker(service, ask.user_id, group.chat_id)
+        mine = who.actor.departments
+        sees_all |= who.sees_all
+        answers |= bool(mine)
+        if not who.sees_all and not mine:
+            continue
+        rows = [row for i in await store.open_incidents(db, group.chat_id)
+                if (row := await store.load(db, i)) is not None]
+        names = {d.id: d.name for d in await org.all_departments(db, group.chat_id)}
+        for row in rows:
+            if not who.sees_all and not mine & set(row.incident.departments):
+                continue
+            profile = service.profile(row.profile)
+            timer = next_deadline(row, profile, None if who.sees_all else mine)
+            items.append((timer.due_at if timer else None, row, profile, timer, names if who.sees_all else None))
+    if not sees_all and not answers:
         return ("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
                 "Что я умею — /help в личном чате со мной.")
-    rows = [row for i in await store.open_incidents(db, group.chat_id if group else None)
-            if (row := await store.load(db, i)) is not None]
-    if not who.sees_all:
-        rows = [r for r in rows if mine & set(r.incident.departments)]
-    if not rows:
-        return "Открытых инцидентов нет." if who.sees_all else "По вашим отделам открытых инцидентов нет."
-    names = {d.id: d.name for d in await org.active_departments(db)}
-    items = []
-    for row in rows:
-        profile = profile_of(row.profile)
-        timer = next_deadline(row, profile, None if who.sees_all else mine)
-        items.append((timer.due_at if timer else None, row, profile, timer))
+    if not items:
+        return "Открытых инцидентов нет." if sees_all else "По вашим отделам открытых инцидентов нет."
     items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
-    late = sum(1 for due, _, _, t in items if due is not None and t is not None and t.paused_at is None and due < now)
-    title = "Открытые инциденты" if who.sees_all else "Открытые инциденты ваших отделов"
+    late = sum(1 for due, _, _, t, _ in items if due is not None and t is not None and t.paused_at is None
+               and due < now)
+    title = "Открытые инциденты" if sees_all else "Открытые инциденты ваших отделов"
     head = f"<b>{title}: {len(items)}</b>" + (f" · ⚠️ просрочено: {late}" if late else "")
     blocks = [head]
     size = len(head)
-    for shown, (_, row, profile, timer) in enumerate(items):
-        block = _incident_block(row, profile, timer, names if who.sees_all else None, now)
+    for shown, (_, row, profile, timer, names) in enumerate(items):
+        block = _incident_block(row, profile, timer, names, now)
         if size + len(block) + 2 > STATUS_LIMIT:
             blocks.append(f"… и ещё {len(items) - shown}: полный список — в ежедневной сводке.")
             break

@@ -30,8 +30,8 @@ from profiles.loader import (
 )
 from storage import org
 from storage.db import Database
+from storage.org import ADMIN_ROLE
 
-ADMIN_ROLE = "admin"  # built in: may /bind groups and import the organisation; not a role of any profile
 DEFAULT_HEAD_ROLE = "executor"
 USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 
@@ -222,19 +222,20 @@ class _DryRun(Exception):
     pass
 
 
-async def import_org(db: Database, spec: Org, *, dry_run: bool = False) -> ImportSummary:
-    """Make the database's organisation exactly the file's, in one transaction."""
+async def import_org(db: Database, spec: Org, *, chat_id: int | None = None, dry_run: bool = False) -> ImportSummary:
+    """Make the group's organisation exactly the file's, in one transaction. ``chat_id`` None: no group is
+    bound yet, and the first /bind adopts what is imported."""
     summary = ImportSummary()
     try:
         async with db.transaction():
             ids: dict[str, int] = {}
             for d in spec.departments:
-                ids[d.code], change = await org.upsert_department(db, d.code, d.name, d.territorial)
+                ids[d.code], change = await org.upsert_department(db, chat_id, d.code, d.name, d.territorial)
                 if change == "added":
                     summary.departments_added.append(d.code)
                 elif change == "updated":
                     summary.departments_updated.append(d.code)
-            archived = await org.archive_departments_except(db, ids)
+            archived = await org.archive_departments_except(db, chat_id, ids)
             summary.departments_archived = [d.code for d in archived]
             for p in spec.people:
                 change = await org.upsert_person(db, p)
@@ -244,8 +245,8 @@ async def import_org(db: Database, spec: Org, *, dry_run: bool = False) -> Impor
             wanted = {org.Membership(uid, role, None if code is None else ids[code])
                       for uid, role, code in spec.memberships}
             listed = {p.user_id for p in spec.people}
-            before = {m.user_id for m in await org.memberships(db)}
-            added, removed = await org.set_memberships(db, wanted)
+            before = {m.user_id for m in await org.memberships(db, chat_id)}
+            added, removed = await org.set_memberships(db, chat_id, wanted)
             summary.memberships_added, summary.memberships_removed = len(added), len(removed)
             for uid in sorted(before - listed):
                 summary.roles_removed_from.append(await org.person(db, uid) or org.Person(uid, "?"))
@@ -283,7 +284,8 @@ def render_summary(path: Path, database: Path, spec: Org, s: ImportSummary, dry_
 
 
 def cli_import(args: argparse.Namespace, profiles_dir: Path | None) -> int:
-    """`org import FILE [--database PATH] [--dry-run]`: 0 imported, 2 the file is invalid (nothing changed)."""
+    """`org import FILE [--group CHAT_ID] [--database PATH] [--dry-run]`: 0 imported, 2 the file is invalid or
+    the group is unclear (nothing changed)."""
     env = ToolSettings()
     database = args.database or env.database_path
     try:
@@ -292,14 +294,42 @@ def cli_import(args: argparse.Namespace, profiles_dir: Path | None) -> int:
         for p in e.problems:
             print(p)
         return 2
-    summary = asyncio.run(_import_into(database, spec, args.dry_run))
-    print(render_summary(args.file, database, spec, summary, args.dry_run))
+    outcome = asyncio.run(_import_into(database, spec, getattr(args, "group", None), args.dry_run))
+    if isinstance(outcome, str):
+        print(f"{args.file}: {outcome}")
+        return 2
+    print(render_summary(args.file, database, spec, outcome, args.dry_run))
     return 0
 
 
-async def _import_into(database: Path, spec: Org, dry_run: bool) -> ImportSummary:
+async def _import_into(database: Path, spec: Org, group: int | None, dry_run: bool) -> ImportSummary | str:
     async with Database.opened(database) as db:
-        return await import_org(db, spec, dry_run=dry_run)
+        target = await target_group(db, spec, group)
+        if isinstance(target, str):
+            return target
+        return await import_org(db, spec, chat_id=target, dry_run=dry_run)
+
+
+async def target_group(db: Database, spec: Org, chat_id: int | None) -> int | str | None:
+    """The group an import goes to: the one named, else the only one bound, else none yet (adopted by the
+    first /bind). A string says why it cannot be told."""
+    bound = await org.groups(db)
+    listing = "; ".join(f"{g.chat_id} «{g.title}» ({g.profile})" for g in bound)
+    if chat_id is None:
+        if len(bound) > 1:
+            return f"several groups are bound, name one with --group: {listing}"
+        if not bound:
+            return None
+        chosen = bound[0]
+    else:
+        found = next((g for g in bound if g.chat_id == chat_id), None)
+        if found is None:
+            return f"group {chat_id} is not bound; bound: {listing or 'none'}"
+        chosen = found
+    if chosen.profile != spec.profile:
+        return (f"group {chosen.chat_id} «{chosen.title}» works by profile {chosen.profile!r}, the file is for "
+                f"{spec.profile!r}: set profile = {chosen.profile!r} in the file or /bind the group anew")
+    return chosen.chat_id
 
 
 # --- problem keys -----------------------------------------------------------------------------

@@ -91,14 +91,14 @@ class Reminders:
     async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None) -> str:
         if role in profile.roles_with(Action.ANSWER):
             deps = [department] if department is not None else ([row.incident.lead] if row.incident.lead else [])
-            key: tuple = ("heads", *deps)
+            key: tuple = (row.chat_id, "heads", *deps)
         else:
-            key = ("roles", role, *(r for r, spec in profile.roles.items() if spec.acts_for == role))
-        if key not in self._people:  # looked up once per tick, not once per notice
-            if key[0] == "heads":
-                people = [p for d in key[1:] for p in await org.heads_of(self.db, d)]
+            key = (row.chat_id, "roles", role, *(r for r, spec in profile.roles.items() if spec.acts_for == role))
+        if key not in self._people:  # looked up once per tick, not once per notice; substitutes for the absent
+            if key[1] == "heads":
+                people = [p for d in key[2:] for p in await self.service.heads(d, row.chat_id)]
             else:
-                people = [p for r in key[1:] for p in await org.people_with_role(self.db, r)]
+                people = await self.service.with_role(row.chat_id, *key[2:])
             unique = {p.user_id: p for p in people}
             self._people[key] = ", ".join(texts.mention(p.user_id, p.name) for p in unique.values())
         return self._people[key]
@@ -138,12 +138,13 @@ class Reminders:
         if not overdue:
             return
         by_person: dict[int, list[str]] = defaultdict(list)
-        controllers: dict[str, list[int]] = {}
+        controllers: dict[int, list[int]] = {}
         for s in overdue:
-            if s.profile.id not in controllers:  # once per tick, not once per notice
-                controllers[s.profile.id] = [p.user_id for role in s.profile.roles_with(Action.ESCALATIONS)
-                                             for p in await org.people_with_role(self.db, role)]
-            for user_id in controllers[s.profile.id]:
+            chat_id = s.incident.chat_id
+            if chat_id not in controllers:  # once per tick and group, not once per notice
+                controllers[chat_id] = [p.user_id for p in await self.service.with_role(
+                    chat_id, *s.profile.roles_with(Action.ESCALATIONS))]
+            for user_id in controllers[chat_id]:
                 by_person[user_id].append(
                         f"№{s.incident.incident.id} · {escape(s.timer_title)} — опоздание "
                         f"{texts.span(now - s.due_at)}, срок был {texts.when(s.due_at, s.profile, now)} "
@@ -156,12 +157,13 @@ class Reminders:
 
     async def _intakes(self, now: datetime) -> None:
         """The coordinator is reminded of a message he took in but has not sent to the group yet."""
-        home = await org.home_group(self.db)
-        if home is None:
-            return
-        profile = self.service.profile(home.profile)
+        bound = {g.chat_id: g for g in await org.groups(self.db)}
         async with self.db.transaction() as conn:
             for user_id, data in await store.all_intakes(conn):
+                group = bound.get(data.get("group"))  # type: ignore[arg-type]
+                if group is None:
+                    continue
+                profile = self.service.profile(group.profile)
                 track = profile.source(data["source"]).track if data.get("source") else next(iter(profile.tracks))
                 spec = next((t for t in profile.timers_for(track) if "detected" in t.start), None)
                 detected = from_db(data.get("detected_at"))
@@ -201,9 +203,8 @@ class Reminders:
             async with self.db.transaction() as conn:
                 await due.mark_digest(conn, group.chat_id, today.isoformat(), now)
                 await enqueue(conn, group.chat_id, "sendMessage", {"chat_id": group.chat_id, "text": text}, now)
-                for role in profile.roles_with(Action.ESCALATIONS):
-                    for p in await org.people_with_role(self.db, role):
-                        await enqueue(conn, p.user_id, "sendMessage", {"chat_id": p.user_id, "text": text}, now)
+                for p in await self.service.with_role(group.chat_id, *profile.roles_with(Action.ESCALATIONS)):
+                    await enqueue(conn, p.user_id, "sendMessage", {"chat_id": p.user_id, "text": text}, now)
 
     async def digest_text(self, profile: Profile, chat_id: int, day: date, now: datetime) -> str:
         """Yesterday's incidents by department, the open ones with their next deadline, the worst delays."""

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ from babel.numbers import format_percent
 from bot.clock import Clock, SystemClock
 from bot.settings import ToolSettings
 from bot.texts import LOCALE, TEXT_LIMIT, lines, outcome_title, plural, span
-from bot.workflow import Actor, may
+from bot.workflow import may
 from profiles.events import Action, Event, Outcome
 from profiles.loader import ProfileError, load_profile
 from profiles.schema import Profile, TimerSpec
@@ -52,6 +52,9 @@ from storage import org
 from storage import reports as store
 from storage.db import Database
 from storage.outbox import enqueue
+
+if TYPE_CHECKING:
+    from bot.service import Service
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 SUMMARY_LIMIT = TEXT_LIMIT - 400  # room for the "and N more" line
@@ -559,43 +562,66 @@ class ReportAsk:
     month: str | None = None  # the command's argument
 
 
-async def make_report(db: Database, profile: Profile, month: date, now: datetime, out_dir: Path
-                      ) -> tuple[MonthlyReport, ReportFiles]:
+async def make_report(db: Database, profile: Profile, month: date, now: datetime, out_dir: Path,
+                      chat_id: int | None = None) -> tuple[MonthlyReport, ReportFiles]:
     start, end = month_bounds(month, profile)
     ids = {timer_id for _, timer_id in answer_timers(profile)}
-    data = await store.month_data(db, profile.id, start, end, ids)
+    data = await store.month_data(db, profile.id, start, end, ids, chat_id)
     report = build_report(profile, month, data, now)
     return report, await asyncio.to_thread(write_files, report, out_dir)
 
 
-async def report_command(db: Database, clock: Clock, profile_of: Callable[[str], Profile], ask: ReportAsk,
-                         reports_dir: Path) -> str | None:
-    """/report [YYYY-MM]: builds the month's report and queues it to the chat it was asked in.
-    Returns a line to answer right away (a refusal, a bad month), or None when the report is queued."""
+async def report_command(service: Service, ask: ReportAsk, reports_dir: Path) -> str | None:
+    """/report [YYYY-MM]: builds the month's report and queues it to the chat it was asked in. In a private
+    chat: a report for each group the asker may have one of. Returns a line to answer right away (a refusal,
+    a bad month), or None when the report is queued."""
+    db = service.db
     if ask.private:
-        group = await org.home_group(db)
+        groups = await service.groups_where(ask.user_id, Action.REPORT)
+        if not groups:
+            known = await org.groups_of(db, ask.user_id) or await org.groups(db)
+            if not known:
+                return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
+            return _who_may_report(service.profile(known[0].profile))
     else:
         group = await org.group(db, ask.chat_id)
-    if group is None:
-        return ("Бот ещё не подключён к группе: администратор должен отправить /bind в группе." if ask.private
-                else "Группа не подключена: администратор должен отправить /bind.")
-    profile = profile_of(group.profile)
-    if not may(profile, Actor(ask.user_id, await org.roles_of(db, ask.user_id)), Action.REPORT):
-        allowed = profile.roles_with(Action.REPORT)  # substitutes go without saying
-        who = ", ".join(profile.roles[r].title.lower() for r in allowed if profile.roles[r].acts_for not in allowed)
-        return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты регламентом не предусмотрены."
+        if group is None:
+            return "Группа не подключена: администратор должен отправить /bind."
+        profile = service.profile(group.profile)
+        if not may(profile, await service.actor(ask.user_id, group.chat_id), Action.REPORT):
+            return _who_may_report(profile)
+        groups = [group]
+    for group in groups:
+        refusal = await _queue_report(service, group, ask, reports_dir, several=len(groups) > 1)
+        if refusal:
+            return refusal
+    return None
+
+
+def _who_may_report(profile: Profile) -> str:
+    allowed = profile.roles_with(Action.REPORT)  # substitutes go without saying
+    who = ", ".join(profile.roles[r].title.lower() for r in allowed if profile.roles[r].acts_for not in allowed)
+    return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты регламентом не предусмотрены."
+
+
+async def _queue_report(service: Service, group: org.Group, ask: ReportAsk, reports_dir: Path,
+                        several: bool) -> str | None:
+    db, clock = service.db, service.clock
+    profile = service.profile(group.profile)
     now = clock.now()
     try:
         month = parse_month(ask.month) if ask.month and ask.month.strip() else now.astimezone(profile.tz).date()
     except MonthError:
         return "Месяц пишется так: /report 2026-11"
     month = month.replace(day=1)
-    report, files = await make_report(db, profile, month, now, reports_dir / f"{month:%Y-%m}")
+    folder = reports_dir / (f"{month:%Y-%m}" + (f"-{abs(group.chat_id)}" if several else ""))
+    report, files = await make_report(db, profile, month, now, folder, group.chat_id)
     where: dict[str, Any] = {"chat_id": ask.chat_id}
     if ask.thread_id:
         where["message_thread_id"] = ask.thread_id
     calls = [
-        ("sendMessage", {**where, "text": summary_html(report)}),
+        ("sendMessage", {**where, "text": (f"<b>{html.escape(group.title)}</b>\n" if several else "")
+                         + summary_html(report)}),
         ("sendPhoto", {**where, "photo": {"$file": str(files.chart.resolve()), "name": files.chart.name},
                        "caption": f"Инциденты по дням и доля ответов в срок, {html.escape(report.label)}"}),
         ("sendDocument", {**where, "document": {"$file": str(files.xlsx.resolve()), "name": files.xlsx.name}}),
@@ -624,10 +650,11 @@ def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock
         print(f"error: no database at {database}", file=sys.stderr)
         return 2
     try:
-        report, files = asyncio.run(_cli_build(database, month, args.profile, env.default_profile, profiles_dir,
+        report, files = asyncio.run(_cli_build(database, month, args.profile, getattr(args, "group", None),
+                                               env.default_profile, profiles_dir,
                                                args.out or Path(database).parent / "reports" / f"{month:%Y-%m}",
                                                (clock or SystemClock()).now()))
-    except ProfileError as e:
+    except (ProfileError, LookupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(plain_text(summary_html(report, limit=10**9)))
@@ -637,10 +664,19 @@ def cli_report(args: argparse.Namespace, profiles_dir: Path | None, clock: Clock
     return 0
 
 
-async def _cli_build(database: Path, month: date, profile_name: str | None, default_profile: str,
-                     profiles_dir: Path | None, out_dir: Path, now: datetime) -> tuple[MonthlyReport, ReportFiles]:
+async def _cli_build(database: Path, month: date, profile_name: str | None, chat_id: int | None,
+                     default_profile: str, profiles_dir: Path | None, out_dir: Path,
+                     now: datetime) -> tuple[MonthlyReport, ReportFiles]:
+    """One group's report (--group, or the only one bound); else every group of the profile together."""
     async with Database.opened(database) as db:
-        if profile_name is None:
-            home = await org.home_group(db)
-            profile_name = home.profile if home else default_profile
-        return await make_report(db, load_profile(profile_name, profiles_dir), month, now, out_dir)
+        bound = await org.groups(db)
+        if chat_id is None and profile_name is None and len(bound) == 1:
+            chat_id = bound[0].chat_id
+        if chat_id is not None:
+            group = next((g for g in bound if g.chat_id == chat_id), None)
+            if group is None:
+                raise LookupError(f"group {chat_id} is not bound; bound: "
+                                  + (", ".join(f"{g.chat_id} ({g.title})" for g in bound) or "none"))
+            profile_name = group.profile
+        profile = load_profile(profile_name or default_profile, profiles_dir)
+        return await make_report(db, profile, month, now, out_dir, chat_id)

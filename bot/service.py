@@ -42,8 +42,8 @@ from bot.workflow import (
 from profiles.events import Action, Outcome
 from profiles.loader import load_profile
 from profiles.schema import Profile
+from storage import absences, org
 from storage import incidents as store
-from storage import org
 from storage.db import Database, from_db, to_db
 from storage.outbox import enqueue, enqueue_latest
 
@@ -79,10 +79,13 @@ class Reply:
 
 
 class Service:
-    def __init__(self, db: Database, clock: Clock, profiles_dir: Any = None) -> None:
+    def __init__(self, db: Database, clock: Clock, profiles_dir: Any = None,
+                 admin_ids: frozenset[int] = frozenset(), default_profile: str = "izobilny") -> None:
         self.db = db
         self.clock = clock
         self.profiles_dir = profiles_dir
+        self.admin_ids = admin_ids  # ADMIN_IDS: administrators of the whole bot from the settings
+        self.default_profile = default_profile
         self._profiles: dict[str, Profile] = {}
 
     def profile(self, name: str) -> Profile:
@@ -90,24 +93,64 @@ class Service:
             self._profiles[name] = load_profile(name, self.profiles_dir)
         return self._profiles[name]
 
-    async def actor(self, user_id: int) -> Actor:
-        return Actor(user_id, await org.roles_of(self.db, user_id), await org.departments_headed_by(self.db, user_id))
+    async def actor(self, user_id: int, chat_id: int) -> Actor:
+        """What the user may do in the group: his roles and departments, and those of whoever he stands in
+        for while they are away (/away)."""
+        roles = set(await org.roles_of(self.db, user_id, chat_id))
+        departments = set(await org.departments_headed_by(self.db, user_id, chat_id))
+        for absent in await absences.acting_for(self.db, chat_id, user_id, self.clock.now()):
+            roles |= await org.roles_of(self.db, absent, chat_id) - {org.ADMIN_ROLE}
+            departments |= await org.departments_headed_by(self.db, absent, chat_id)
+        if user_id in self.admin_ids:
+            roles.add(org.ADMIN_ROLE)
+        return Actor(user_id, frozenset(roles), frozenset(departments))
+
+    async def is_admin(self, user_id: int, chat_id: int | None = None) -> bool:
+        """An administrator of the group (or, chat_id None, of the whole bot)."""
+        if user_id in self.admin_ids or await org.is_bot_admin(self.db, user_id):
+            return True
+        return chat_id is not None and org.ADMIN_ROLE in await org.roles_of(self.db, user_id, chat_id)
+
+    async def on_duty(self, chat_id: int, people: list[org.Person]) -> list[org.Person]:
+        """Who gets what is addressed to these people now: an absent one's substitute instead of him."""
+        away = await absences.active(self.db, chat_id, self.clock.now())
+        out: dict[int, org.Person] = {}
+        for p in people:
+            if p.user_id in away:
+                sub = away[p.user_id].substitute_id
+                p = await org.person(self.db, sub) or org.Person(sub, str(sub))
+            out.setdefault(p.user_id, p)
+        return list(out.values())
+
+    async def with_role(self, chat_id: int, *roles: str) -> list[org.Person]:
+        """The group's holders of these roles, on duty now."""
+        people = [p for r in roles for p in await org.people_with_role(self.db, r, chat_id)]
+        return await self.on_duty(chat_id, people)
+
+    async def heads(self, department_id: int, chat_id: int) -> list[org.Person]:
+        return await self.on_duty(chat_id, await org.heads_of(self.db, department_id))
+
+    async def groups_where(self, user_id: int, action: Action) -> list[org.Group]:
+        """The bound groups where the user may do this (his own roles or as a substitute), by title."""
+        found = []
+        for g in await org.groups(self.db):
+            if may(self.profile(g.profile), await self.actor(user_id, g.chat_id), action):
+                found.append(g)
+        return sorted(found, key=lambda g: (g.title, g.chat_id))
 
     # --- intake ------------------------------------------------------------------------------
 
     async def intake_message(self, msg: IncomingMessage) -> str | None:
         """A message in the coordinator's private chat. Returns a direct answer for non-coordinators."""
-        group = await org.home_group(self.db)
-        if group is None:
-            return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
-        profile = self.profile(group.profile)
-        actor = await self.actor(msg.user_id)
-        if not may(profile, actor, Action.INTAKE):
+        mine = await self.groups_where(msg.user_id, Action.INTAKE)
+        if not mine:
+            if not await org.groups(self.db):
+                return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
             return "Принимать сообщения в работу может только координатор. Если это ошибка — напишите администратору."
         now = self.clock.now()
         awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
         if awaited and awaited.get("kind") == "intake_time":
-            return await self._intake_time(msg, profile, now)
+            return await self._intake_time(msg, now)
         async with self.db.transaction() as conn:
             data = await store.get_intake(conn, msg.user_id)
             if data and msg.media_group_id and data.get("media_group_id") == msg.media_group_id:
@@ -115,7 +158,12 @@ class Service:
                 data["text"] = data["text"] or msg.text
                 await store.put_intake(conn, msg.user_id, data, now)
                 return None
+            # the group of the previous message, if still his; else the first (a button switches)
+            previous = data.get("group") if data else None
+            group = next((g for g in mine if g.chat_id == previous), mine[0])
+            profile = self.profile(group.profile)
             data = self._new_intake(profile, msg, group.chat_id)
+            data["groups"] = [g.chat_id for g in mine]
             await store.put_intake(conn, msg.user_id, data, now)
             await self._send_panel(conn, profile, msg.chat_id, data, now)
         return None
@@ -133,10 +181,12 @@ class Service:
 
     async def _send_panel(self, conn: aiosqlite.Connection, profile: Profile, chat_id: int, data: dict[str, Any],
                           now: datetime, edit_message: int | None = None) -> None:
-        departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
-        text = self._panel_text(profile, data, departments, now)
+        departments = [(d.id, d.name) for d in await org.active_departments(self.db, data["group"])]
+        group = await org.group(self.db, data["group"])
+        text = self._panel_text(profile, data, departments, now, group.title if group else "")
+        several = len(data.get("groups", ())) > 1
         markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],
-                                    bool(data.get("significant")))
+                                    bool(data.get("significant")), group.title if group and several else None)
         if edit_message:
             await enqueue(conn, chat_id, "editMessageText",
                           {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
@@ -145,7 +195,7 @@ class Service:
                           now, purpose=f"panel:{data['owner']}")
 
     def _panel_text(self, profile: Profile, data: dict[str, Any], departments: list[tuple[int, str]],
-                    now: datetime) -> str:
+                    now: datetime, group_title: str) -> str:
         detected = from_db(data["detected_at"]) or now
         names = dict(departments)
         if data["source"]:
@@ -163,7 +213,7 @@ class Service:
         deps = ", ".join(("★ " if i == 0 and len(chosen) > 1 else "") + escape(names.get(d, "?"))
                          for i, d in enumerate(chosen)) or "не выбраны"
         return texts.lines(
-            "<b>Новое сообщение</b>",
+            "<b>Новое сообщение</b>" + (f" → «{escape(group_title)}»" if len(data.get("groups", ())) > 1 else ""),
             texts.quote(data["text"], 400) or ("(медиа без подписи)" if data["messages"] else None),
             source_line, track_line,
             f"Выявлено: {texts.when(detected, profile, now)} ({escape(data['detected_reason'])}){deadline}",
@@ -173,11 +223,12 @@ class Service:
         )
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
-        group = await org.home_group(self.db)
-        if group is None or await store.get_intake(self.db, user_id) is None:
+        draft = await store.get_intake(self.db, user_id)
+        group = await org.group(self.db, draft["group"]) if draft else None
+        if draft is None or group is None:
             return Reply("Черновик не найден: перешлите сообщение ещё раз.", show_alert=True)
         profile = self.profile(group.profile)
-        if not may(profile, await self.actor(user_id), Action.INTAKE):
+        if not may(profile, await self.actor(user_id, group.chat_id), Action.INTAKE):
             return Reply("Это может сделать только координатор.", show_alert=True)
         now = self.clock.now()
         async with self.db.transaction() as conn:
@@ -190,8 +241,18 @@ class Service:
                 if not 0 <= value < len(profile.sources):
                     return Reply("Нет такого источника.", show_alert=True)
                 data["source"], data["source_reason"] = profile.sources[value].id, "выбран вручную"
+            elif action == "grp":  # the next of his groups: another organisation, another profile
+                mine = [g.chat_id for g in await self.groups_where(user_id, Action.INTAKE)]
+                if data["group"] not in mine and not mine:
+                    return Reply("Это может сделать только координатор.", show_alert=True)
+                following = mine[(mine.index(data["group"]) + 1) % len(mine)] if data["group"] in mine else mine[0]
+                new_profile = self.profile((await org.group(self.db, following) or group).profile)
+                data.update(group=following, groups=mine, departments=[])
+                if new_profile.id != profile.id:
+                    data["source"], data["source_reason"] = None, ""
+                profile = new_profile
             elif action == "dep":
-                if await org.department(self.db, value) is None:
+                if await org.department_in(self.db, group.chat_id, value) is None:
                     return Reply("Нет такого отдела.", show_alert=True)
                 chosen = data["departments"]
                 data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
@@ -215,8 +276,14 @@ class Service:
             await self._send_panel(conn, profile, chat_id, data, now, edit_message=message_id)
         return Reply()
 
-    async def _intake_time(self, msg: IncomingMessage, profile: Profile, now: datetime) -> str | None:
+    async def _intake_time(self, msg: IncomingMessage, now: datetime) -> str | None:
         data = await store.get_intake(self.db, msg.user_id)
+        group = await org.group(self.db, data["group"]) if data else None
+        if data is None or group is None:
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            return "Черновик не найден: перешлите сообщение ещё раз."
+        profile = self.profile(group.profile)
         moment = parse_local_time(msg.text, profile, now)
         if moment is None:
             return "Не понял время. Пример: 09:40 или 23.11 09:40."
@@ -224,8 +291,6 @@ class Service:
             return "Время выявления не может быть в будущем."
         async with self.db.transaction() as conn:
             await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
-            if data is None:
-                return "Черновик не найден: перешлите сообщение ещё раз."
             data["detected_at"], data["detected_reason"] = to_db(moment), "указано вручную"
             await store.put_intake(conn, msg.user_id, data, now)
             await self._send_panel(conn, profile, msg.chat_id, data, now)
@@ -240,7 +305,8 @@ class Service:
         detected = from_db(data["detected_at"]) or now
         incident_id = await store.next_id(conn)
         opened = open_incident(profile, incident_id, data["source"], detected, now)
-        routed = decide(profile, opened.incident, Route(tuple(data["departments"])), await self.actor(user_id), now)
+        routed = decide(profile, opened.incident, Route(tuple(data["departments"])),
+                        await self.actor(user_id, group.chat_id), now)
         if isinstance(routed, Refusal):
             return routed.reason
         await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
@@ -280,8 +346,7 @@ class Service:
         text = texts.lines(f"❗ <b>Общественно значимое сообщение №{row.incident.id}</b> "
                            f"({escape(profile.source(row.source).title)})", texts.quote(row.text, 1500),
                            f"🔗 {escape(row.link)}" if row.link else None)
-        for role in profile.roles_with(Action.ESCALATIONS):
-            for person in await org.people_with_role(self.db, role):
+        for person in await self.with_role(row.chat_id, *profile.roles_with(Action.ESCALATIONS)):
                 await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
 
     async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
@@ -296,9 +361,11 @@ class Service:
         inc = row.incident
         source = profile.source(row.source)
         dep_lines = []
+        away = await absences.active(self.db, row.chat_id, now)
         for i, dep_id in enumerate(inc.departments):
             dep = await org.department(self.db, dep_id)
-            heads = ", ".join(texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, dep_id))
+            heads = ", ".join([await self._head_line(p, away, profile, now)
+                               for p in await org.heads_of(self.db, dep_id)])
             mark = "★ " if i == 0 and len(inc.departments) > 1 else ""
             dep_lines.append(f"{mark}{escape(dep.name if dep else '?')}" + (f" — {heads}" if heads else ""))
         status = texts.state_title(inc.state)
@@ -315,6 +382,15 @@ class Service:
             f"Статус: <b>{status}</b>",
             ["Сроки:", *deadlines] if deadlines else None,
         )
+
+    async def _head_line(self, head: org.Person, away: dict[int, absences.Absence], profile: Profile,
+                         now: datetime) -> str:
+        """A head on the card; one who is away is named, and his substitute is mentioned (acting)."""
+        absence = away.get(head.user_id)
+        if absence is None:
+            return texts.mention(head.user_id, head.name)
+        sub = texts.mention(absence.substitute_id, await self.name(absence.substitute_id))
+        return f"{sub} (и. о.; {escape(head.name)} отсутствует {texts.through(absence.until, profile)})"
 
     async def _refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
         row = await store.load(conn, incident_id)
@@ -360,7 +436,7 @@ class Service:
         if row is None or not row.incident.state.is_open:
             return
         profile = self.profile(row.profile)
-        actor = await self.actor(msg.user_id)
+        actor = await self.actor(msg.user_id, msg.chat_id)
         inc = row.incident
         now = self.clock.now()
         if inc.lead in actor.departments and inc.state in (State.ASSIGNED, State.REWORK, State.AWAITING_FINAL):
@@ -396,7 +472,7 @@ class Service:
         if row is None or row.chat_id != chat_id:
             return Reply("Инцидент не найден.", show_alert=True)
         profile = self.profile(row.profile)
-        actor = await self.actor(user_id)
+        actor = await self.actor(user_id, row.chat_id)
         now = self.clock.now()
         if action == "pu" and value == 0:  # ask for the link first; "without a link" publishes right away
             check = decide(profile, row.incident, Publish(), actor, now)
@@ -441,7 +517,7 @@ class Service:
                 await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
             return
         profile = self.profile(row.profile)
-        actor = await self.actor(msg.user_id)
+        actor = await self.actor(msg.user_id, row.chat_id)
         text = msg.text.strip()
         kind = awaited["kind"]
         if not text:
@@ -471,7 +547,7 @@ class Service:
             return Reply("Инцидент уже направлен.", show_alert=True)
         awaited = await store.get_awaited(self.db, actor.user_id, chat_id) or {}
         chosen: list[int] = awaited.get("chosen", []) if awaited.get("kind") == "reroute" else []
-        active = {d.id: d.name for d in await org.active_departments(self.db)}
+        active = {d.id: d.name for d in await org.active_departments(self.db, row.chat_id)}
         if action == "rd":
             if value not in active:
                 return Reply("Нет такого отдела.", show_alert=True)
@@ -534,7 +610,7 @@ class Service:
                 draft_text = (row.draft or {}).get("text", "")
                 await self.say(conn, row, texts.lines(
                     f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines,
-                    await self._reviewers(profile, inc)), now, kb.review_keyboard(inc.id))
+                    await self._reviewers(profile, inc, row.chat_id)), now, kb.review_keyboard(inc.id))
             case SubmitPart():
                 await self.say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
             case Approve() if inc.state is State.APPROVED:
@@ -547,10 +623,10 @@ class Service:
             case Approve():
                 step = profile.approval[inc.step]
                 await self.say(conn, row, texts.lines(f"✅ Этап согласован. Дальше: {escape(step.title)}.",
-                                                       await self._reviewers(profile, inc)), now,
+                                                       await self._reviewers(profile, inc, row.chat_id)), now,
                                 kb.review_keyboard(inc.id))
             case RequestRework():
-                heads = [texts.mention(p.user_id, p.name) for p in await org.heads_of(self.db, inc.lead or 0)]
+                heads = [texts.mention(p.user_id, p.name) for p in await self.heads(inc.lead or 0, row.chat_id)]
                 await self.say(conn, row, texts.lines(
                     f"↩️ {', '.join(heads) or 'Исполнитель'}, ответ возвращён на доработку:",
                     texts.quote(comment, 3000), *deadlines), now)
@@ -574,9 +650,9 @@ class Service:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
                                   {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
             case ReturnNotCompetent():
-                departments = [(d.id, d.name) for d in await org.active_departments(self.db)]
-                coordinators = [texts.mention(p.user_id, p.name) for r in profile.roles_with(Action.ROUTE)
-                                for p in await org.people_with_role(self.db, r)]
+                departments = [(d.id, d.name) for d in await org.active_departments(self.db, row.chat_id)]
+                coordinators = [texts.mention(p.user_id, p.name)
+                                for p in await self.with_role(row.chat_id, *profile.roles_with(Action.ROUTE))]
                 await self.say(conn, row, texts.lines(
                     f"🚫 {who}: не наша компетенция.", texts.quote(comment, 1000),
                     f"{', '.join(coordinators) or 'Координатор'}, выберите отделы и нажмите «Направить»."),
@@ -584,13 +660,13 @@ class Service:
             case Route():
                 await self.say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
 
-    async def _reviewers(self, profile: Profile, inc: Any) -> str | None:
+    async def _reviewers(self, profile: Profile, inc: Any, chat_id: int) -> str | None:
         """Mentions of whoever decides on the current approval step, so their phone rings."""
         step = profile.approval[inc.step] if profile.approval else None
         if step is None:
             return None
         roles = [step.role, *(r for r, spec in profile.roles.items() if spec.acts_for == step.role)]
-        people = {p.user_id: p for r in roles for p in await org.people_with_role(self.db, r)}
+        people = {p.user_id: p for p in await self.with_role(chat_id, *roles)}
         if not people:
             return None
         return "Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # personal data of closed incidents is erased after this many days (Южно-Сахалинск п. 1.4); 0: kept forever
     retention_days: int = Field(365, ge=0, le=36500)
+    # invite links made in /admin stop working after this many hours (and after one use)
+    invite_ttl_hours: int = Field(72, ge=1, le=24 * 90)
+    language: Literal["ru", "en"] = "ru"  # the bot's language; each person may choose his own with /language
 
     @field_validator("admin_ids", mode="before")
     @classmethod

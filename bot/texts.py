@@ -53,6 +53,12 @@ def when(moment: datetime, profile: Profile, now: datetime) -> str:
     return f"{format_date(local.date(), 'd MMM', locale=LOCALE)} {local:%H:%M}"
 
 
+def through(until: datetime, profile: Profile) -> str:
+    """An absence's last day, local: 'по 30 нояб.' for one that ends at midnight after 30 November."""
+    last = (until - timedelta(seconds=1)).astimezone(profile.tz).date()
+    return f"по {format_date(last, 'd MMM', locale=LOCALE)}"
+
+
 def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime) -> str:
     spec = profile.timer(timer.timer_id, track)
     if timer.paused_at is not None:

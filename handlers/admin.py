@@ -12,6 +12,7 @@ from aiogram.types import Message
 
 from bot.binding import BindOutcome, BotRights, Mode, Right, Status, bind_group, rights_from_telegram
 from bot.clock import Clock
+from bot.service import Service
 from bot.settings import Settings
 from storage.db import Database
 
@@ -27,7 +28,7 @@ RIGHT_TITLES = {
 
 @router.message(Command("bind"), F.chat.type.in_({"group", "supergroup"}))
 async def bind(message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings,
-               clock: Clock) -> None:
+               clock: Clock, service: Service) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
         await message.reply("Так: /bind или /bind <i>профиль</i>")
@@ -44,7 +45,8 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
     anonymous = message.sender_chat is not None or message.from_user is None
     outcome = await bind_group(
         db, chat_id=chat_id, title=message.chat.title or "", user_id=None if anonymous else message.from_user.id,
-        profile=args[0] if args else None, probe=probe, now=clock.now(), admin_ids=settings.admin_ids,
+        profile=args[0] if args else None, probe=probe, now=clock.now(),
+        is_admin=lambda user_id: service.is_admin(user_id, chat_id),
         default_profile=settings.default_profile, profiles_dir=settings.profiles_dir)
     await _reply(message, bot, render_bind(outcome, message.chat.title or ""))
 

@@ -4,32 +4,27 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.clock import Clock
 from bot.menus import StatusAsk, help_command, status_command
 from bot.sender import Sender
 from bot.service import Service
-from bot.settings import Settings
-from storage.db import Database
 
 router = Router(name="help")
 
 
 @router.message(Command("help"), F.chat.type == "private")
-async def help_(message: Message, db: Database, clock: Clock, settings: Settings, service: Service,
-                sender: Sender) -> None:
+async def help_(message: Message, service: Service, sender: Sender) -> None:
     if message.from_user is None:
         return
-    await help_command(db, clock, settings, service.profile, message.from_user.id, message.chat.id)
+    await help_command(service, message.from_user.id, message.chat.id)
     sender.wake()
 
 
 @router.message(Command("status"))
-async def status(message: Message, db: Database, clock: Clock, settings: Settings, service: Service,
-                 sender: Sender) -> None:
+async def status(message: Message, service: Service, sender: Sender) -> None:
     if message.from_user is None or message.sender_chat is not None:
         return  # anonymous: whose incidents would they be?
     ask = StatusAsk(user_id=message.from_user.id, chat_id=message.chat.id, private=message.chat.type == "private",
                     message_id=message.message_id,
                     thread_id=message.message_thread_id if message.is_topic_message else None)
-    await status_command(db, clock, settings, service.profile, ask)
+    await status_command(service, ask)
     sender.wake()

@@ -66,10 +66,21 @@ class Database:
     async def migrate(self) -> int:
         """Apply the migrations this file has not seen yet; returns the schema version."""
         (version,) = await (await self.conn.execute("PRAGMA user_version")).fetchone()  # type: ignore[misc]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            async with self.transaction():
-                await _execute_script(self.conn, script)
-                await self.conn.execute(f"PRAGMA user_version={number}")
+        if version >= len(MIGRATIONS):
+            return version
+        # A migration may rebuild a table (SQLite's 12-step ALTER): foreign keys are off meanwhile and
+        # checked once at the end. The pragma is a no-op inside a transaction, so it is set outside.
+        await self.conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                async with self.transaction():
+                    await _execute_script(self.conn, script)
+                    broken = await self.fetchall("PRAGMA foreign_key_check")
+                    if broken:
+                        raise RuntimeError(f"migration {number} breaks foreign keys: {[tuple(r) for r in broken]}")
+                    await self.conn.execute(f"PRAGMA user_version={number}")
+        finally:
+            await self.conn.execute("PRAGMA foreign_keys=ON")
         return len(MIGRATIONS)
 
     @contextlib.asynccontextmanager

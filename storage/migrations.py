@@ -138,4 +138,58 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, day)
     )
     """,
+    # 4: an organisation per group (departments and roles belong to a bound group; an admin role without a
+    #    group is bot-wide), invite links, absences with a substitute, the user's language.
+    #    Rows that predate groups (an org imported before any /bind) keep chat_id NULL: the first /bind adopts them.
+    """
+    CREATE TABLE departments_v4 (
+        id           INTEGER PRIMARY KEY,
+        chat_id      INTEGER,
+        code         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        territorial  INTEGER NOT NULL DEFAULT 0,
+        archived     INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO departments_v4 (id, chat_id, code, name, territorial, archived)
+        SELECT id, (SELECT MIN(chat_id) FROM groups), code, name, territorial, archived FROM departments;
+    DROP TABLE departments;
+    ALTER TABLE departments_v4 RENAME TO departments;
+    CREATE UNIQUE INDEX departments_code ON departments(IFNULL(chat_id, 0), code);
+    CREATE TABLE memberships_v4 (
+        user_id       INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        chat_id       INTEGER,
+        role          TEXT NOT NULL,
+        department_id INTEGER REFERENCES departments(id)
+    );
+    INSERT INTO memberships_v4 (user_id, chat_id, role, department_id)
+        SELECT user_id, CASE WHEN role = 'admin' THEN NULL ELSE (SELECT MIN(chat_id) FROM groups) END,
+               role, department_id FROM memberships;
+    DROP TABLE memberships;
+    ALTER TABLE memberships_v4 RENAME TO memberships;
+    CREATE UNIQUE INDEX memberships_no_dup
+        ON memberships(user_id, IFNULL(chat_id, 0), role, IFNULL(department_id, 0));
+    CREATE INDEX memberships_by_chat ON memberships(chat_id, role);
+    CREATE TABLE invites (
+        token          TEXT PRIMARY KEY,
+        chat_id        INTEGER,
+        role           TEXT NOT NULL,
+        department_id  INTEGER REFERENCES departments(id),
+        created_by     INTEGER,
+        created_at     TEXT NOT NULL,
+        expires_at     TEXT NOT NULL,
+        used_by        INTEGER,
+        used_at        TEXT,
+        revoked_at     TEXT
+    );
+    CREATE TABLE absences (
+        user_id        INTEGER NOT NULL,
+        chat_id        INTEGER NOT NULL,
+        substitute_id  INTEGER NOT NULL,
+        until          TEXT NOT NULL,
+        set_by         INTEGER,
+        created_at     TEXT NOT NULL,
+        PRIMARY KEY (user_id, chat_id)
+    );
+    ALTER TABLE people ADD COLUMN language TEXT
+    """,
 ]

@@ -1,4 +1,10 @@
-"""The organisation: departments, people, their roles, and the groups the bot is bound to.
+"""The organisations: the groups the bot is bound to, and each group's departments, people and roles.
+
+An organisation is a bound group: its departments and memberships carry its ``chat_id``, and every
+query here is asked for one group, so nothing leaks between groups. A person (a Telegram user) is shared:
+one official may hold roles in two groups. An ``admin`` membership without a group is bot-wide.
+Rows with ``chat_id`` NULL otherwise are an organisation imported before any group was bound: the first
+/bind adopts them.
 
 The only SQL for these tables. Writers run inside the caller's transaction (``async with db.transaction()``)
 so that one use case — an org import, a /bind — is all or nothing. A department is never deleted (incidents
@@ -37,6 +43,9 @@ class Membership(NamedTuple):
     department_id: int | None = None
 
 
+ADMIN_ROLE = "admin"  # built in: manages the organisation (/admin, /bind); not a role of any profile
+
+
 @dataclass(frozen=True)
 class Group:
     chat_id: int
@@ -50,13 +59,15 @@ class Group:
 # --- departments ------------------------------------------------------------------------------
 
 
-async def upsert_department(db: Database, code: str, name: str, territorial: bool) -> tuple[int, str]:
-    """Create or update (and un-archive) the department with this code: (its id, 'added'|'updated'|'same')."""
-    row = await db.fetchone("SELECT id, name, territorial, archived FROM departments WHERE code = ?", (code,))
+async def upsert_department(db: Database, chat_id: int | None, code: str, name: str,
+                            territorial: bool) -> tuple[int, str]:
+    """Create or update (and un-archive) the group's department with this code: (id, 'added'|'updated'|'same')."""
+    row = await db.fetchone("SELECT id, name, territorial, archived FROM departments "
+                            "WHERE chat_id IS ? AND code = ?", (chat_id, code))
     if row is None:
         cursor = await db.conn.execute(
-            "INSERT INTO departments (code, name, territorial, archived) VALUES (?, ?, ?, 0)",
-            (code, name, int(territorial)))
+            "INSERT INTO departments (chat_id, code, name, territorial, archived) VALUES (?, ?, ?, ?, 0)",
+            (chat_id, code, name, int(territorial)))
         return int(cursor.lastrowid or 0), "added"
     if (row["name"], bool(row["territorial"]), bool(row["archived"])) == (name, territorial, False):
         return row["id"], "same"
@@ -65,17 +76,42 @@ async def upsert_department(db: Database, code: str, name: str, territorial: boo
     return row["id"], "updated"
 
 
-async def archive_departments_except(db: Database, keep_codes: Iterable[str]) -> list[Department]:
-    """Archive every active department whose code is not kept; returns those archived now."""
+async def add_department(db: Database, chat_id: int, name: str, territorial: bool = False) -> int:
+    """A new department made in chat (/admin): its code is generated, as nobody types one there."""
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM departments WHERE chat_id IS ?", (chat_id,))
+    n = (row["n"] if row else 0) + 1
+    while await db.fetchone("SELECT 1 FROM departments WHERE chat_id IS ? AND code = ?", (chat_id, f"d{n}")):
+        n += 1
+    department_id, _ = await upsert_department(db, chat_id, f"d{n}", name, territorial)
+    return department_id
+
+
+async def update_department(db: Database, department_id: int, *, name: str | None = None,
+                            territorial: bool | None = None, archived: bool | None = None) -> None:
+    for column, value in (("name", name), ("territorial", territorial), ("archived", archived)):
+        if value is not None:
+            await db.conn.execute(f"UPDATE departments SET {column} = ? WHERE id = ?",  # column: one of three names
+                                  (value if column == "name" else int(bool(value)), department_id))
+
+
+async def archive_departments_except(db: Database, chat_id: int | None, keep_codes: Iterable[str]) -> list[Department]:
+    """Archive every active department of the group whose code is not kept; returns those archived now."""
     keep = set(keep_codes)
-    gone = [d for d in await active_departments(db) if d.code not in keep]
+    gone = [d for d in await active_departments(db, chat_id) if d.code not in keep]
     for d in gone:
         await db.conn.execute("UPDATE departments SET archived = 1 WHERE id = ?", (d.id,))
     return gone
 
 
-async def active_departments(db: Database) -> list[Department]:
-    rows = await db.fetchall("SELECT * FROM departments WHERE archived = 0 ORDER BY name, id")
+async def active_departments(db: Database, chat_id: int | None) -> list[Department]:
+    rows = await db.fetchall("SELECT * FROM departments WHERE chat_id IS ? AND archived = 0 ORDER BY name, id",
+                             (chat_id,))
+    return [_department(r) for r in rows]
+
+
+async def all_departments(db: Database, chat_id: int | None) -> list[Department]:
+    """Active first, then archived (the admin panel lists both)."""
+    rows = await db.fetchall("SELECT * FROM departments WHERE chat_id IS ? ORDER BY archived, name, id", (chat_id,))
     return [_department(r) for r in rows]
 
 
@@ -85,8 +121,14 @@ async def department(db: Database, department_id: int) -> Department | None:
     return None if row is None else _department(row)
 
 
-async def department_by_code(db: Database, code: str) -> Department | None:
-    row = await db.fetchone("SELECT * FROM departments WHERE code = ?", (code,))
+async def department_in(db: Database, chat_id: int, department_id: int) -> Department | None:
+    """The department if it belongs to the group: ids from a button are checked against the group."""
+    row = await db.fetchone("SELECT * FROM departments WHERE id = ? AND chat_id = ?", (department_id, chat_id))
+    return None if row is None else _department(row)
+
+
+async def department_by_code(db: Database, chat_id: int | None, code: str) -> Department | None:
+    row = await db.fetchone("SELECT * FROM departments WHERE chat_id IS ? AND code = ?", (chat_id, code))
     return None if row is None else _department(row)
 
 
@@ -116,42 +158,90 @@ async def person(db: Database, user_id: int) -> Person | None:
     return None if row is None else Person(row["user_id"], row["name"], row["username"])
 
 
+async def people_ids(db: Database) -> list[int]:
+    """Everyone the bot has known, with roles or without."""
+    return [r["user_id"] for r in await db.fetchall("SELECT user_id FROM people ORDER BY user_id")]
+
+
+async def language(db: Database, user_id: int) -> str | None:
+    row = await db.fetchone("SELECT language FROM people WHERE user_id = ?", (user_id,))
+    return row["language"] if row else None
+
+
+async def set_language(db: Database, user_id: int, name: str, language: str | None) -> None:
+    await db.conn.execute(
+        "INSERT INTO people (user_id, name, language) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language", (user_id, name, language))
+
+
 # --- memberships ------------------------------------------------------------------------------
 
 
-async def memberships(db: Database) -> set[Membership]:
-    rows = await db.fetchall("SELECT user_id, role, department_id FROM memberships")
+async def memberships(db: Database, chat_id: int | None) -> set[Membership]:
+    """The group's memberships (the bot-wide admins are not the group's)."""
+    rows = await db.fetchall("SELECT user_id, role, department_id FROM memberships WHERE chat_id IS ?", (chat_id,))
     return {Membership(r["user_id"], r["role"], r["department_id"]) for r in rows}
 
 
-async def set_memberships(db: Database, wanted: Iterable[Membership]) -> tuple[set[Membership], set[Membership]]:
-    """Make the memberships table exactly ``wanted``: returns (added, removed). People must exist."""
+async def set_memberships(db: Database, chat_id: int | None,
+                          wanted: Iterable[Membership]) -> tuple[set[Membership], set[Membership]]:
+    """Make the group's memberships exactly ``wanted``: returns (added, removed). People must exist."""
     target = set(wanted)
-    current = await memberships(db)
+    current = await memberships(db, chat_id)
     removed, added = current - target, target - current
     for m in removed:
-        await db.conn.execute(
-            "DELETE FROM memberships WHERE user_id = ? AND role = ? AND department_id IS ?",
-            (m.user_id, m.role, m.department_id))
+        await remove_membership(db, chat_id, m)
     for m in sorted(added, key=lambda m: (m.user_id, m.role, m.department_id or 0)):
-        await db.conn.execute("INSERT INTO memberships (user_id, role, department_id) VALUES (?, ?, ?)",
-                              (m.user_id, m.role, m.department_id))
+        await add_membership(db, chat_id, m)
     return added, removed
 
 
-async def roles_of(db: Database, user_id: int) -> frozenset[str]:
-    """Role names the user holds: profile roles (coordinator, executor…) and the built-in 'admin'."""
+async def add_membership(db: Database, chat_id: int | None, m: Membership) -> bool:
+    """False when the person already has it."""
+    cursor = await db.conn.execute(
+        "INSERT OR IGNORE INTO memberships (user_id, chat_id, role, department_id) VALUES (?, ?, ?, ?)",
+        (m.user_id, chat_id, m.role, m.department_id))
+    return cursor.rowcount > 0
+
+
+async def remove_membership(db: Database, chat_id: int | None, m: Membership) -> None:
+    await db.conn.execute(
+        "DELETE FROM memberships WHERE user_id = ? AND chat_id IS ? AND role = ? AND department_id IS ?",
+        (m.user_id, chat_id, m.role, m.department_id))
+
+
+async def remove_from_group(db: Database, chat_id: int, user_id: int) -> int:
+    """Every role the person holds in the group, gone at once; returns how many."""
+    cursor = await db.conn.execute("DELETE FROM memberships WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
+    return cursor.rowcount
+
+
+async def roles_of(db: Database, user_id: int, chat_id: int | None) -> frozenset[str]:
+    """Role names the user holds in the group — profile roles (coordinator, executor…) and 'admin' —
+    and the bot-wide admin role. Heads of archived departments hold nothing through them."""
     rows = await db.fetchall(
         "SELECT DISTINCT m.role FROM memberships m LEFT JOIN departments d ON d.id = m.department_id "
-        "WHERE m.user_id = ? AND (m.department_id IS NULL OR d.archived = 0)", (user_id,))
+        "WHERE m.user_id = ? AND (m.chat_id IS ? OR (m.chat_id IS NULL AND m.role = ?)) "
+        "AND (m.department_id IS NULL OR d.archived = 0)", (user_id, chat_id, ADMIN_ROLE))
     return frozenset(r["role"] for r in rows)
 
 
-async def departments_headed_by(db: Database, user_id: int) -> frozenset[int]:
-    """Ids of the active departments the user heads."""
+async def is_bot_admin(db: Database, user_id: int) -> bool:
+    """An admin of the whole bot (not of one group): binds groups, sees every organisation."""
+    row = await db.fetchone("SELECT 1 FROM memberships WHERE user_id = ? AND chat_id IS NULL AND role = ?",
+                            (user_id, ADMIN_ROLE))
+    return row is not None
+
+
+async def any_admin(db: Database) -> bool:
+    return await db.fetchone("SELECT 1 FROM memberships WHERE role = ? LIMIT 1", (ADMIN_ROLE,)) is not None
+
+
+async def departments_headed_by(db: Database, user_id: int, chat_id: int | None) -> frozenset[int]:
+    """Ids of the group's active departments the user heads."""
     rows = await db.fetchall(
         "SELECT DISTINCT m.department_id FROM memberships m JOIN departments d ON d.id = m.department_id "
-        "WHERE m.user_id = ? AND d.archived = 0", (user_id,))
+        "WHERE m.user_id = ? AND m.chat_id IS ? AND d.archived = 0", (user_id, chat_id))
     return frozenset(r["department_id"] for r in rows)
 
 
@@ -163,13 +253,26 @@ async def heads_of(db: Database, department_id: int) -> list[Person]:
     return [Person(r["user_id"], r["name"], r["username"]) for r in rows]
 
 
-async def people_with_role(db: Database, role: str) -> list[Person]:
-    """Everyone holding the role, organisation-wide or in an active department, by name."""
+async def people_with_role(db: Database, role: str, chat_id: int | None) -> list[Person]:
+    """Everyone holding the role in the group, organisation-wide or in an active department, by name."""
     rows = await db.fetchall(
         "SELECT DISTINCT p.user_id, p.name, p.username FROM memberships m "
         "JOIN people p ON p.user_id = m.user_id LEFT JOIN departments d ON d.id = m.department_id "
-        "WHERE m.role = ? AND (m.department_id IS NULL OR d.archived = 0) ORDER BY p.name, p.user_id", (role,))
+        "WHERE m.role = ? AND m.chat_id IS ? AND (m.department_id IS NULL OR d.archived = 0) "
+        "ORDER BY p.name, p.user_id", (role, chat_id))
     return [Person(r["user_id"], r["name"], r["username"]) for r in rows]
+
+
+async def people_in(db: Database, chat_id: int) -> list[tuple[Person, list[Membership]]]:
+    """The group's people with their memberships, by name (the admin panel's list)."""
+    rows = await db.fetchall(
+        "SELECT p.user_id, p.name, p.username, m.role, m.department_id FROM memberships m "
+        "JOIN people p ON p.user_id = m.user_id WHERE m.chat_id = ? ORDER BY p.name, p.user_id, m.role", (chat_id,))
+    out: dict[int, tuple[Person, list[Membership]]] = {}
+    for r in rows:
+        entry = out.setdefault(r["user_id"], (Person(r["user_id"], r["name"], r["username"]), []))
+        entry[1].append(Membership(r["user_id"], r["role"], r["department_id"]))
+    return list(out.values())
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -177,13 +280,17 @@ async def people_with_role(db: Database, role: str) -> list[Person]:
 
 async def bind_group(db: Database, chat_id: int, title: str, profile: str, is_forum: bool,
                      bound_by: int | None, now: datetime) -> Group | None:
-    """Bind (or re-bind) a chat to a profile; returns the previous binding, if any."""
+    """Bind (or re-bind) a chat to a profile; returns the previous binding, if any. The first group bound
+    adopts an organisation imported before any group existed."""
     previous = await group(db, chat_id)
     await db.conn.execute(
         "INSERT INTO groups (chat_id, title, profile, is_forum, bound_by, bound_at) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title, profile = excluded.profile, "
         "is_forum = excluded.is_forum, bound_by = excluded.bound_by, bound_at = excluded.bound_at",
         (chat_id, title, profile, int(is_forum), bound_by, to_db(now)))
+    await db.conn.execute("UPDATE departments SET chat_id = ? WHERE chat_id IS NULL", (chat_id,))
+    await db.conn.execute("UPDATE memberships SET chat_id = ? WHERE chat_id IS NULL AND role != ?",
+                          (chat_id, ADMIN_ROLE))
     return previous
 
 
@@ -192,15 +299,16 @@ async def group(db: Database, chat_id: int) -> Group | None:
     return None if row is None else _group(row)
 
 
-async def home_group(db: Database) -> Group | None:
-    """The group private-chat work goes to (intake, /report, /help): the first bound. Several groups with
-    their own organisations are not built yet; this is the one place that rule lives."""
-    row = await db.fetchone("SELECT * FROM groups ORDER BY chat_id LIMIT 1")
-    return None if row is None else _group(row)
-
-
 async def groups(db: Database) -> list[Group]:
     return [_group(r) for r in await db.fetchall("SELECT * FROM groups ORDER BY chat_id")]
+
+
+async def groups_of(db: Database, user_id: int) -> list[Group]:
+    """The groups where the user holds a role, by title."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT g.* FROM groups g JOIN memberships m ON m.chat_id = g.chat_id WHERE m.user_id = ? "
+        "ORDER BY g.title, g.chat_id", (user_id,))
+    return [_group(r) for r in rows]
 
 
 def _group(row: sqlite3.Row) -> Group:

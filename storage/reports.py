@@ -67,13 +67,15 @@ class MonthData:
 
 
 async def month_data(db: Database, profile: str, start: datetime, end: datetime,
-                     timer_ids: Collection[str]) -> MonthData:
-    """Incidents of ``profile`` created in [start, end), their timers named ``timer_ids``, all their events,
-    and the organisation (archived departments included: old incidents keep their names)."""
+                     timer_ids: Collection[str], chat_id: int | None = None) -> MonthData:
+    """Incidents of ``profile`` created in [start, end) — of one group, if ``chat_id`` — their timers named
+    ``timer_ids``, all their events, and the organisation (archived departments included: old incidents keep
+    their names)."""
+    scope = "i.profile = ? AND i.created_at >= ? AND i.created_at < ?" + (" AND i.chat_id = ?" if chat_id else "")
+    params: tuple = (profile, to_db(start), to_db(end), *((chat_id,) if chat_id else ()))
     rows = await db.fetchall(
         "SELECT id, chat_id, source, track, state, departments, outcome, created_at, detected_at, closed_at "
-        "FROM incidents WHERE profile = ? AND created_at >= ? AND created_at < ? ORDER BY id",
-        (profile, to_db(start), to_db(end)))
+        f"FROM incidents i WHERE {scope} ORDER BY id", params)
     incidents = [_incident(r) for r in rows]
     ids = [i.id for i in incidents]
     timers: list[TimerFact] = []
@@ -82,17 +84,15 @@ async def month_data(db: Database, profile: str, start: datetime, end: datetime,
         timers = [_timer(r) for r in await db.fetchall(
             "SELECT t.incident_id, t.timer_id, t.department_id, t.role, t.clause, t.started_at, t.due_at, "
             "t.paused_at, t.stopped_at, t.stop_event FROM timers t JOIN incidents i ON i.id = t.incident_id "
-            "WHERE i.profile = ? AND i.created_at >= ? AND i.created_at < ? "
-            f"AND t.timer_id IN ({','.join('?' * len(timer_ids))}) ORDER BY t.incident_id, t.id",
-            (profile, to_db(start), to_db(end), *timer_ids))]
+            f"WHERE {scope} AND t.timer_id IN ({','.join('?' * len(timer_ids))}) ORDER BY t.incident_id, t.id",
+            (*params, *timer_ids))]
     if ids:
         events = [_event(r) for r in await db.fetchall(
             "SELECT e.id, e.incident_id, e.event, e.at, e.user_id, e.department_id FROM incident_events e "
-            "JOIN incidents i ON i.id = e.incident_id "
-            "WHERE i.profile = ? AND i.created_at >= ? AND i.created_at < ? ORDER BY e.incident_id, e.id",
-            (profile, to_db(start), to_db(end)))]
-    departments = {r["id"]: (r["name"], bool(r["archived"]))
-                   for r in await db.fetchall("SELECT id, name, archived FROM departments ORDER BY id")}
+            f"JOIN incidents i ON i.id = e.incident_id WHERE {scope} ORDER BY e.incident_id, e.id", params)]
+    in_group = " WHERE chat_id = ?" if chat_id else ""
+    departments = {r["id"]: (r["name"], bool(r["archived"])) for r in await db.fetchall(
+        f"SELECT id, name, archived FROM departments{in_group} ORDER BY id", (chat_id,) if chat_id else ())}
     people = {r["user_id"]: r["name"] for r in await db.fetchall("SELECT user_id, name FROM people")}
     heads: dict[int, list[int]] = {}
     for r in await db.fetchall("SELECT DISTINCT department_id, user_id FROM memberships "

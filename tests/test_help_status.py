@@ -9,11 +9,11 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+from bot.clock import FakeClock
 from bot.menus import StatusAsk, status_text
 from bot.org_file import import_org, read_org_file
-from bot.settings import Settings
-from profiles.loader import load_profile
-from profiles.schema import Profile
+from bot.service import Service
+from storage import org
 from storage.db import Database, to_db
 from tests.emulator import Message, Topic, User
 from tests.scenario import ORG_FILE, START, Scenario
@@ -141,10 +141,10 @@ async def test_menus_per_role_are_set_at_start(tmp_path, caplog):
         names = ["start", "help", "status"]
         assert [c["command"] for c in tg.commands(private)] == names
         assert [c["command"] for c in tg.commands({"type": "all_group_chats"})] == ["bind"]
-        for who in ("coordinator", "substitute", "controller"):  # intake, route, report
-            assert [c["command"] for c in tg.commands({"type": "chat", "chat_id": s.people[who].id})] == [
-                *names, "report"], who
-        for who in ("zhkh", "roads", "stranger"):
+        # before /bind the organisation belongs to no group yet: only the administrator has a menu of his own
+        assert [c["command"] for c in tg.commands({"type": "chat", "chat_id": s.coordinator.id})] == [
+            *names, "away", "report", "admin"]
+        for who in ("zhkh", "substitute", "stranger"):
             assert tg.commands({"type": "chat", "chat_id": s.people[who].id}) == [], who
         assert tg.commands({"type": "chat", "chat_id": s.group.id}) == []  # not bound yet
 
@@ -157,18 +157,24 @@ async def test_menus_per_role_are_set_at_start(tmp_path, caplog):
             await polling(s)
         assert [c["command"] for c in tg.commands({"type": "chat", "chat_id": s.group.id})] == [
             "bind", "status", "report"]
+        for who in ("substitute", "controller"):  # route, report
+            assert [c["command"] for c in tg.commands({"type": "chat", "chat_id": s.people[who].id})] == [
+                *names, "away", "report"], who
+        for who in ("zhkh", "roads"):  # heads: their own absences, no report
+            assert [c["command"] for c in tg.commands({"type": "chat", "chat_id": s.people[who].id})] == [
+                *names, "away"], who
+        assert tg.commands({"type": "chat", "chat_id": s.stranger.id}) == []
         calls = tg.calls("setMyCommands")
         scopes = [c.params.get("scope") for c in calls]
         assert {"type": "all_private_chats"} in scopes and {"type": "chat", "chat_id": s.group.id} in scopes
-        assert {"type": "chat", "chat_id": 100001} in scopes and {"type": "chat", "chat_id": 200001} not in scopes
-        [failed] = tg.errors("setMyCommands")
-        assert failed.params["scope"] == {"type": "chat", "chat_id": 777777} and "chat not found" in failed.description
+        assert {"type": "chat", "chat_id": 100001} in scopes and {"type": "chat", "chat_id": 999999} not in scopes
+        failed = {c.params["scope"]["chat_id"]: c for c in tg.errors("setMyCommands")}
+        assert set(failed) == {777777, 200003, 200004, 200005}  # the heads in the file who never started it either
+        assert "chat not found" in failed[777777].description
         assert "777777" in caplog.text
         for call in calls:  # within Telegram's limits
             for command in call.params["commands"]:
                 assert 1 <= len(command["command"]) <= 32 and 1 <= len(command["description"]) <= 256
-        # the head lost nothing he had and gains nothing: his chat has no menu of its own
-        assert {"type": "chat", "chat_id": 200001} in [c.params.get("scope") for c in tg.calls("deleteMyCommands")]
         answer = await ask(s, s.coordinator, "/status")  # the bot runs on
         assert answer.text == "Открытых инцидентов нет."
         tg.assert_no_violations()
@@ -180,9 +186,9 @@ async def test_a_long_status_stays_under_telegrams_limit(tmp_path):
     db = await Database.open(path)
     try:
         await import_org(db, read_org_file(ORG_FILE))
+        async with db.transaction():
+            await org.bind_group(db, -1000000000001, "g", "izobilny", True, None, START)
         with contextlib.closing(sqlite3.connect(path)) as c, c:
-            c.execute("INSERT INTO groups(chat_id, title, profile, is_forum, bound_at) VALUES (-1000000000001, 'g', "
-                      "'izobilny', 1, ?)", (to_db(START),))
             for n in range(1, 81):
                 due = START + timedelta(minutes=(81 - n) * 10)  # the last one is the most urgent
                 c.execute("""INSERT INTO incidents(id, chat_id, profile, source, track, state, departments, text,
@@ -191,13 +197,7 @@ async def test_a_long_status_stays_under_telegrams_limit(tmp_path):
                            f"Сообщение {n} " + "очень длинное " * 20, to_db(START), to_db(START)))
                 c.execute("""INSERT INTO timers(incident_id, timer_id, clause, role, started_at, due_at)
                              VALUES (?, 'answer', 'п. 6.2', 'executor', ?, ?)""", (n, to_db(START), to_db(due)))
-        profiles: dict[str, Profile] = {}
-
-        def profile_of(name: str) -> Profile:
-            return profiles.setdefault(name, load_profile(name))
-
-        settings = Settings(bot_token="123456:" + "A" * 30, database_path=path)
-        text = await status_text(db, settings, profile_of, StatusAsk(100001, 100001, private=True), START)
+        text = await status_text(Service(db, FakeClock(START)), StatusAsk(100001, 100001, private=True), START)
     finally:
         await db.close()
     assert len(text) < 4096

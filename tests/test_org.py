@@ -155,19 +155,20 @@ def test_not_toml(tmp_path):
 async def test_import_fills_the_tables_and_the_queries_answer(db):
     summary = await load(db)
     assert (len(summary.departments_added), summary.people_added, summary.memberships_added) == (4, 8, 9)
-    deps = {d.code: d for d in await org.active_departments(db)}
+    deps = {d.code: d for d in await org.active_departments(db, None)}
     assert set(deps) == {"zhkh", "roads", "education", "ryzdvyany"} and deps["ryzdvyany"].territorial
-    assert await org.roles_of(db, 100001) == {"coordinator", "admin"}
-    assert await org.roles_of(db, 200003) == {"executor"}
-    assert await org.roles_of(db, 999) == frozenset()
-    assert await org.departments_headed_by(db, 200003) == {deps["education"].id}
-    assert await org.departments_headed_by(db, 100001) == frozenset()
+    assert await org.roles_of(db, 100001, None) == {"coordinator", "admin"}
+    assert await org.roles_of(db, 200003, None) == {"executor"}
+    assert await org.roles_of(db, 999, None) == frozenset()
+    assert await org.departments_headed_by(db, 200003, None) == {deps["education"].id}
+    assert await org.departments_headed_by(db, 100001, None) == frozenset()
     assert await org.heads_of(db, deps["education"].id) == [
         org.Person(200003, "Кузнецова Мария Алексеевна", "kuznetsova_ma"),
         org.Person(200004, "Орлова Елена Викторовна", None),
     ]
-    assert [p.user_id for p in await org.people_with_role(db, "coordinator")] == [100001]
-    assert [p.user_id for p in await org.people_with_role(db, "executor")] == [200005, 200003, 200004, 200001, 200002]
+    assert [p.user_id for p in await org.people_with_role(db, "coordinator", None)] == [100001]
+    assert [p.user_id for p in await org.people_with_role(db, "executor", None)] == [
+        200005, 200003, 200004, 200001, 200002]
     assert await org.department(db, deps["zhkh"].id) == deps["zhkh"]
     assert await org.department(db, 12345) is None
 
@@ -182,7 +183,7 @@ async def test_import_twice_changes_nothing(db):
 
 async def test_missing_departments_are_archived_and_missing_people_lose_their_roles(db, tmp_path):
     await load(db)
-    ids = {d.code: d.id for d in await org.active_departments(db)}
+    ids = {d.code: d.id for d in await org.active_departments(db, None)}
     # roads is gone; the controller leaves; the coordinator is renamed; the substitute becomes an admin too
     text = EXAMPLE_TEXT.split('[[departments]]\ncode = "roads"')[0] + "[[departments]]" + \
         EXAMPLE_TEXT.split('[[departments]]\ncode = "roads"')[1].split("[[departments]]", 1)[1]
@@ -194,17 +195,17 @@ async def test_missing_departments_are_archived_and_missing_people_lose_their_ro
     assert summary.people_updated == 1
     assert [p.user_id for p in summary.roles_removed_from] == [100003, 200002]
     assert (summary.memberships_added, summary.memberships_removed) == (1, 2)
-    assert "roads" not in {d.code for d in await org.active_departments(db)}
+    assert "roads" not in {d.code for d in await org.active_departments(db, None)}
     roads = await org.department(db, ids["roads"])
     assert roads is not None and roads.archived  # kept: old incidents still name it
-    assert await org.roles_of(db, 100003) == frozenset()
-    assert await org.departments_headed_by(db, 200002) == frozenset()
+    assert await org.roles_of(db, 100003, None) == frozenset()
+    assert await org.departments_headed_by(db, 200002, None) == frozenset()
     assert await org.person(db, 100003) == org.Person(100003, "Фёдоров Игорь Павлович", None)
-    assert await org.roles_of(db, 100002) == {"substitute", "admin"}
+    assert await org.roles_of(db, 100002, None) == {"substitute", "admin"}
     # back again: the same department row, un-archived
     summary = await load(db)
     assert summary.departments_updated == ["roads"]
-    assert {d.code: d.id for d in await org.active_departments(db)} == ids
+    assert {d.code: d.id for d in await org.active_departments(db, None)} == ids
 
 
 async def test_dry_run_writes_nothing(db):
@@ -314,8 +315,12 @@ class Probe:
 async def bind(db: Database, rights: BotRights = FORUM_OK, *, user_id: int | None = 7, profile: str | None = None,
                admin_ids: tuple[int, ...] = (7,)) -> tuple[BindOutcome, Probe]:
     probe = Probe(rights)
+
+    async def is_admin(uid: int) -> bool:  # ADMIN_IDS, or the admin role in the organisation
+        return uid in admin_ids or org.ADMIN_ROLE in await org.roles_of(db, uid, -100)
+
     outcome = await bind_group(db, chat_id=-100, title="Инциденты <ИМО>", user_id=user_id, profile=profile,
-                               probe=probe, now=NOW, admin_ids=admin_ids, default_profile="izobilny")
+                               probe=probe, now=NOW, is_admin=is_admin, default_profile="izobilny")
     return outcome, probe
 
 

@@ -27,6 +27,7 @@ from bot.report import (
     summary_html,
     write_files,
 )
+from bot.service import Service
 from profiles.loader import load_profile
 from storage import org
 from storage import reports as store
@@ -90,7 +91,7 @@ async def fill(db: Database) -> dict[str, int]:
         await org.bind_group(db, GROUP, "Инцидент-менеджмент", "izobilny", True, COORDINATOR, msk(1, 9))
     ids = {}
     for code in ("zhkh", "roads", "education", "ryzdvyany"):
-        dep = await org.department_by_code(db, code)
+        dep = await org.department_by_code(db, GROUP, code)
         assert dep is not None
         ids[code] = dep.id
     zhkh, roads, edu = ids["zhkh"], ids["roads"], ids["education"]
@@ -376,11 +377,11 @@ def test_cli_options_and_errors(env, tmp_path, capsys):
 
 async def test_report_command_checks_roles_and_queues_four_calls(db, tmp_path):
     await fill(db)
-    clock = FakeClock(NOW)
+    service = Service(db, FakeClock(NOW))
 
     async def ask(user: int, month: str | None = None, private: bool = True) -> str | None:
-        return await report_command(db, clock, load_profile, ReportAsk(user, user if private else GROUP, private,
-                                                                        month=month), tmp_path / "reports")
+        return await report_command(service, ReportAsk(user, user if private else GROUP, private, month=month),
+                                    tmp_path / "reports")
 
     assert await ask(PETROV) == ("Отчёт может запросить только начальник отдела по информационной политике, "
                                  "заместитель главы администрации.")
@@ -400,7 +401,7 @@ async def test_report_command_checks_roles_and_queues_four_calls(db, tmp_path):
     # no month given: the current month in Moscow (December 1st there, still November 30th in UTC)
     assert json.loads(calls[4]["payload"])["text"].startswith("<b>Отчёт за декабрь 2026</b>")
     assert (tmp_path / "reports" / "2026-12" / "report-izobilny-2026-12.xlsx").is_file()
-    unbound = await report_command(db, clock, load_profile, ReportAsk(CONTROLLER, -5, False), tmp_path)
+    unbound = await report_command(service, ReportAsk(CONTROLLER, -5, False), tmp_path)
     assert unbound == "Группа не подключена: администратор должен отправить /bind."
 
 
