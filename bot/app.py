@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
 from bot.menus import setup_menus
+from bot.people import invite_link, owner_invite
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
 from bot.sender import RateLimiter, Sender
@@ -73,6 +74,7 @@ class App:
         retention = None
         # Menus are a nicety: set in the background, so a restart serves updates at once.
         menus = asyncio.create_task(setup_menus(self.bot, self.db, self.settings, self.service.profile))
+        owner = asyncio.create_task(announce_owner_invite(self.bot, self.service, self.settings))
         try:
             try:
                 await self.bot.delete_webhook(drop_pending_updates=False)
@@ -81,9 +83,10 @@ class App:
             retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
             await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
         finally:
-            menus.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await menus
+            for task in (menus, owner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             await stop_retention(retention)
             self.scheduler.stop()
             await self.sender.stop()
@@ -96,6 +99,22 @@ class App:
     async def close(self) -> None:
         await self.bot.session.close()
         await self.db.close()
+
+
+async def announce_owner_invite(bot: Bot, service: Service, settings: Settings) -> str | None:
+    """A fresh install without administrators: log a one-time link whose opener becomes the administrator
+    (so nobody has to look up a user id). Returns the link, if one was logged."""
+    token = await owner_invite(service, frozenset(settings.admin_ids))
+    if token is None:
+        return None
+    try:
+        username = (await bot.me()).username or "<bot>"
+    except TelegramAPIError:
+        username = "<bot username>"
+    link = invite_link(username, token)
+    log.warning("No administrator yet. Open this link in Telegram to become the bot's administrator "
+                "(works once, for 7 days): %s", link)
+    return link
 
 
 async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True,

@@ -37,10 +37,12 @@ class Scenario:
     @classmethod
     @contextlib.asynccontextmanager
     async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
-                    start: datetime = START) -> AsyncIterator[Scenario]:
+                    start: datetime = START, admin_ids: tuple[int, ...] = (100001,),
+                    bot_in_group: bool = True) -> AsyncIterator[Scenario]:
+        """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it."""
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
-                                database_path=tmp_path / "bot.sqlite3", admin_ids=[100001])
+                                database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids))
             if org:
                 db = await Database.open(settings.database_path)
                 await import_org(db, read_org_file(org_file))
@@ -48,7 +50,8 @@ class Scenario:
             s = cls(tg, settings, FakeClock(start))
             s.users()
             s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
-                                           bot_status="administrator",
+                                           owner=s.people["coordinator"],
+                                           bot_status="administrator" if bot_in_group else None,
                                            bot_rights={"can_manage_topics": True, "can_delete_messages": True,
                                                        "can_pin_messages": True})
             await s.run()
