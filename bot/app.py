@@ -17,7 +17,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
-from bot.menus import setup_menus
+from bot.menus_refresh import Menus
 from bot.people import invite_link, owner_invite
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
@@ -62,7 +62,9 @@ class App:
         service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile)
         reminders = Reminders(service)
         scheduler = Scheduler(reminders, sender, clock)
-        dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler)
+        menus = Menus(bot, db, settings, service)
+        dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler,
+                        menus=menus)
         dp.update.outer_middleware(OncePerUpdate(db, clock))
         dp.include_router(build_router())
         return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp)
@@ -73,7 +75,7 @@ class App:
         self.scheduler.start()
         retention = None
         # Menus are a nicety: set in the background, so a restart serves updates at once.
-        menus = asyncio.create_task(setup_menus(self.bot, self.db, self.settings, self.service.profile))
+        self.dp["menus"].refresh()
         owner = asyncio.create_task(announce_owner_invite(self.bot, self.service, self.settings))
         try:
             try:
@@ -83,10 +85,10 @@ class App:
             retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
             await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
         finally:
-            for task in (menus, owner):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            owner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await owner
+            await self.dp["menus"].close()
             await stop_retention(retention)
             self.scheduler.stop()
             await self.sender.stop()

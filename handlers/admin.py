@@ -12,6 +12,7 @@ from aiogram.types import Message
 
 from bot.binding import BindOutcome, BotRights, Mode, Right, Status, bind_group, rights_from_telegram
 from bot.clock import Clock
+from bot.menus_refresh import Menus
 from bot.service import Service
 from bot.settings import Settings
 from storage.db import Database
@@ -28,7 +29,7 @@ RIGHT_TITLES = {
 
 @router.message(Command("bind"), F.chat.type.in_({"group", "supergroup"}))
 async def bind(message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings,
-               clock: Clock, service: Service) -> None:
+               clock: Clock, service: Service, menus: Menus) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
         await message.reply("Так: /bind или /bind <i>профиль</i>")
@@ -48,6 +49,8 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
         profile=args[0] if args else None, probe=probe, now=clock.now(),
         is_admin=lambda user_id: service.is_admin(user_id, chat_id),
         default_profile=settings.default_profile, profiles_dir=settings.profiles_dir)
+    if outcome.status is Status.BOUND:
+        menus.refresh()  # the group's commands, and its people's
     await _reply(message, bot, render_bind(outcome, message.chat.title or ""))
 
 

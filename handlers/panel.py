@@ -17,6 +17,7 @@ from bot import people
 from bot.binding import bind_group, rights_from_telegram
 from bot.clock import Clock
 from bot.i18n import N_, _
+from bot.menus_refresh import Menus
 from bot.service import Service
 from bot.settings import Settings
 from handlers.admin import render_bind
@@ -38,12 +39,13 @@ ADMIN_PROMPTS = {  # what the admin was asked to type: (awaited kind, the questi
 
 
 @router.message(CommandStart(deep_link=True), F.chat.type == "private")
-async def start_with_token(message: Message, command: CommandObject, service: Service) -> None:
+async def start_with_token(message: Message, command: CommandObject, service: Service, menus: Menus) -> None:
     user = message.from_user
     if user is None:
         return
     who = people.Joiner(user.id, user.full_name, user.username)
     await message.answer(await people.join(service, (command.args or "").strip(), who))
+    menus.refresh()  # his role's commands
 
 
 # --- /admin -----------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ async def admin_in_group(message: Message) -> None:
 
 @router.callback_query(panel.AdminCb.filter())
 async def admin_press(query: CallbackQuery, callback_data: panel.AdminCb, service: Service, settings: Settings,
-                      bot: Bot) -> None:
+                      bot: Bot, menus: Menus) -> None:
     cb, user_id = callback_data, query.from_user.id
     if cb.action != "home" and not await service.is_admin(user_id, cb.chat):
         await query.answer(_("Это может сделать только администратор группы."), show_alert=True)
@@ -79,6 +81,8 @@ async def admin_press(query: CallbackQuery, callback_data: panel.AdminCb, servic
         return
     alert, screen = await _admin_action(cb, user_id, service, settings, bot)
     await query.answer(alert, show_alert=bool(alert) and screen is None)
+    if cb.action in ("rm", "kickok"):
+        menus.refresh()
     if isinstance(query.message, Message) and screen is not None:
         await _show(query.message, screen)
 
@@ -220,7 +224,7 @@ async def _show(message: Message, screen: panel.Screen) -> None:
 
 @router.my_chat_member(F.chat.type.in_({"group", "supergroup"}))
 async def added_to_group(event: ChatMemberUpdated, bot: Bot, service: Service, settings: Settings,
-                         clock: Clock) -> None:
+                         clock: Clock, menus: Menus) -> None:
     """Added or promoted by an administrator of the bot: the group is bound (default profile) or told what
     right is missing. Added by anyone else: told who can bind it. Already bound: nothing to say."""
     new, old = event.new_chat_member.status, event.old_chat_member.status
@@ -254,6 +258,7 @@ async def added_to_group(event: ChatMemberUpdated, bot: Bot, service: Service, s
                                default_profile=settings.default_profile, profiles_dir=settings.profiles_dir)
     text = render_bind(outcome, event.chat.title or "")
     if outcome.status.value == "bound":
+        menus.refresh()
         text += "\n" + _("Другой регламент: /bind <i>профиль</i>. Отделы и люди: /admin в личном чате со мной.")
     await _say(bot, event.chat.id, text)
 
