@@ -11,6 +11,7 @@ from datetime import timedelta
 from tests.emulator import Message, User
 from tests.scenario import Scenario
 from tests.test_scenarios import bind, intake
+from tests.test_scenarios_flows import press_forged
 
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([\w-]+)")
 ZHKH = "Управление жилищно-коммунального хозяйства"
@@ -226,4 +227,73 @@ async def test_coming_back_early_and_an_admin_setting_an_absence(tmp_path):
         assert "С возвращением" in (await say(s, s.roads, "/back")).text
         assert "вернулся" in tg.last_bot_message(s.zhkh).text
         assert "не отмечено" in (await say(s, s.roads, "/back")).text
+        tg.assert_no_violations()
+
+
+async def test_two_groups_on_different_profiles_share_nothing(tmp_path):
+    async with Scenario.start(tmp_path) as s:  # group A: Izobilny, from the org file
+        tg = s.tg
+        await bind(s)
+        b_coordinator = tg.create_user("Степанова", user_id=300001, started=True)
+        b_admin = tg.create_user("Админ Б", user_id=300002, started=True)
+        group_b = tg.create_supergroup("Ставрополь · инциденты", forum=True, owner=s.coordinator,
+                                       members=[b_coordinator, b_admin, s.roads, s.zhkh],
+                                       bot_status="administrator", bot_rights={"can_manage_topics": True})
+        reply = await say(s, s.coordinator, "/bind stavropol", chat=group_b)  # the bot's administrator
+        assert "подключена" in reply.text and "stavropol" in reply.text
+
+        # the bot's administrator sees both groups and sets B up: a department, its head, a coordinator, an admin
+        home = await say(s, s.coordinator, "/admin")
+        assert {"🏢 Инцидент-менеджмент", "🏢 Ставрополь · инциденты"} <= set(home.button_texts)
+        await press(s, s.coordinator, home, "🏢 Ставрополь · инциденты")
+        assert "Отделов: 0" in latest(s, s.coordinator, home).text  # A's departments are not B's
+        await press(s, s.coordinator, latest(s, s.coordinator, home), "🏢 Отделы")
+        await press(s, s.coordinator, latest(s, s.coordinator, home), "➕ Отдел")
+        dep = await say(s, s.coordinator, "Комитет городского хозяйства")
+        await press(s, s.coordinator, dep, "✉️ Пригласить руководителя")
+        await say(s, s.roads, f"/start {token_in(tg.last_bot_message(s.coordinator).text)}")  # heads in A and B
+        tokens = {}
+        reception = "Отдел приема граждан администрации города Ставрополя"  # Stavropol's intake role
+        for who, role in ((b_coordinator, reception), (b_admin, "Администратор")):
+            menu = await say(s, s.coordinator, "/admin")
+            await press(s, s.coordinator, menu, "🏢 Ставрополь · инциденты")
+            await press(s, s.coordinator, latest(s, s.coordinator, menu), "✉️ Пригласить")
+            await press(s, s.coordinator, latest(s, s.coordinator, menu), role)
+            tokens[who.id] = token_in(latest(s, s.coordinator, menu).text)
+            assert "Готово" in (await say(s, who, f"/start {tokens[who.id]}")).text
+
+        # B's admin manages B only: his panel opens on B; a forged press for A is refused
+        panel_b = await say(s, b_admin, "/admin")
+        assert "Ставрополь · инциденты" in panel_b.text and "🏢 Инцидент-менеджмент" not in panel_b.button_texts
+        qid = press_forged(s, b_admin, panel_b, f"ad:ppl:{s.group.id}:0:0:")
+        await s.settle()
+        assert "только администратор" in (tg.callback_answer(qid).text or "")
+
+        # B's coordinator: B's sources and departments only; the incident goes to B
+        panel = await say(s, b_coordinator, "Не убран снег https://vk.com/wall-2_1")
+        assert "Комитет городского хозяйства" in panel.button_texts and ZHKH not in panel.button_texts
+        await press(s, b_coordinator, panel, "Комитет городского хозяйства")
+        await press(s, b_coordinator, panel, "📨 Отправить в группу")
+        [topic_b] = tg.topics(group_b)
+        assert tg.topics(s.group) == []
+        card_b = tg.messages(group_b, topic_b.thread_id, from_bot=True)[0]
+        assert "Комитет городского хозяйства" in card_b.text
+
+        # A's head of ЖКХ is nobody in B; the head of roads in A heads B's committee too
+        tg.send_text(s.zhkh, "Это я отвечу.", chat=group_b, thread=topic_b.thread_id)
+        await s.settle()
+        assert "на проверке" not in tg.last_bot_message(group_b, topic_b.thread_id).text
+        assert await press(s, s.zhkh, card_b, "🚫 Не наша компетенция") != "Жду ответа в теме"
+        tg.send_text(s.roads, "Уберём к вечеру.", chat=group_b, thread=topic_b.thread_id)
+        await s.settle()
+        review = tg.last_bot_message(group_b, topic_b.thread_id)
+        assert "на проверке" in review.text and "tg://user?id=300001" in review.html  # B's reviewer
+        assert "tg://user?id=100001" not in review.html  # A's coordinator is not asked
+
+        # A's coordinator neither sees nor decides B's incident; /status is per group
+        before = len(tg.messages(group_b, topic_b.thread_id, from_bot=True))
+        assert await press(s, s.coordinator, review, "✅ Согласовать") != "Готово"
+        assert len(tg.messages(group_b, topic_b.thread_id, from_bot=True)) == before
+        assert (await say(s, s.coordinator, "/status", chat=s.group)).text == "Открытых инцидентов нет."
+        assert "№1" in (await say(s, b_coordinator, "/status")).text
         tg.assert_no_violations()

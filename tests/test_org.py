@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +17,7 @@ from bot.org_file import OrgFileError, import_org, read_org_file
 from handlers.admin import render_bind
 from storage import org
 from storage.db import Database
+from storage.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tests" / "data" / "org-example.toml"
@@ -416,3 +419,29 @@ def test_rights_from_telegram_objects():
     assert rights_from_telegram(ChatMemberMember(user=bot_user), muted) == BotRights(
         is_forum=False, can_send_messages=False)
     assert rights_from_telegram(SimpleNamespace(status="left"), SimpleNamespace()).can_send_messages is False
+
+
+async def test_migration_4_gives_an_existing_organisation_to_its_group(tmp_path):
+    """A database of the one-group version: its departments and roles become the bound group's; admins stay
+    bot-wide; nothing is lost and the foreign keys hold."""
+    path = tmp_path / "old.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as c:
+        for script in MIGRATIONS[:3]:
+            c.executescript(script)
+        c.execute("PRAGMA user_version=3")
+        c.execute("INSERT INTO groups (chat_id, title, profile, bound_at) VALUES (-100, 'g', 'izobilny', '2026-01-01')")
+        c.execute("INSERT INTO departments (id, code, name) VALUES (7, 'zhkh', 'ЖКХ')")
+        c.execute("INSERT INTO people (user_id, name) VALUES (1, 'A'), (2, 'B')")
+        c.execute("INSERT INTO memberships (user_id, role, department_id) VALUES (1, 'admin', NULL), "
+                  "(1, 'coordinator', NULL), (2, 'executor', 7)")
+        c.commit()
+    db = await Database.open(path)
+    try:
+        assert await org.roles_of(db, 1, -100) == {"admin", "coordinator"}
+        assert await org.is_bot_admin(db, 1)
+        assert await org.departments_headed_by(db, 2, -100) == {7}
+        assert [d.code for d in await org.active_departments(db, -100)] == ["zhkh"]
+        assert await org.active_departments(db, -200) == []
+        assert await db.fetchall("PRAGMA foreign_key_check") == []
+    finally:
+        await db.close()
