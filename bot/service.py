@@ -248,8 +248,11 @@ class Service:
                 following = mine[(mine.index(data["group"]) + 1) % len(mine)] if data["group"] in mine else mine[0]
                 new_profile = self.profile((await org.group(self.db, following) or group).profile)
                 data.update(group=following, groups=mine, departments=[])
-                if new_profile.id != profile.id:
-                    data["source"], data["source_reason"] = None, ""
+                if new_profile.id != profile.id:  # its sources: proposed anew from the forward and the link
+                    again = IncomingMessage(chat_id, message_id, user_id, "", data["text"], now,
+                                            links=(data["link"],) if data.get("link") else (),
+                                            forward=data.get("origin") or None)
+                    data["source"], data["source_reason"] = propose_source(new_profile, again)
                 profile = new_profile
             elif action == "dep":
                 if await org.department_in(self.db, group.chat_id, value) is None:

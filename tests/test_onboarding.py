@@ -296,4 +296,20 @@ async def test_two_groups_on_different_profiles_share_nothing(tmp_path):
         assert len(tg.messages(group_b, topic_b.thread_id, from_bot=True)) == before
         assert (await say(s, s.coordinator, "/status", chat=s.group)).text == "Открытых инцидентов нет."
         assert "№1" in (await say(s, b_coordinator, "/status")).text
+
+        # a coordinator of both groups switches the group on the intake panel
+        menu = await say(s, s.coordinator, "/admin")
+        await press(s, s.coordinator, menu, "🏢 Ставрополь · инциденты")
+        await press(s, s.coordinator, latest(s, s.coordinator, menu), "✉️ Пригласить")
+        await press(s, s.coordinator, latest(s, s.coordinator, menu), reception)
+        await say(s, s.coordinator, f"/start {token_in(latest(s, s.coordinator, menu).text)}")
+        panel = await say(s, s.coordinator, "Упало дерево https://vk.com/wall-2_2")
+        assert "🏢 Инцидент-менеджмент ▸" in panel.button_texts and ZHKH in panel.button_texts
+        await press(s, s.coordinator, panel, "🏢 Инцидент-менеджмент ▸")
+        panel = latest(s, s.coordinator, panel)
+        assert "🏢 Ставрополь · инциденты ▸" in panel.button_texts and ZHKH not in panel.button_texts
+        assert "ВКонтакте" in panel.text  # the source is proposed again by the other profile
+        await press(s, s.coordinator, panel, "Комитет городского хозяйства")
+        await press(s, s.coordinator, panel, "📨 Отправить в группу")
+        assert len(tg.topics(group_b)) == 2 and tg.topics(s.group) == []
         tg.assert_no_violations()
