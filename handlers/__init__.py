@@ -2,10 +2,10 @@
 
 from aiogram import Router
 
-from handlers import admin, common, help, intake, report, thread
+from handlers import admin, common, help, intake, language, report, thread
 
 # The order matters: commands first, the thread router last (it answers stale buttons).
-FEATURES = (common.router, admin.router, intake.router, report.router, help.router, thread.router)
+FEATURES = (common.router, admin.router, language.router, intake.router, report.router, help.router, thread.router)
 
 
 def build_router() -> Router:
