@@ -25,7 +25,7 @@ from bot.sender import RateLimiter, Sender
 from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
 from handlers import build_router
-from handlers.middlewares import OncePerUpdate
+from handlers.middlewares import OncePerUpdate, UserLanguage
 from profiles.loader import ProfileError, load_profile
 from storage.db import Database
 
@@ -59,13 +59,15 @@ class App:
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
         sender = Sender(bot, db, clock, limiter)
-        service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile)
+        service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile,
+                          language=settings.language)
         reminders = Reminders(service)
         scheduler = Scheduler(reminders, sender, clock)
         menus = Menus(bot, db, settings, service)
         dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler,
                         menus=menus)
         dp.update.outer_middleware(OncePerUpdate(db, clock))
+        dp.update.outer_middleware(UserLanguage(db, settings.language))
         dp.include_router(build_router())
         return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp)
 

@@ -5,6 +5,9 @@ around each message rendered for someone else (the recipient's).
     from bot.i18n import _
     _("Отправлено")                      # translated for the current locale
     N_("Отправлено")                     # marked for extraction only (module constants): translate on use
+
+Russian plurals have three forms: use bot.texts.plural(n, one, few, many), extracted as plural:2,4.
+Extracting the catalog: see README, "Languages".
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_locale.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """A text that must not share its translation with the same words elsewhere (e.g. a plural form)."""
+    return translations(_locale.get()).pgettext(context, message)
 
 
 def N_(message: str) -> str:  # the gettext convention: marked for extraction, translated on use

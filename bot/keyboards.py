@@ -1,4 +1,4 @@
-"""Inline keyboards and their callback data: short prefixes, integer ids (64-byte limit).
+"""Inline keyboards (labels in the current locale) and their callback data: short prefixes, integer ids (64-byte limit).
 
 Buttons are not permissions: every press is re-checked against the database by the use case.
 """
@@ -9,6 +9,7 @@ from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 
+from bot.i18n import LANGUAGES, _
 from profiles.schema import Profile
 
 
@@ -45,16 +46,16 @@ def intake_keyboard(profile: Profile, source: str | None, departments: list[tupl
         [button(f"🏢 {group} ▸", IntakeCb(action="grp"))] if group else [],
         *pairs(sources),
         *pairs(deps),
-        [button("🕒 Время выявления", IntakeCb(action="time")),
-         button(("✅ " if significant else "") + "❗ Общественно значимое", IntakeCb(action="sig"))],
-        [button("📨 Отправить в группу", IntakeCb(action="send")), button("✖️ Отмена", IntakeCb(action="cancel"))],
+        [button(_("🕒 Время выявления"), IntakeCb(action="time")),
+         button(("✅ " if significant else "") + _("❗ Общественно значимое"), IntakeCb(action="sig"))],
+        [button(_("📨 Отправить в группу"), IntakeCb(action="send")), button(_("✖️ Отмена"), IntakeCb(action="cancel"))],
     ])
 
 
 def reroute_keyboard(incident_id: int, departments: list[tuple[int, str]], chosen: list[int]) -> dict[str, Any]:
     deps = [button(_dep_mark(d, chosen) + name, IncidentCb(action="rd", incident=incident_id, value=d))
             for d, name in departments]
-    return markup([*pairs(deps), [button("📨 Направить", IncidentCb(action="rs", incident=incident_id))]])
+    return markup([*pairs(deps), [button(_("📨 Направить"), IncidentCb(action="rs", incident=incident_id))]])
 
 
 def _dep_mark(dep: int, chosen: list[int]) -> str:
@@ -64,23 +65,33 @@ def _dep_mark(dep: int, chosen: list[int]) -> str:
 
 
 def card_keyboard(incident_id: int, with_outcomes: bool) -> dict[str, Any]:
-    row = [button("🚫 Не наша компетенция", IncidentCb(action="nc", incident=incident_id))]
+    row = [button(_("🚫 Не наша компетенция"), IncidentCb(action="nc", incident=incident_id))]
     if with_outcomes:
-        row.append(button("⛔ Не обрабатывать", IncidentCb(action="np", incident=incident_id)))
+        row.append(button(_("⛔ Не обрабатывать"), IncidentCb(action="np", incident=incident_id)))
     return markup([row])
 
 
 def review_keyboard(incident_id: int) -> dict[str, Any]:
     return markup([
-        [button("✅ Согласовать", IncidentCb(action="ap", incident=incident_id)),
-         button("↩️ На доработку", IncidentCb(action="rw", incident=incident_id))],
-        [button("✏️ Исправить", IncidentCb(action="co", incident=incident_id)),
-         button("🗑 Отозвать", IncidentCb(action="wd", incident=incident_id))],
+        [button(_("✅ Согласовать"), IncidentCb(action="ap", incident=incident_id)),
+         button(_("↩️ На доработку"), IncidentCb(action="rw", incident=incident_id))],
+        [button(_("✏️ Исправить"), IncidentCb(action="co", incident=incident_id)),
+         button(_("🗑 Отозвать"), IncidentCb(action="wd", incident=incident_id))],
     ])
 
 
 def publish_keyboard(incident_id: int, intermediate: bool) -> dict[str, Any]:
-    row = [button("📤 Опубликовано", IncidentCb(action="pu", incident=incident_id))]
+    row = [button(_("📤 Опубликовано"), IncidentCb(action="pu", incident=incident_id))]
     if intermediate:
-        row.append(button("⏳ Промежуточный", IncidentCb(action="pi", incident=incident_id)))
+        row.append(button(_("⏳ Промежуточный"), IncidentCb(action="pi", incident=incident_id)))
     return markup([row])
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str  # ru | en
+
+
+def language_keyboard(current: str) -> dict[str, Any]:
+    """Each language named in itself, so anyone finds his own."""
+    return markup([[button(("✅ " if code == current else "") + title, LanguageCb(code=code))
+                    for code, title in LANGUAGES.items()]])

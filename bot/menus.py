@@ -1,8 +1,9 @@
 """The command menus per role (setMyCommands scopes), /help for one's roles, /status: what is open and due.
 
-Menus are set once at start: private chats get /start /help /status; people who take messages in, route
-them or may ask for the report (and administrators) also /report, in their own private chat; a bound group
-/bind /status /report; any other group /bind. A menu that cannot be set is logged, never fatal.
+Menus are set once at start: private chats get /start /help /status /language; people who take messages in,
+route them or may ask for the report (and administrators) also /report, in their own private chat; a bound
+group /bind /status /report; any other group /bind. A menu that cannot be set is logged, never fatal.
+A person's own menu is in his language (/language), the others in the bot's (LANGUAGE).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aiogram.types import (
 )
 
 from bot import texts
+from bot.i18n import N_, _, use
 from bot.settings import Settings
 from bot.workflow import Actor, RunningTimer, may
 from profiles.events import Action
@@ -42,18 +44,20 @@ log = logging.getLogger(__name__)
 
 ProfileOf = Callable[[str], Profile]
 
-START = BotCommand(command="start", description="Начать работу с ботом")
-ADMIN = BotCommand(command="admin", description="Отделы, люди, приглашения")
-AWAY = BotCommand(command="away", description="Отпуск или командировка: кто замещает")
-HELP = BotCommand(command="help", description="Что я умею и что делать вам")
-STATUS = BotCommand(command="status", description="Открытые инциденты и сроки")
-REPORT = BotCommand(command="report", description="Отчёт за месяц: /report или /report 2026-11")
-BIND = BotCommand(command="bind", description="Подключить группу (администратор)")
+# descriptions are translated when a menu is set (commands_in)
+START = BotCommand(command="start", description=N_("Начать работу с ботом"))
+ADMIN = BotCommand(command="admin", description=N_("Отделы, люди, приглашения"))
+AWAY = BotCommand(command="away", description=N_("Отпуск или командировка: кто замещает"))
+HELP = BotCommand(command="help", description=N_("Что я умею и что делать вам"))
+STATUS = BotCommand(command="status", description=N_("Открытые инциденты и сроки"))
+LANGUAGE = BotCommand(command="language", description=N_("Язык бота: русский или английский"))
+REPORT = BotCommand(command="report", description=N_("Отчёт за месяц: /report или /report 2026-11"))
+BIND = BotCommand(command="bind", description=N_("Подключить группу (администратор)"))
 
-PRIVATE = (START, HELP, STATUS)
-MEMBER = (START, HELP, STATUS, AWAY)
-PRIVATE_WITH_REPORT = (START, HELP, STATUS, AWAY, REPORT)
-ADMIN_MENU = (START, HELP, STATUS, AWAY, REPORT, ADMIN)
+PRIVATE = (START, HELP, STATUS, LANGUAGE)
+MEMBER = (START, HELP, STATUS, LANGUAGE, AWAY)
+PRIVATE_WITH_REPORT = (START, HELP, STATUS, LANGUAGE, AWAY, REPORT)
+ADMIN_MENU = (START, HELP, STATUS, LANGUAGE, AWAY, REPORT, ADMIN)
 BOUND_GROUP = (BIND, STATUS, REPORT)
 ANY_GROUP = (BIND,)
 MENU_ACTIONS = (Action.INTAKE, Action.ROUTE, Action.REPORT)  # who gets /report in the private menu
@@ -66,12 +70,20 @@ SNIPPET = 60  # characters of the citizen's text that say which incident it is
 # --- menus ------------------------------------------------------------------------------------
 
 
+Menu = tuple[BotCommandScopeUnion, tuple[BotCommand, ...], str]  # scope, commands, language
+
+
 @dataclass(frozen=True)
 class MenuPlan:
-    """Which commands each scope gets, and the private chats whose own menu is removed."""
+    """Which commands each scope gets in which language, and the private chats whose own menu is removed."""
 
-    menus: tuple[tuple[BotCommandScopeUnion, tuple[BotCommand, ...]], ...]
+    menus: tuple[Menu, ...]
     cleared: tuple[BotCommandScopeChat, ...] = ()
+
+
+def commands_in(commands: tuple[BotCommand, ...], language: str) -> list[BotCommand]:
+    with use(language):
+        return [BotCommand(command=c.command, description=_(c.description)) for c in commands]
 
 
 async def plan_menus(db: Database, settings: Settings, profile_of: ProfileOf) -> MenuPlan:
@@ -87,16 +99,20 @@ async def plan_menus(db: Database, settings: Settings, profile_of: ProfileOf) ->
         members |= {m.user_id for m in await org.memberships(db, g.chat_id)}
     with_report -= admins
     members -= admins | with_report
-    menus: list[tuple[BotCommandScopeUnion, tuple[BotCommand, ...]]] = [
-        (BotCommandScopeAllPrivateChats(), PRIVATE),
-        (BotCommandScopeAllGroupChats(), ANY_GROUP),
-        *((BotCommandScopeChat(chat_id=g.chat_id), BOUND_GROUP) for g in groups),
-        *((BotCommandScopeChat(chat_id=uid), ADMIN_MENU) for uid in sorted(admins) if uid > 0),
-        *((BotCommandScopeChat(chat_id=uid), PRIVATE_WITH_REPORT) for uid in sorted(with_report) if uid > 0),
-        *((BotCommandScopeChat(chat_id=uid), MEMBER) for uid in sorted(members) if uid > 0),
-    ]
+    bot_language = settings.language
     former = set(await org.people_ids(db)) - admins - with_report - members  # e.g. removed by an admin
-    return MenuPlan(tuple(menus), tuple(BotCommandScopeChat(chat_id=uid) for uid in sorted(former) if uid > 0))
+    languages = {uid: await org.language(db, uid) or bot_language for uid in admins | with_report | members | former}
+    chosen = {uid for uid in former if languages[uid] != bot_language}  # no role, but a language of his own
+    own = [(ADMIN_MENU, admins), (PRIVATE_WITH_REPORT, with_report), (MEMBER, members), (PRIVATE, chosen)]
+    menus: list[Menu] = [
+        (BotCommandScopeAllPrivateChats(), PRIVATE, bot_language),
+        (BotCommandScopeAllGroupChats(), ANY_GROUP, bot_language),
+        *((BotCommandScopeChat(chat_id=g.chat_id), BOUND_GROUP, bot_language) for g in groups),
+        *((BotCommandScopeChat(chat_id=uid), commands, languages[uid])
+          for commands, people in own for uid in sorted(people) if uid > 0),
+    ]
+    return MenuPlan(tuple(menus), tuple(BotCommandScopeChat(chat_id=uid) for uid in sorted(former - chosen)
+                                        if uid > 0))
 
 
 async def setup_menus(bot: Bot, db: Database, settings: Settings, profile_of: ProfileOf) -> int:
@@ -106,11 +122,28 @@ async def setup_menus(bot: Bot, db: Database, settings: Settings, profile_of: Pr
     except Exception:
         log.exception("menus: cannot work out who gets which commands")
         return 0
+    return await _apply_plan(bot, plan)
+
+
+async def refresh_menu(bot: Bot, db: Database, settings: Settings, profile_of: ProfileOf, user_id: int) -> None:
+    """One person's own menu again, e.g. in the language he has just chosen. Never raises."""
+    try:
+        plan = await plan_menus(db, settings, profile_of)
+    except Exception:
+        log.exception("menus: cannot work out who gets which commands")
+        return
+    await _apply_plan(bot, MenuPlan(
+        tuple(m for m in plan.menus if getattr(m[0], "chat_id", None) == user_id),
+        tuple(c for c in plan.cleared if c.chat_id == user_id)))
+
+
+async def _apply_plan(bot: Bot, plan: MenuPlan) -> int:
     done = 0
     try:
-        for scope, commands in plan.menus:
+        for scope, commands, language in plan.menus:
             try:
-                await bot.set_my_commands(list(commands), scope=scope, request_timeout=REQUEST_TIMEOUT)
+                await bot.set_my_commands(commands_in(commands, language), scope=scope,
+                                          request_timeout=REQUEST_TIMEOUT)
                 done += 1
             except (TelegramNetworkError, TelegramServerError):
                 raise
@@ -176,7 +209,8 @@ async def asker(service: Service, user_id: int, chat_id: int | None = None) -> A
 
 
 async def help_command(service: Service, user_id: int, chat_id: int) -> None:
-    """/help in a private chat: what to do, for each of the person's roles; queued to the chat."""
+    """/help in a private chat: what to do, for each of the person's roles; queued to the chat (in the
+    asker's language: the current locale)."""
     who = await asker(service, user_id)
     departments = [d for d in await org.active_departments(service.db, who.chat_id) if d.id in who.actor.departments]
     contacts = await service.with_role(who.chat_id, *who.profile.roles_with(Action.ROUTE), ADMIN_ROLE) \
@@ -188,57 +222,61 @@ async def help_command(service: Service, user_id: int, chat_id: int) -> None:
 
 def help_text(who: Asker, departments: list[str], contacts: list[org.Person]) -> str:
     p = who.profile
-    parts: list[str] = [f"<b>Инцидент-менеджмент</b> · {escape(p.profile.name)}"]
+    parts: list[str] = [_("<b>Инцидент-менеджмент</b> · {profile}").format(profile=escape(p.profile.name))]
     if who.may(Action.INTAKE) or who.may(Action.ROUTE):
         parts.append(texts.lines(
-            "<b>Координатор</b>",
-            "Перешлите мне сообщение гражданина: текст, фото, видео, документ или ссылку. Проверьте источник, "
-            "выберите отделы (первый — ответственный) и нажмите «📨 Отправить в группу»." if who.may(Action.INTAKE)
+            _("<b>Координатор</b>"),
+            _("Перешлите мне сообщение гражданина: текст, фото, видео, документ или ссылку. Проверьте источник, "
+              "выберите отделы (первый — ответственный) и нажмите «📨 Отправить в группу».")
+            if who.may(Action.INTAKE) else None,
+            _("«🕒 Время выявления» — если сообщение нашли раньше, чем переслали.") if who.may(Action.INTAKE)
             else None,
-            "«🕒 Время выявления» — если сообщение нашли раньше, чем переслали." if who.may(Action.INTAKE) else None,
-            "Вернули как «не нашу компетенцию» — выберите отделы заново в теме инцидента." if who.may(Action.ROUTE)
-            else None,
+            _("Вернули как «не нашу компетенцию» — выберите отделы заново в теме инцидента.")
+            if who.may(Action.ROUTE) else None,
         ))
     if who.approves or who.may(Action.PUBLISH):
         parts.append(texts.lines(
-            "<b>Согласование</b>",
-            "Ответ приходит в тему инцидента: «✅ Согласовать», «↩️ На доработку» (напишите, что исправить) "
-            "или «✏️ Исправить» (пришлите свой текст)." if who.approves else None,
-            "Разместили ответ — «📤 Опубликовано» и ссылка." if who.may(Action.PUBLISH) else None,
-            "«⏳ Промежуточный» — если дан промежуточный ответ." if who.may(Action.PUBLISH)
+            _("<b>Согласование</b>"),
+            _("Ответ приходит в тему инцидента: «✅ Согласовать», «↩️ На доработку» (напишите, что исправить) "
+              "или «✏️ Исправить» (пришлите свой текст).") if who.approves else None,
+            _("Разместили ответ — «📤 Опубликовано» и ссылка.") if who.may(Action.PUBLISH) else None,
+            _("«⏳ Промежуточный» — если дан промежуточный ответ.") if who.may(Action.PUBLISH)
             and p.workflow.intermediate_answers else None,
         ))
     if who.may(Action.ANSWER) and who.actor.departments:
         deps = "; ".join(escape(d) for d in departments)
         parts.append(texts.lines(
-            "<b>Руководитель отдела</b>" + (f" ({deps})" if deps else ""),
-            "Ответ пишите в теме инцидента: текст, фото или документ. Исправили сообщение — исправился ответ.",
-            "Кнопки: «🗑 Отозвать» — забрать ответ с проверки; «🚫 Не наша компетенция» — вернуть координатору "
-            "с причиной.",
-            "О сроках напомню заранее.",
+            _("<b>Руководитель отдела</b>") + (f" ({deps})" if deps else ""),
+            _("Ответ пишите в теме инцидента: текст, фото или документ. Исправили сообщение — исправился ответ."),
+            _("Кнопки: «🗑 Отозвать» — забрать ответ с проверки; «🚫 Не наша компетенция» — вернуть координатору "
+              "с причиной."),
+            _("О сроках напомню заранее."),
         ))
     if who.may(Action.ESCALATIONS):
-        digest = f"{p.defaults.digest_at:%H:%M}" + (" по рабочим дням" if p.defaults.digest_on_working_days_only
-                                                     else " ежедневно")
+        at = f"{p.defaults.digest_at:%H:%M}"
+        digest = _("{time} по рабочим дням").format(time=at) if p.defaults.digest_on_working_days_only \
+            else _("{time} ежедневно").format(time=at)
         parts.append(texts.lines(
-            "<b>Контроль</b>",
-            "О просроченных сроках пишу вам сразу и повторяю, пока шаг не сделан.",
-            f"Сводка за вчера — в {digest}, здесь и в группе.",
+            _("<b>Контроль</b>"),
+            _("О просроченных сроках пишу вам сразу и повторяю, пока шаг не сделан."),
+            _("Сводка за вчера — в {digest}, здесь и в группе.").format(digest=digest),
         ))
     if who.may(Action.REPORT):
-        parts.append("/report — отчёт за месяц, /report 2026-11 — за выбранный.")
+        parts.append(_("/report — отчёт за месяц, /report 2026-11 — за выбранный."))
     if who.admin:
-        parts.append("<b>Администратор</b>: /admin — отделы, люди и роли, приглашения; "
-                     "/bind в группе подключает её к боту.")
+        parts.append(_("<b>Администратор</b>: /admin — отделы, люди и роли, приглашения; "
+                       "/bind в группе подключает её к боту."))
     if len(parts) == 1:
-        ask = ", ".join(texts.mention(c.user_id, c.name) for c in contacts[:3]) or "администратору бота"
+        ask = ", ".join(texts.mention(c.user_id, c.name) for c in contacts[:3]) or _("администратору бота")
         parts.append(texts.lines(
-            "Вы не указаны в организации бота, поэтому задач у вас здесь нет.",
-            f"Если это ошибка, напишите: {ask}.",
+            _("Вы не указаны в организации бота, поэтому задач у вас здесь нет."),
+            _("Если это ошибка, напишите: {contacts}.").format(contacts=ask),
         ))
     else:
-        parts.append("/status — открытые инциденты и сроки.\n"
-                     "/away 30.11 — уходите в отпуск или командировку: выберите, кто замещает; /away — вернуться.")
+        parts.append(_("/status — открытые инциденты и сроки.") + "\n"
+                     + _("/away 30.11 — уходите в отпуск или командировку: выберите, кто замещает; "
+                         "/away — вернуться."))
+    parts.append(_("/language — язык бота."))
     return "\n\n".join(parts)
 
 
@@ -276,7 +314,7 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
     else:
         group = await org.group(db, ask.chat_id)
         if group is None:
-            return "Группа не подключена: администратор должен отправить /bind."
+            return _("Группа не подключена: администратор должен отправить /bind.")
         groups = [group]
     items = []
     sees_all = answers = False
@@ -297,21 +335,21 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
             timer = next_deadline(row, profile, None if who.sees_all else mine)
             items.append((timer.due_at if timer else None, row, profile, timer, names if who.sees_all else None))
     if not sees_all and not answers:
-        return ("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
-                "Что я умею — /help в личном чате со мной.")
+        return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
+                 "Что я умею — /help в личном чате со мной.")
     if not items:
-        return "Открытых инцидентов нет." if sees_all else "По вашим отделам открытых инцидентов нет."
+        return _("Открытых инцидентов нет.") if sees_all else _("По вашим отделам открытых инцидентов нет.")
     items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
-    late = sum(1 for due, _, _, t, _ in items if due is not None and t is not None and t.paused_at is None
-               and due < now)
-    title = "Открытые инциденты" if sees_all else "Открытые инциденты ваших отделов"
-    head = f"<b>{title}: {len(items)}</b>" + (f" · ⚠️ просрочено: {late}" if late else "")
+    late = sum(1 for due, _row, _profile, t, _names in items
+               if due is not None and t is not None and t.paused_at is None and due < now)
+    title = _("Открытые инциденты") if sees_all else _("Открытые инциденты ваших отделов")
+    head = f"<b>{title}: {len(items)}</b>" + (_(" · ⚠️ просрочено: {count}").format(count=late) if late else "")
     blocks = [head]
     size = len(head)
-    for shown, (_, row, profile, timer, names) in enumerate(items):
+    for shown, (_due, row, profile, timer, names) in enumerate(items):
         block = _incident_block(row, profile, timer, names, now)
         if size + len(block) + 2 > STATUS_LIMIT:
-            blocks.append(f"… и ещё {len(items) - shown}: полный список — в ежедневной сводке.")
+            blocks.append(_("… и ещё {count}: полный список — в ежедневной сводке.").format(count=len(items) - shown))
             break
         blocks.append(block)
         size += len(block) + 2
@@ -348,7 +386,7 @@ def _incident_block(row: store.IncidentRow, profile: Profile, timer: RunningTime
     if len(words) > SNIPPET:
         words = (words[:SNIPPET].rsplit(" ", 1)[0] or words[:SNIPPET]).rstrip(" ,.;:—-") + "…"
     snippet = f"«{escape(words)}»" if words else None
-    deadline = texts.deadline_line(timer, profile, row.incident.track, now) if timer else "• сроков сейчас нет"
+    deadline = texts.deadline_line(timer, profile, row.incident.track, now) if timer else _("• сроков сейчас нет")
     return texts.lines(first, snippet, deadline)
 
 

@@ -3,6 +3,9 @@
 ``Reminders.tick(now)`` is the one use case the scheduler calls: it asks storage what is due, decides
 with the pure rules in bot/workflow/notices.py, and writes the messages to the outbox in the same
 transaction that moves each timer's next notice on. A restart loses nothing and repeats nothing.
+
+Nothing here runs inside an update, so every text is rendered in an explicit language: the bot's for a
+group, the recipient's for a private chat.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 
 from bot import texts
+from bot.i18n import _, use
 from bot.service import Service
 from bot.workflow import notices
 from bot.workflow.model import RunningTimer
@@ -86,7 +90,9 @@ class Reminders:
                     who = await self._who(profile, row, spec.role, timer.department_id)
                     spoken.append(Spoken(row, profile, spec.title, spec.clause, timer.due_at, notice, who))
             await due.set_next(conn, moves)
-            await self._announce(conn, spoken, now)
+            with use(self.service.language):
+                await self._announce(conn, spoken, now)
+            await self._escalate(conn, [s for s in spoken if s.notice.kind is NoticeKind.OVERDUE], now)
 
     async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None) -> str:
         if role in profile.roles_with(Action.ANSWER):
@@ -104,13 +110,15 @@ class Reminders:
         return self._people[key]
 
     async def _announce(self, conn: object, spoken: list[Spoken], now: datetime) -> None:
+        """In the groups (the caller sets their language)."""
         by_group: dict[int, list[Spoken]] = defaultdict(list)
         for s in spoken:
             by_group[s.incident.chat_id].append(s)
         for chat_id, items in by_group.items():
             incidents = {s.incident.incident.id for s in items}
             if len(incidents) > COALESCE_OVER:
-                lines = [f"⏰ Сроки по {texts.plural(len(incidents), 'инциденту', 'инцидентам', 'инцидентам')}:"]
+                lines = [_("⏰ Сроки по {incidents}:").format(
+                    incidents=texts.plural(len(incidents), "инциденту", "инцидентам", "инцидентам"))]
                 lines += [f"№{s.incident.incident.id}: {self._line(s, now)}" for s in items]
                 for text in _chunks(lines):
                     await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, now)  # type: ignore[arg-type]
@@ -121,23 +129,24 @@ class Reminders:
                 for group in per_incident.values():
                     for text in _chunks([self._line(s, now) for s in group]):
                         await self.service.say(conn, group[0].incident, text, now)  # type: ignore[arg-type]
-        await self._escalate(conn, [s for s in spoken if s.notice.kind is NoticeKind.OVERDUE], now)
 
     def _line(self, s: Spoken, now: datetime) -> str:
         when = texts.when(s.due_at, s.profile, now)
-        late = " (с опозданием: бот был недоступен)" if s.notice.late else ""
+        late = _(" (с опозданием: бот был недоступен)") if s.notice.late else ""
         if s.notice.kind is NoticeKind.REMINDER:
-            return (f"⏰ {s.who or 'Исполнитель'}: {escape(s.timer_title)} — до {when}, осталось "
-                    f"{texts.span(s.due_at - now)} ({escape(s.clause)}){late}")
-        again = f" (напоминание №{s.notice.repeat + 1})" if s.notice.repeat else ""
-        return (f"⚠️ Просрочено: {escape(s.timer_title)} — срок был {when}, опоздание "
-                f"{texts.span(now - s.due_at)} ({escape(s.clause)}). Отвечает: {s.who or '—'}{again}{late}")
+            return _("⏰ {who}: {title} — до {due}, осталось {left} ({clause})").format(
+                who=s.who or _("Исполнитель"), title=escape(s.timer_title), due=when,
+                left=texts.span(s.due_at - now), clause=escape(s.clause)) + late
+        again = _(" (напоминание №{number})").format(number=s.notice.repeat + 1) if s.notice.repeat else ""
+        return _("⚠️ Просрочено: {title} — срок был {due}, опоздание {late} ({clause}). Отвечает: {who}").format(
+            title=escape(s.timer_title), due=when, late=texts.span(now - s.due_at), clause=escape(s.clause),
+            who=s.who or "—") + again + late
 
     async def _escalate(self, conn: object, overdue: list[Spoken], now: datetime) -> None:
-        """Overdue notices also go to the controller, privately, one message each tick."""
+        """Overdue notices also go to the controller, privately, one message each tick, in his language."""
         if not overdue:
             return
-        by_person: dict[int, list[str]] = defaultdict(list)
+        by_person: dict[int, list[Spoken]] = defaultdict(list)
         controllers: dict[int, list[int]] = {}
         for s in overdue:
             chat_id = s.incident.chat_id
@@ -145,12 +154,15 @@ class Reminders:
                 controllers[chat_id] = [p.user_id for p in await self.service.with_role(
                     chat_id, *s.profile.roles_with(Action.ESCALATIONS))]
             for user_id in controllers[chat_id]:
-                by_person[user_id].append(
-                        f"№{s.incident.incident.id} · {escape(s.timer_title)} — опоздание "
-                        f"{texts.span(now - s.due_at)}, срок был {texts.when(s.due_at, s.profile, now)} "
-                        f"({escape(s.clause)}); отвечает {s.who or '—'}")
-        for user_id, lines in by_person.items():
-            for text in _chunks(["⚠️ Просроченные сроки:", *lines]):
+                by_person[user_id].append(s)
+        for user_id, items in by_person.items():
+            with use(await self.service.language_of(user_id)):
+                lines = [_("№{number} · {title} — опоздание {late}, срок был {due} ({clause}); отвечает {who}").format(
+                    number=s.incident.incident.id, title=escape(s.timer_title), late=texts.span(now - s.due_at),
+                    due=texts.when(s.due_at, s.profile, now), clause=escape(s.clause), who=s.who or "—")
+                    for s in items]
+                chunks = _chunks([_("⚠️ Просроченные сроки:"), *lines])
+            for text in chunks:
                 await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now)  # type: ignore[arg-type]
 
     # --- intakes not yet sent to the group ---------------------------------------------------
@@ -172,16 +184,19 @@ class Reminders:
                 timer = RunningTimer(spec.id, detected, profile.clock.add(detected, spec.duration, spec.clock)
                                      if spec.duration else detected)
                 since = from_db(data.get("noticed_until")) or detected
-                notice, _ = notices.due_notice(profile, spec, timer, since + timedelta(seconds=1), now)
+                notice, _next = notices.due_notice(profile, spec, timer, since + timedelta(seconds=1), now)
                 if notice is None or notice.repeat:  # the overdue notice once; no repeats for a draft
                     continue
                 data["noticed_until"] = to_db(notice.at)
                 await store.put_intake(conn, user_id, data, now)
-                left = (f"осталось {texts.span(timer.due_at - now)}" if timer.due_at > now
-                        else f"⚠️ просрочено на {texts.span(now - timer.due_at)}")
-                text = (f"⏰ Сообщение «{escape(' '.join(str(data.get('text', '')).split()[:6]))}…» ещё не направлено "
-                        f"в группу: {escape(spec.title.lower())} до {texts.when(timer.due_at, profile, now)}, {left} "
-                        f"({escape(spec.clause)}).")
+                with use(await self.service.language_of(user_id)):
+                    left = (_("осталось {left}").format(left=texts.span(timer.due_at - now)) if timer.due_at > now
+                            else _("⚠️ просрочено на {late}").format(late=texts.span(now - timer.due_at)))
+                    text = _("⏰ Сообщение «{words}…» ещё не направлено в группу: {title} до {due}, {left} "
+                             "({clause}).").format(
+                        words=escape(" ".join(str(data.get("text", "")).split()[:6])),
+                        title=escape(spec.title.lower()), due=texts.when(timer.due_at, profile, now), left=left,
+                        clause=escape(spec.clause))
                 await enqueue(conn, data["chat_id"], "sendMessage", {"chat_id": data["chat_id"], "text": text}, now)
 
     # --- the daily digest --------------------------------------------------------------------
@@ -199,15 +214,22 @@ class Reminders:
                 continue
             if await due.digest_sent(self.db, group.chat_id, today.isoformat()):
                 continue
-            text = await self.digest_text(profile, group.chat_id, today - timedelta(days=1), now)
+            readers = [(p.user_id, await self.service.language_of(p.user_id))
+                       for p in await self.service.with_role(group.chat_id, *profile.roles_with(Action.ESCALATIONS))]
+            rendered: dict[str, str] = {}  # the group's copy in the bot's language, each reader's in his
+            for language in {self.service.language, *(lang for _uid, lang in readers)}:
+                with use(language):
+                    rendered[language] = await self.digest_text(profile, group.chat_id, today - timedelta(days=1), now)
             async with self.db.transaction() as conn:
                 await due.mark_digest(conn, group.chat_id, today.isoformat(), now)
-                await enqueue(conn, group.chat_id, "sendMessage", {"chat_id": group.chat_id, "text": text}, now)
-                for p in await self.service.with_role(group.chat_id, *profile.roles_with(Action.ESCALATIONS)):
-                    await enqueue(conn, p.user_id, "sendMessage", {"chat_id": p.user_id, "text": text}, now)
+                await enqueue(conn, group.chat_id, "sendMessage",
+                              {"chat_id": group.chat_id, "text": rendered[self.service.language]}, now)
+                for user_id, language in readers:
+                    await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": rendered[language]}, now)
 
     async def digest_text(self, profile: Profile, chat_id: int, day: date, now: datetime) -> str:
-        """Yesterday's incidents by department, the open ones with their next deadline, the worst delays."""
+        """Yesterday's incidents by department, the open ones with their next deadline, the worst delays;
+        in the current locale."""
         start = datetime.combine(day, time(0, 0), profile.tz)
         end = start + timedelta(days=1)
         created = await due.created_between(self.db, chat_id, start, end)
@@ -222,26 +244,29 @@ class Reminders:
             by_dep[name].append(late)
             if late > timedelta(0):
                 worst.append((late, a.incident_id, name))
-        lines = [f"📊 <b>Сводка за {texts.format_day(day)}</b>",
-                 f"Поступило: {len(created)}; ответов: {len(answered)}."]
+        lines = [_("📊 <b>Сводка за {day}</b>").format(day=texts.format_day(day)),
+                 _("Поступило: {created}; ответов: {answered}.").format(created=len(created), answered=len(answered))]
         for name, lates in sorted(by_dep.items()):
             on_time = sum(1 for x in lates if x == timedelta(0))
-            line = f"• {escape(name)}: в срок {on_time} из {len(lates)}"
+            line = _("• {department}: в срок {on_time} из {total}").format(
+                department=escape(name), on_time=on_time, total=len(lates))
             if on_time < len(lates):
-                line += f"; опоздали {len(lates) - on_time} (до {texts.span(max(lates))})"
+                line += _("; опоздали {late} (до {worst})").format(late=len(lates) - on_time,
+                                                                   worst=texts.span(max(lates)))
             lines.append(line)
         open_ids = await store.open_incidents(self.db, chat_id)
         if open_ids:
-            lines.append(f"Открыто: {len(open_ids)}.")
+            lines.append(_("Открыто: {count}.").format(count=len(open_ids)))
             for incident_id in open_ids[:15]:
                 row = await store.load(self.db, incident_id)
                 if row is None or not row.incident.timers:
                     continue
                 t = min(row.incident.timers, key=lambda x: x.due_at)
                 spec = profile.timer(t.timer_id, row.incident.track)
-                lines.append(f"№{incident_id}: {escape(spec.title)} — до {texts.when(t.due_at, profile, now)}")
+                lines.append(_("№{number}: {title} — до {due}").format(
+                    number=incident_id, title=escape(spec.title), due=texts.when(t.due_at, profile, now)))
         if worst:
-            lines.append("Наибольшие опоздания:")
+            lines.append(_("Наибольшие опоздания:"))
             for late, incident_id, name in sorted(worst, reverse=True)[:5]:
                 lines.append(f"№{incident_id} · {escape(name)} — {texts.span(late)}")
         return _fit(lines)

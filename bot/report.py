@@ -1,7 +1,8 @@
 """The monthly report: who answered, how fast, how often on time — per department and per person.
 
 Pure computation (``build_report``) over what storage/reports.py reads, then four renderings: a short
-Russian summary for Telegram (HTML), CSV and XLSX tables, a PNG chart. ``report_command`` is the use
+summary for Telegram (HTML), CSV and XLSX tables, a PNG chart; all in the current locale (bot/i18n.py: the
+asker's in Telegram, Russian on the command line). ``report_command`` is the use
 case behind /report; ``cli_report`` the one behind ``python -m bot report``.
 
 What is counted (every figure is over the incidents *created* in the month, local to the profile):
@@ -42,8 +43,9 @@ from babel.dates import format_date
 from babel.numbers import format_percent
 
 from bot.clock import Clock, SystemClock
+from bot.i18n import N_, _, current, pgettext
 from bot.settings import ToolSettings
-from bot.texts import LOCALE, TEXT_LIMIT, lines, outcome_title, plural, span
+from bot.texts import TEXT_LIMIT, lines, outcome_title, plural, span
 from bot.workflow import may
 from profiles.events import Action, Event, Outcome
 from profiles.loader import ProfileError, load_profile
@@ -59,10 +61,11 @@ if TYPE_CHECKING:
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 SUMMARY_LIMIT = TEXT_LIMIT - 400  # room for the "and N more" line
 NOT_COUNTED = frozenset({"replaced", Event.RETURNED.value})
-OPEN_TITLE = "в работе"
-CSV_HEADER = ("Тип", "Название", "Отдел", "Инцидентов", "Ответили", "Ответов", "В срок", "С опозданием",
-              "Без ответа после срока", "Доля в срок, %", "Медиана ответа, мин", "Дольше всего, мин",
-              "Худшее опоздание, мин", "Доработок")
+# marked for the catalogs, translated where written
+OPEN_TITLE = N_("в работе")
+CSV_HEADER = (N_("Тип"), N_("Название"), N_("Отдел"), N_("Инцидентов"), N_("Ответили"), N_("Ответов"),
+              N_("В срок"), N_("С опозданием"), N_("Без ответа после срока"), N_("Доля в срок, %"),
+              N_("Медиана ответа, мин"), N_("Дольше всего, мин"), N_("Худшее опоздание, мин"), N_("Доработок"))
 
 
 class MonthError(ValueError):
@@ -206,7 +209,7 @@ class MonthlyReport:
     @property
     def label(self) -> str:
         """ноябрь 2026"""
-        return format_date(self.month, "LLLL y", locale=LOCALE)
+        return format_date(self.month, "LLLL y", locale=current())
 
 
 def build_report(profile: Profile, month: date, data: store.MonthData, now: datetime) -> MonthlyReport:
@@ -245,10 +248,10 @@ def build_report(profile: Profile, month: date, data: store.MonthData, now: date
                 person_reworks[author] += 1
     total_reworks = sum(1 for e in data.events if e.event == Event.REWORK_REQUESTED.value)
 
-    names = {dep: name for dep, (name, _) in data.departments.items()}
-    shown = set(dep_incidents) | {dep for dep, (_, archived) in data.departments.items() if not archived}
+    names = {dep: name for dep, (name, _archived) in data.departments.items()}
+    shown = set(dep_incidents) | {dep for dep, (_name, archived) in data.departments.items() if not archived}
     departments = sorted(
-        (_figures(names.get(dep, f"отдел {dep}"), "", dep_incidents.get(dep, set()),
+        (_figures(names.get(dep, _("отдел {number}").format(number=dep)), "", dep_incidents.get(dep, set()),
                   [d for d in deadlines if d.department_id == dep], dep_reworks[dep]) for dep in shown),
         key=lambda f: (-f.incidents, f.name))
 
@@ -262,14 +265,14 @@ def build_report(profile: Profile, month: date, data: store.MonthData, now: date
     headed: dict[int, list[str]] = defaultdict(list)
     for dep, uids in data.heads.items():
         for uid in uids:
-            headed[uid].append(names.get(dep, f"отдел {dep}"))
+            headed[uid].append(names.get(dep, _("отдел {number}").format(number=dep)))
     people = sorted(
         (_figures(data.people.get(uid, str(uid)), ", ".join(sorted(headed.get(uid, []))), incs,
                   [d for d in deadlines if d.answered_by == uid], person_reworks[uid])
          for uid, incs in person_incidents.items() if incs),
         key=lambda f: (-f.incidents, f.name))
 
-    total = _figures("Всего", "", set(incidents), deadlines, total_reworks)
+    total = _figures(_("Всего"), "", set(incidents), deadlines, total_reworks)
     return MonthlyReport(
         profile_id=profile.id, profile_name=profile.profile.name, timezone=profile.profile.timezone, month=month,
         generated_at=now, total=total, departments=tuple(departments), people=tuple(people),
@@ -328,49 +331,52 @@ def _outcomes(incidents: list[store.IncidentFact]) -> tuple[tuple[str, int], ...
     """Closed incidents by outcome, in the vocabulary's order, then the open ones."""
     counts = Counter(i.outcome for i in incidents if i.state == "closed")
     known = [o.value for o in Outcome]
-    out = [(outcome_title(Outcome(o)) if o in known else (o or "закрыт"), counts[o])
+    out = [(outcome_title(Outcome(o)) if o in known else (o or _("закрыт")), counts[o])
            for o in [*known, *sorted((k for k in counts if k not in known), key=str)] if counts[o]]
     still_open = sum(i.state != "closed" for i in incidents)
-    return tuple(out + ([(OPEN_TITLE, still_open)] if still_open else []))
+    return tuple(out + ([(_(OPEN_TITLE), still_open)] if still_open else []))
 
 
 # --- the summary --------------------------------------------------------------------------------
 
 
 def share_text(f: Figures) -> str:
-    return format_percent(f.on_time_share, locale=LOCALE) if f.on_time_share is not None else "—"
+    return format_percent(f.on_time_share, locale=current()) if f.on_time_share is not None else "—"
 
 
 def summary_html(r: MonthlyReport, limit: int = SUMMARY_LIMIT) -> str:
-    """A short Russian summary for a phone; every name escaped."""
+    """A short summary for a phone, in the current locale; every name escaped."""
     t = r.total
     local = r.generated_at.astimezone(ZoneInfo(r.timezone))
-    head = [f"<b>Отчёт за {html.escape(r.label)}</b>", html.escape(r.profile_name),
-            f"Данные на {format_date(local.date(), 'd MMMM y', locale=LOCALE)}, {local:%H:%M}"]
+    head = [_("<b>Отчёт за {month}</b>").format(month=html.escape(r.label)), html.escape(r.profile_name),
+            _("Данные на {day}, {time}").format(day=format_date(local.date(), "d MMMM y", locale=current()),
+                                                time=f"{local:%H:%M}")]
     if not t.incidents:
-        return lines(*head, "Инцидентов за месяц не было.")
+        return lines(*head, _("Инцидентов за месяц не было."))
     sources = ", ".join(f"{html.escape(title)} — {n}" for title, n in r.by_source if n)
     body = [
-        f"Инцидентов: <b>{t.incidents}</b> ({sources})",
-        f"Ответ дан: {t.answered} из {t.incidents}",
-        f"В срок: <b>{share_text(t)}</b> ({t.on_time} из {plural(t.deadlines, 'срока', 'сроков', 'сроков')})"
-        if t.deadlines else "Сроков ответа за месяц не наступало",
-        f"Без ответа после срока: {t.missed}" if t.missed else None,
-        _times(t, "Время ответа: "),
-        f"Наибольшее опоздание: {span(t.worst_lateness)}" if t.worst_lateness else None,
-        f"Возвратов на доработку: {t.reworks}",
-        "Итоги: " + ", ".join(f"{html.escape(title)} — {n}" for title, n in r.outcomes),
+        _("Инцидентов: <b>{count}</b> ({sources})").format(count=t.incidents, sources=sources),
+        _("Ответ дан: {answered} из {total}").format(answered=t.answered, total=t.incidents),
+        _("В срок: <b>{share}</b> ({on_time} из {deadlines})").format(
+            share=share_text(t), on_time=t.on_time, deadlines=plural(t.deadlines, "срока", "сроков", "сроков"))
+        if t.deadlines else _("Сроков ответа за месяц не наступало"),
+        _("Без ответа после срока: {count}").format(count=t.missed) if t.missed else None,
+        _("Время ответа: {times}").format(times=_times(t)) if _times(t) else None,
+        _("Наибольшее опоздание: {late}").format(late=span(t.worst_lateness)) if t.worst_lateness else None,
+        _("Возвратов на доработку: {count}").format(count=t.reworks),
+        _("Итоги: {outcomes}").format(outcomes=", ".join(f"{html.escape(title)} — {n}" for title, n in r.outcomes)),
     ]
     text = lines(*head, *body)
     deps = [f for f in r.departments if f.incidents]
     if not deps:
         return text
-    text += "\n\n<b>По отделам</b>"
+    text += "\n\n" + _("<b>По отделам</b>")
     for i, f in enumerate(deps):
         entry = _department_entry(f)
         if len(text) + len(entry) + 1 > limit:
             rest = len(deps) - i
-            return text + f"\n… и ещё {plural(rest, 'отдел', 'отдела', 'отделов')} — в таблице"
+            return text + "\n" + _("… и ещё {departments} — в таблице").format(
+                departments=plural(rest, "отдел", "отдела", "отделов"))
         text += "\n" + entry
     return text
 
@@ -378,16 +384,19 @@ def summary_html(r: MonthlyReport, limit: int = SUMMARY_LIMIT) -> str:
 def _department_entry(f: Figures) -> str:
     first = f"• <b>{html.escape(f.name)}</b>: {plural(f.incidents, 'инцидент', 'инцидента', 'инцидентов')}"
     if f.deadlines:
-        first += f", в срок {f.on_time} из {f.deadlines} ({share_text(f)})"
-    details = [x for x in (_times(f, ""), f"опоздание до {span(f.worst_lateness)}" if f.worst_lateness else None,
-                           f"доработок {f.reworks}" if f.reworks else None) if x]
+        first += _(", в срок {on_time} из {deadlines} ({share})").format(
+            on_time=f.on_time, deadlines=f.deadlines, share=share_text(f))
+    details = [x for x in (_times(f),
+                           _("опоздание до {late}").format(late=span(f.worst_lateness)) if f.worst_lateness else None,
+                           _("доработок {count}").format(count=f.reworks) if f.reworks else None) if x]
     return first + ("\n   " + "; ".join(details) if details else "")
 
 
-def _times(f: Figures, prefix: str) -> str | None:
+def _times(f: Figures) -> str | None:
     if f.median_answer is None or f.worst_answer is None:
         return None
-    return f"{prefix}медиана {span(f.median_answer)}, дольше всего {span(f.worst_answer)}"
+    return _("медиана {median}, дольше всего {longest}").format(median=span(f.median_answer),
+                                                              longest=span(f.worst_answer))
 
 
 def plain_text(text_html: str) -> str:
@@ -429,8 +438,8 @@ def _minutes(delta: timedelta | None) -> int | None:
 
 
 def _rows(r: MonthlyReport) -> Iterable[tuple[str, Figures]]:
-    yield from (("отдел", f) for f in r.departments)
-    yield from (("исполнитель", f) for f in r.people)
+    yield from ((pgettext("report row", "отдел"), f) for f in r.departments)
+    yield from ((pgettext("report row", "исполнитель"), f) for f in r.people)
 
 
 def _cells(f: Figures) -> list[Any]:
@@ -443,7 +452,7 @@ def write_csv(r: MonthlyReport, path: Path) -> None:
     """One row per department and per person; ';' and UTF-8 with BOM, as Excel in Russian expects."""
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh, delimiter=";")
-        out.writerow(CSV_HEADER)
+        out.writerow([_(h) for h in CSV_HEADER])
         for kind, f in _rows(r):
             cells = _cells(f)
             cells[6] = None if f.on_time_share is None else round(f.on_time_share * 100)
@@ -455,7 +464,7 @@ def write_xlsx(r: MonthlyReport, path: Path) -> None:
     from openpyxl.styles import Font
 
     wb = Workbook()
-    wb.properties.title = f"Отчёт за {r.label} — {r.profile_name}"
+    wb.properties.title = _("Отчёт за {month} — {profile}").format(month=r.label, profile=r.profile_name)
     bold = Font(bold=True)
 
     def sheet(title: str, header: Iterable[str], rows: Iterable[Iterable[Any]], widths: dict[str, int],
@@ -473,39 +482,41 @@ def write_xlsx(r: MonthlyReport, path: Path) -> None:
             ws.column_dimensions[col].width = width
         return ws
 
-    table_header = CSV_HEADER[1:]
+    table_header = [_(h) for h in CSV_HEADER[1:]]
     table_widths = {"A": 40, "B": 30, **{chr(ord("C") + i): 14 for i in range(11)}}
     pct = {9: "0%"}  # the on-time share
-    deps = sheet("Отделы", [h for h in table_header if h != "Отдел"],
+    deps = sheet(_("Отделы"), [h for h in table_header if h != _("Отдел")],
                  [[f.name, *_cells(f)] for f in (*r.departments, r.total)],
                  {"A": 40, **{chr(ord("B") + i): 14 for i in range(11)}}, {8: "0%"})
     for cell in deps[deps.max_row]:
         cell.font = bold  # the total
-    sheet("Исполнители", table_header, [[f.name, f.detail, *_cells(f)] for f in r.people], table_widths, pct)
+    sheet(_("Исполнители"), table_header, [[f.name, f.detail, *_cells(f)] for f in r.people], table_widths, pct)
     incidents = r.total.incidents
-    sheet("Источники", ("Источник", "Инцидентов", "Доля"),
+    sheet(_("Источники"), (_("Источник"), _("Инцидентов"), _("Доля")),
           [(title, n, n / incidents if incidents else None) for title, n in r.by_source],
           {"A": 32, "B": 14, "C": 10}, {3: "0%"})
-    sheet("По дням", ("Дата", "Инцидентов", "В срок", "С опозданием", "Прочие"),
+    sheet(_("По дням"), (_("Дата"), _("Инцидентов"), _("В срок"), _("С опозданием"), _("Прочие")),
           [(d.day, d.total, d.on_time, d.late, d.other) for d in r.by_day],
           {"A": 12, "B": 12, "C": 10, "D": 14, "E": 10}, {1: "DD.MM.YYYY"})
-    sheet("Итоги", ("Итог", "Инцидентов"), r.outcomes, {"A": 44, "B": 12})
-    sheet("Пояснения", ("Показатель", "Как считается"), DEFINITIONS, {"A": 28, "B": 110})
+    sheet(_("Итоги"), (_("Итог"), _("Инцидентов")), r.outcomes, {"A": 44, "B": 12})
+    sheet(_("Пояснения"), (_("Показатель"), _("Как считается")), [(_(a), _(b)) for a, b in DEFINITIONS],
+          {"A": 28, "B": 110})
     del wb["Sheet"]
     wb.save(path)
 
 
-DEFINITIONS = (
-    ("Период", "инциденты, принятые в работу в этом месяце (время — часовой пояс регламента)"),
-    ("Срок ответа", "каждый срок ответа исполнителя по регламенту: ответственного отдела и каждого соисполнителя"),
-    ("В срок / с опозданием", "ответ (часть ответа) представлен до срока / после срока"),
-    ("Без ответа после срока", "срок прошёл, а ответа не было (инцидент закрыт иначе или ещё в работе)"),
-    ("Доля в срок", "ответы в срок / (ответы + сроки, пропущенные без ответа)"),
-    ("Время ответа", "от начала срока ответа до представления ответа; медиана и наибольшее, в минутах"),
-    ("Опоздание", "насколько ответ (или его отсутствие) превысил срок регламента, в минутах"),
-    ("Доработок", "возвратов ответа на доработку: у отдела-исполнителя и у автора ответа"),
-    ("Ответили", "инцидентов, по которым отдел или человек дал хотя бы один ответ"),
-    ("По дням: прочие", "инциденты без наступившего срока ответа или закрытые без ответа до срока"),
+DEFINITIONS = (  # marked for the catalogs, translated where written
+    (N_("Период"), N_("инциденты, принятые в работу в этом месяце (время — часовой пояс регламента)")),
+    (N_("Срок ответа"),
+     N_("каждый срок ответа исполнителя по регламенту: ответственного отдела и каждого соисполнителя")),
+    (N_("В срок / с опозданием"), N_("ответ (часть ответа) представлен до срока / после срока")),
+    (N_("Без ответа после срока"), N_("срок прошёл, а ответа не было (инцидент закрыт иначе или ещё в работе)")),
+    (N_("Доля в срок"), N_("ответы в срок / (ответы + сроки, пропущенные без ответа)")),
+    (N_("Время ответа"), N_("от начала срока ответа до представления ответа; медиана и наибольшее, в минутах")),
+    (N_("Опоздание"), N_("насколько ответ (или его отсутствие) превысил срок регламента, в минутах")),
+    (N_("Доработок"), N_("возвратов ответа на доработку: у отдела-исполнителя и у автора ответа")),
+    (N_("Ответили"), N_("инцидентов, по которым отдел или человек дал хотя бы один ответ")),
+    (N_("По дням: прочие"), N_("инциденты без наступившего срока ответа или закрытые без ответа до срока")),
 )
 
 
@@ -521,16 +532,16 @@ def write_chart(r: MonthlyReport, path: Path) -> None:
     top, bottom = upper_fig.subplots(), lower_fig.subplots()
     days = [d.day.day for d in r.by_day]
     on, late, other = ([getattr(d, k) for d in r.by_day] for k in ("on_time", "late", "other"))
-    top.bar(days, on, color="#2e7d32", label="в срок")
-    top.bar(days, late, bottom=on, color="#c62828", label="с опозданием")
-    top.bar(days, other, bottom=[a + b for a, b in zip(on, late, strict=True)], color="#9e9e9e", label="прочие")
-    top.set_title(f"Инциденты по дням — {r.label}")
-    top.set_xlabel("день месяца")
+    top.bar(days, on, color="#2e7d32", label=_("в срок"))
+    top.bar(days, late, bottom=on, color="#c62828", label=_("с опозданием"))
+    top.bar(days, other, bottom=[a + b for a, b in zip(on, late, strict=True)], color="#9e9e9e", label=_("прочие"))
+    top.set_title(_("Инциденты по дням — {month}").format(month=r.label))
+    top.set_xlabel(_("день месяца"))
     top.set_xticks(days[::2] if len(days) > 16 else days)
     top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_ylim(0, max([d.total for d in r.by_day] + [1]) * 1.15)
     top.legend(loc="upper left", frameon=False, ncols=3)
-    bottom.set_title("Доля ответов в срок по отделам")
+    bottom.set_title(_("Доля ответов в срок по отделам"))
     if deps:
         names = [textwrap.shorten(f.name, 70, placeholder="…") for f in deps]
         names = ["\n".join(textwrap.wrap(n, 36)) for n in names]
@@ -542,7 +553,7 @@ def write_chart(r: MonthlyReport, path: Path) -> None:
                          padding=3, fontsize=8)
         bottom.invert_yaxis()
     else:
-        bottom.text(0.5, 0.5, "сроков ответа не было", ha="center", va="center", transform=bottom.transAxes)
+        bottom.text(0.5, 0.5, _("сроков ответа не было"), ha="center", va="center", transform=bottom.transAxes)
         bottom.set_yticks([])
     bottom.set_xlim(0, 118)
     bottom.set_xticks(range(0, 101, 20))
@@ -565,7 +576,7 @@ class ReportAsk:
 async def make_report(db: Database, profile: Profile, month: date, now: datetime, out_dir: Path,
                       chat_id: int | None = None) -> tuple[MonthlyReport, ReportFiles]:
     start, end = month_bounds(month, profile)
-    ids = {timer_id for _, timer_id in answer_timers(profile)}
+    ids = {timer_id for _track, timer_id in answer_timers(profile)}
     data = await store.month_data(db, profile.id, start, end, ids, chat_id)
     report = build_report(profile, month, data, now)
     return report, await asyncio.to_thread(write_files, report, out_dir)
@@ -581,12 +592,12 @@ async def report_command(service: Service, ask: ReportAsk, reports_dir: Path) ->
         if not groups:
             known = await org.groups_of(db, ask.user_id) or await org.groups(db)
             if not known:
-                return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
+                return _("Бот ещё не подключён к группе: администратор должен отправить /bind в группе.")
             return _who_may_report(service.profile(known[0].profile))
     else:
         group = await org.group(db, ask.chat_id)
         if group is None:
-            return "Группа не подключена: администратор должен отправить /bind."
+            return _("Группа не подключена: администратор должен отправить /bind.")
         profile = service.profile(group.profile)
         if not may(profile, await service.actor(ask.user_id, group.chat_id), Action.REPORT):
             return _who_may_report(profile)
@@ -601,7 +612,8 @@ async def report_command(service: Service, ask: ReportAsk, reports_dir: Path) ->
 def _who_may_report(profile: Profile) -> str:
     allowed = profile.roles_with(Action.REPORT)  # substitutes go without saying
     who = ", ".join(profile.roles[r].title.lower() for r in allowed if profile.roles[r].acts_for not in allowed)
-    return f"Отчёт может запросить только {html.escape(who)}." if who else "Отчёты регламентом не предусмотрены."
+    return _("Отчёт может запросить только {who}.").format(who=html.escape(who)) if who \
+        else _("Отчёты регламентом не предусмотрены.")
 
 
 async def _queue_report(service: Service, group: org.Group, ask: ReportAsk, reports_dir: Path,
@@ -612,7 +624,7 @@ async def _queue_report(service: Service, group: org.Group, ask: ReportAsk, repo
     try:
         month = parse_month(ask.month) if ask.month and ask.month.strip() else now.astimezone(profile.tz).date()
     except MonthError:
-        return "Месяц пишется так: /report 2026-11"
+        return _("Месяц пишется так: /report 2026-11")
     month = month.replace(day=1)
     folder = reports_dir / (f"{month:%Y-%m}" + (f"-{abs(group.chat_id)}" if several else ""))
     report, files = await make_report(db, profile, month, now, folder, group.chat_id)
@@ -623,10 +635,11 @@ async def _queue_report(service: Service, group: org.Group, ask: ReportAsk, repo
         ("sendMessage", {**where, "text": (f"<b>{html.escape(group.title)}</b>\n" if several else "")
                          + summary_html(report)}),
         ("sendPhoto", {**where, "photo": {"$file": str(files.chart.resolve()), "name": files.chart.name},
-                       "caption": f"Инциденты по дням и доля ответов в срок, {html.escape(report.label)}"}),
+                       "caption": _("Инциденты по дням и доля ответов в срок, {month}").format(
+                           month=html.escape(report.label))}),
         ("sendDocument", {**where, "document": {"$file": str(files.xlsx.resolve()), "name": files.xlsx.name}}),
         ("sendDocument", {**where, "document": {"$file": str(files.csv.resolve()), "name": files.csv.name},
-                          "caption": "То же в CSV (Excel: разделитель «;»)"}),
+                          "caption": _("То же в CSV (Excel: разделитель «;»)")}),
     ]
     async with db.transaction() as conn:
         for method, payload in calls:

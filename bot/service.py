@@ -2,6 +2,10 @@
 transaction with the outbox rows it causes, and returns what to tell the presser (if anything).
 
 Nothing here calls Telegram: every message goes to the outbox; the sender delivers it.
+
+Languages: what goes back to the presser (alerts, his panel, direct answers) is in his locale, set per update
+by the middleware; what goes to the group is rendered in the bot's language (``with use(self.language)``);
+what goes to someone else privately, in that person's (``language_of``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import aiosqlite
 from bot import keyboards as kb
 from bot import texts
 from bot.clock import Clock
+from bot.i18n import N_, _, use
 from bot.workflow import (
     Actor,
     Approve,
@@ -80,18 +85,24 @@ class Reply:
 
 class Service:
     def __init__(self, db: Database, clock: Clock, profiles_dir: Any = None,
-                 admin_ids: frozenset[int] = frozenset(), default_profile: str = "izobilny") -> None:
+                 admin_ids: frozenset[int] = frozenset(), default_profile: str = "izobilny",
+                 language: str = "ru") -> None:
         self.db = db
         self.clock = clock
         self.profiles_dir = profiles_dir
         self.admin_ids = admin_ids  # ADMIN_IDS: administrators of the whole bot from the settings
         self.default_profile = default_profile
+        self.language = language  # LANGUAGE: the groups' language, and anyone's who has not chosen his own
         self._profiles: dict[str, Profile] = {}
 
     def profile(self, name: str) -> Profile:
         if name not in self._profiles:
             self._profiles[name] = load_profile(name, self.profiles_dir)
         return self._profiles[name]
+
+    async def language_of(self, user_id: int) -> str:
+        """The language a person reads: his own choice (/language), else the bot's."""
+        return await org.language(self.db, user_id) or self.language
 
     async def actor(self, user_id: int, chat_id: int) -> Actor:
         """What the user may do in the group: his roles and departments, and those of whoever he stands in
@@ -145,8 +156,9 @@ class Service:
         mine = await self.groups_where(msg.user_id, Action.INTAKE)
         if not mine:
             if not await org.groups(self.db):
-                return "Бот ещё не подключён к группе: администратор должен отправить /bind в группе."
-            return "Принимать сообщения в работу может только координатор. Если это ошибка — напишите администратору."
+                return _("Бот ещё не подключён к группе: администратор должен отправить /bind в группе.")
+            return _("Принимать сообщения в работу может только координатор. "
+                     "Если это ошибка — напишите администратору.")
         now = self.clock.now()
         awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
         if awaited and awaited.get("kind") == "intake_time":
@@ -175,7 +187,9 @@ class Service:
             "group": group_chat, "owner": msg.user_id, "chat_id": msg.chat_id, "messages": [msg.message_id],
             "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,
             "origin": msg.forward or {}, "source": source, "source_reason": reason, "detected_at": detected,
-            "detected_reason": "время публикации" if msg.forward and msg.forward.get("date") else "время получения",
+            # kept as it reads in the panel's language (the coordinator's own)
+            "detected_reason": _("время публикации") if msg.forward and msg.forward.get("date")
+            else _("время получения"),
             "departments": [],
         }
 
@@ -201,50 +215,52 @@ class Service:
         if data["source"]:
             src = profile.source(data["source"])
             track = profile.tracks[src.track]
-            source_line = f"Источник: <b>{escape(src.title)}</b> ({escape(data['source_reason'])})"
+            source_line = _("Источник: <b>{source}</b> ({reason})").format(
+                source=escape(src.title), reason=escape(data["source_reason"]))
             route = next((t for t in profile.timers_for(src.track) if "detected" in t.start), None)
             due = profile.clock.add(detected, route.duration, route.clock) if route and route.duration else None
-            deadline = f" — направить до {texts.when(due, profile, now)} ({escape(route.clause)})" \
-                if due and route else ""
-            track_line = f"Порядок: {escape(track.title)} ({escape(track.clause)})"
+            deadline = _(" — направить до {due} ({clause})").format(
+                due=texts.when(due, profile, now), clause=escape(route.clause)) if due and route else ""
+            track_line = _("Порядок: {track} ({clause})").format(track=escape(track.title), clause=escape(track.clause))
         else:
-            source_line, track_line, deadline = "Источник: <b>не определён — выберите ниже</b>", None, ""
+            source_line, track_line, deadline = _("Источник: <b>не определён — выберите ниже</b>"), None, ""
         chosen = data["departments"]
         deps = ", ".join(("★ " if i == 0 and len(chosen) > 1 else "") + escape(names.get(d, "?"))
-                         for i, d in enumerate(chosen)) or "не выбраны"
+                         for i, d in enumerate(chosen)) or _("не выбраны")
         return texts.lines(
-            "<b>Новое сообщение</b>" + (f" → «{escape(group_title)}»" if len(data.get("groups", ())) > 1 else ""),
-            texts.quote(data["text"], 400) or ("(медиа без подписи)" if data["messages"] else None),
+            _("<b>Новое сообщение</b>") + (f" → «{escape(group_title)}»" if len(data.get("groups", ())) > 1 else ""),
+            texts.quote(data["text"], 400) or (_("(медиа без подписи)") if data["messages"] else None),
             source_line, track_line,
-            f"Выявлено: {texts.when(detected, profile, now)} ({escape(data['detected_reason'])}){deadline}",
-            f"Исполнители: {deps}",
-            "Первый выбранный отдел — ответственный (★)." if len(chosen) > 1 else None,
-            "❗ Общественно значимое: контролёр получит его сразу." if data.get("significant") else None,
+            _("Выявлено: {when} ({reason}){deadline}").format(
+                when=texts.when(detected, profile, now), reason=escape(data["detected_reason"]), deadline=deadline),
+            _("Исполнители: {departments}").format(departments=deps),
+            _("Первый выбранный отдел — ответственный (★).") if len(chosen) > 1 else None,
+            _("❗ Общественно значимое: контролёр получит его сразу.") if data.get("significant") else None,
         )
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
         draft = await store.get_intake(self.db, user_id)
         group = await org.group(self.db, draft["group"]) if draft else None
         if draft is None or group is None:
-            return Reply("Черновик не найден: перешлите сообщение ещё раз.", show_alert=True)
+            return Reply(_("Черновик не найден: перешлите сообщение ещё раз."), show_alert=True)
         profile = self.profile(group.profile)
         if not may(profile, await self.actor(user_id, group.chat_id), Action.INTAKE):
-            return Reply("Это может сделать только координатор.", show_alert=True)
+            return Reply(_("Это может сделать только координатор."), show_alert=True)
         now = self.clock.now()
         async with self.db.transaction() as conn:
             data = await store.get_intake(conn, user_id)
             if data is None:  # sent or cancelled by a press a moment ago
-                return Reply("Черновик уже отправлен или отменён.", show_alert=True)
+                return Reply(_("Черновик уже отправлен или отменён."), show_alert=True)
             if chat_id != data["chat_id"] or message_id != data.get("panel", message_id):
-                return Reply("Это старая панель: работайте с последней.", show_alert=True)
+                return Reply(_("Это старая панель: работайте с последней."), show_alert=True)
             if action == "src":
                 if not 0 <= value < len(profile.sources):
-                    return Reply("Нет такого источника.", show_alert=True)
-                data["source"], data["source_reason"] = profile.sources[value].id, "выбран вручную"
+                    return Reply(_("Нет такого источника."), show_alert=True)
+                data["source"], data["source_reason"] = profile.sources[value].id, _("выбран вручную")
             elif action == "grp":  # the next of his groups: another organisation, another profile
                 mine = [g.chat_id for g in await self.groups_where(user_id, Action.INTAKE)]
                 if data["group"] not in mine and not mine:
-                    return Reply("Это может сделать только координатор.", show_alert=True)
+                    return Reply(_("Это может сделать только координатор."), show_alert=True)
                 following = mine[(mine.index(data["group"]) + 1) % len(mine)] if data["group"] in mine else mine[0]
                 new_profile = self.profile((await org.group(self.db, following) or group).profile)
                 data.update(group=following, groups=mine, departments=[])
@@ -256,7 +272,7 @@ class Service:
                 profile = new_profile
             elif action == "dep":
                 if await org.department_in(self.db, group.chat_id, value) is None:
-                    return Reply("Нет такого отдела.", show_alert=True)
+                    return Reply(_("Нет такого отдела."), show_alert=True)
                 chosen = data["departments"]
                 data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
             elif action == "sig":
@@ -265,16 +281,16 @@ class Service:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
                 await enqueue(conn, chat_id, "sendMessage", {
                     "chat_id": chat_id,
-                    "text": "Пришлите время выявления: <code>09:40</code> или <code>23.11 09:40</code>."}, now)
+                    "text": _("Пришлите время выявления: <code>09:40</code> или <code>23.11 09:40</code>.")}, now)
                 return Reply()
             elif action == "cancel":
                 await store.put_intake(conn, user_id, None, now)
                 await enqueue(conn, chat_id, "editMessageText",
-                              {"chat_id": chat_id, "message_id": message_id, "text": "Черновик отменён."}, now)
-                return Reply("Отменено")
+                              {"chat_id": chat_id, "message_id": message_id, "text": _("Черновик отменён.")}, now)
+                return Reply(_("Отменено"))
             elif action == "send":
                 problem = await self._send_intake(conn, profile, group, user_id, data, message_id, now)
-                return Reply(problem, show_alert=True) if problem else Reply("Отправлено")
+                return Reply(problem, show_alert=True) if problem else Reply(_("Отправлено"))
             await store.put_intake(conn, user_id, data, now)
             await self._send_panel(conn, profile, chat_id, data, now, edit_message=message_id)
         return Reply()
@@ -285,16 +301,16 @@ class Service:
         if data is None or group is None:
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
-            return "Черновик не найден: перешлите сообщение ещё раз."
+            return _("Черновик не найден: перешлите сообщение ещё раз.")
         profile = self.profile(group.profile)
         moment = parse_local_time(msg.text, profile, now)
         if moment is None:
-            return "Не понял время. Пример: 09:40 или 23.11 09:40."
+            return _("Не понял время. Пример: 09:40 или 23.11 09:40.")
         if moment > now:
-            return "Время выявления не может быть в будущем."
+            return _("Время выявления не может быть в будущем.")
         async with self.db.transaction() as conn:
             await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
-            data["detected_at"], data["detected_reason"] = to_db(moment), "указано вручную"
+            data["detected_at"], data["detected_reason"] = to_db(moment), _("указано вручную")
             await store.put_intake(conn, msg.user_id, data, now)
             await self._send_panel(conn, profile, msg.chat_id, data, now)
         return None
@@ -302,9 +318,9 @@ class Service:
     async def _send_intake(self, conn: aiosqlite.Connection, profile: Profile, group: org.Group, user_id: int,
                            data: dict[str, Any], panel_id: int, now: datetime) -> str | None:
         if not data["source"]:
-            return "Выберите источник."
+            return _("Выберите источник.")
         if not data["departments"]:
-            return "Выберите хотя бы один отдел."
+            return _("Выберите хотя бы один отдел.")
         detected = from_db(data["detected_at"]) or now
         incident_id = await store.next_id(conn)
         opened = open_incident(profile, incident_id, data["source"], detected, now)
@@ -325,11 +341,12 @@ class Service:
             await enqueue(conn, group.chat_id, "createForumTopic",
                           {"chat_id": group.chat_id, "name": await self._topic_name(row, profile)}, now,
                           purpose=f"topic:{incident_id}")
-        await enqueue(conn, group.chat_id, "sendMessage", {
-            "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
-            "text": await self.card_text(row, profile, now),
-            "reply_markup": kb.card_keyboard(incident_id, bool(profile.workflow.outcomes))},
-            now, purpose=f"card:{incident_id}")
+        with use(self.language):  # the card is the group's
+            await enqueue(conn, group.chat_id, "sendMessage", {
+                "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
+                "text": await self.card_text(row, profile, now),
+                "reply_markup": kb.card_keyboard(incident_id, bool(profile.workflow.outcomes))},
+                now, purpose=f"card:{incident_id}")
         if row.significant:
             await self._report_significant(conn, row, profile, now)
         ids = data["messages"][:ORIGINAL_LIMIT]
@@ -339,18 +356,20 @@ class Service:
         await store.put_intake(conn, user_id, None, now)
         await enqueue(conn, data["chat_id"], "editMessageText", {
             "chat_id": data["chat_id"], "message_id": panel_id,
-            "text": f"Инцидент №{incident_id} отправлен в группу «{escape(group.title)}»."}, now)
+            "text": _("Инцидент №{number} отправлен в группу «{group}».").format(
+                number=incident_id, group=escape(group.title))}, now)
         return None
 
     async def _report_significant(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
                                   now: datetime) -> None:
         """A socially significant message is reported to the controller at once (Ставрополь п. 24,
         Первомайский р-н п. 24)."""
-        text = texts.lines(f"❗ <b>Общественно значимое сообщение №{row.incident.id}</b> "
-                           f"({escape(profile.source(row.source).title)})", texts.quote(row.text, 1500),
-                           f"🔗 {escape(row.link)}" if row.link else None)
         for person in await self.with_role(row.chat_id, *profile.roles_with(Action.ESCALATIONS)):
-                await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
+            with use(await self.language_of(person.user_id)):
+                text = texts.lines(_("❗ <b>Общественно значимое сообщение №{number}</b> ({source})").format(
+                    number=row.incident.id, source=escape(profile.source(row.source).title)),
+                    texts.quote(row.text, 1500), f"🔗 {escape(row.link)}" if row.link else None)
+            await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
 
     async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
         deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
@@ -361,6 +380,7 @@ class Service:
     # --- the card ----------------------------------------------------------------------------
 
     async def card_text(self, row: store.IncidentRow, profile: Profile, now: datetime) -> str:
+        """In the current locale: the callers set the group's."""
         inc = row.incident
         source = profile.source(row.source)
         dep_lines = []
@@ -377,13 +397,13 @@ class Service:
             status = texts.outcome_title(inc.outcome) + reason
         deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in inc.timers]
         return texts.lines(
-            f"<b>№{inc.id} · {escape(source.title)}</b>" + (" ❗ общественно значимое" if row.significant else ""),
-            f"Выявлено: {texts.when(row.detected_at, profile, now)}",
+            f"<b>№{inc.id} · {escape(source.title)}</b>" + (_(" ❗ общественно значимое") if row.significant else ""),
+            _("Выявлено: {when}").format(when=texts.when(row.detected_at, profile, now)),
             texts.quote(row.text),
             f"🔗 {escape(row.link)}" if row.link else None,
-            "Исполнители: " + ("; ".join(dep_lines) if dep_lines else "—"),
-            f"Статус: <b>{status}</b>",
-            ["Сроки:", *deadlines] if deadlines else None,
+            _("Исполнители: {departments}").format(departments="; ".join(dep_lines) if dep_lines else "—"),
+            _("Статус: <b>{status}</b>").format(status=status),
+            [_("Сроки:"), *deadlines] if deadlines else None,
         )
 
     async def _head_line(self, head: org.Person, away: dict[int, absences.Absence], profile: Profile,
@@ -393,21 +413,25 @@ class Service:
         if absence is None:
             return texts.mention(head.user_id, head.name)
         sub = texts.mention(absence.substitute_id, await self.name(absence.substitute_id))
-        return f"{sub} (и. о.; {escape(head.name)} отсутствует {texts.through(absence.until, profile)})"
+        return _("{substitute} (и. о.; {head} отсутствует {until})").format(
+            substitute=sub, head=escape(head.name), until=texts.through(absence.until, profile))
 
     async def _refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
         row = await store.load(conn, incident_id)
         assert row is not None
         profile = self.profile(row.profile)
-        markup = kb.card_keyboard(incident_id, bool(profile.workflow.outcomes)) if row.incident.state.is_open \
-            else kb.markup([])
+        with use(self.language):
+            markup = kb.card_keyboard(incident_id, bool(profile.workflow.outcomes)) if row.incident.state.is_open \
+                else kb.markup([])
+            text = await self.card_text(row, profile, now)
         await enqueue_latest(conn, row.chat_id, "editMessageText", {
-            "chat_id": row.chat_id, "message_id": {"$card": incident_id},
-            "text": await self.card_text(row, profile, now), "reply_markup": markup}, now, key=f"edit:{incident_id}")
+            "chat_id": row.chat_id, "message_id": {"$card": incident_id}, "text": text, "reply_markup": markup},
+            now, key=f"edit:{incident_id}")
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
                    markup: dict[str, Any] | None = None) -> None:
-        """A message in the incident's thread (its topic, or a reply to its card)."""
+        """A message in the incident's thread (its topic, or a reply to its card), rendered by the caller in
+        the group's language."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
                                    "text": text}
         if row.thread_id is None:
@@ -464,8 +488,9 @@ class Service:
         async with self.db.transaction() as conn:
             await store.set_draft(conn, row.incident.id, {**row.draft, "text": msg.text})
             await store.set_final_text(conn, row.incident.id, None)
-            await self.say(conn, row, "✏️ Автор изменил ответ:\n" + texts.quote(msg.text, 3000), now,
-                            kb.review_keyboard(row.incident.id))
+            with use(self.language):
+                await self.say(conn, row, _("✏️ Автор изменил ответ:") + "\n" + texts.quote(msg.text, 3000), now,
+                               kb.review_keyboard(row.incident.id))
 
     # --- buttons on incidents ----------------------------------------------------------------
 
@@ -473,7 +498,7 @@ class Service:
                     message_id: int | None = None) -> Reply:
         row = await store.load(self.db, incident_id)
         if row is None or row.chat_id != chat_id:
-            return Reply("Инцидент не найден.", show_alert=True)
+            return Reply(_("Инцидент не найден."), show_alert=True)
         profile = self.profile(row.profile)
         actor = await self.actor(user_id, row.chat_id)
         now = self.clock.now()
@@ -483,21 +508,22 @@ class Service:
                 return Reply(check.reason, show_alert=True)
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "pu", "incident": incident_id}, now)
-                await self.say(conn, row, "Пришлите в эту тему ссылку на опубликованный ответ "
-                                "или нажмите «Без ссылки».", now,
-                                kb.markup([[kb.button("Без ссылки", kb.IncidentCb(action="pu", incident=incident_id,
-                                                                                   value=1))]]))
-            return Reply("Жду ссылку")
+                with use(self.language):
+                    await self.say(conn, row, _("Пришлите в эту тему ссылку на опубликованный ответ "
+                                                "или нажмите «Без ссылки»."), now,
+                                   kb.markup([[kb.button(_("Без ссылки"), kb.IncidentCb(
+                                       action="pu", incident=incident_id, value=1))]]))
+            return Reply(_("Жду ссылку"))
         simple: dict[str, Command] = {
             "ap": Approve(), "wd": WithdrawDraft(), "pu": Publish(), "pi": Publish(intermediate=True)}
         if action in simple:
             refusal = await self._run(row, profile, simple[action], actor, now, clear_awaited=(user_id, chat_id))
-            return Reply(refusal, show_alert=True) if refusal else Reply("Готово")
-        prompts = {
-            "rw": (RequestRework("?"), "Напишите в эту тему, что доработать."),
-            "co": (Correct(), "Пришлите в эту тему исправленный текст ответа."),
-            "np": (Close(Outcome.NOT_PROCESSED, "?"), "Напишите в эту тему, почему сообщение не обрабатывается."),
-            "nc": (ReturnNotCompetent("?"), "Напишите в эту тему, почему вопрос не вашей компетенции."),
+            return Reply(refusal, show_alert=True) if refusal else Reply(_("Готово"))
+        prompts = {  # asked in the group: translated there, in the group's language
+            "rw": (RequestRework("?"), N_("Напишите в эту тему, что доработать.")),
+            "co": (Correct(), N_("Пришлите в эту тему исправленный текст ответа.")),
+            "np": (Close(Outcome.NOT_PROCESSED, "?"), N_("Напишите в эту тему, почему сообщение не обрабатывается.")),
+            "nc": (ReturnNotCompetent("?"), N_("Напишите в эту тему, почему вопрос не вашей компетенции.")),
         }
         if action in prompts:
             probe, question = prompts[action]
@@ -506,11 +532,12 @@ class Service:
                 return Reply(check.reason, show_alert=True)
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": action, "incident": incident_id}, now)
-                await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {question}", now)
-            return Reply("Жду ответа в теме")
+                with use(self.language):
+                    await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {_(question)}", now)
+            return Reply(_("Жду ответа в теме"))
         if action in ("rd", "rs"):
             return await self._reroute_press(row, profile, actor, chat_id, action, value, now, message_id)
-        return Reply("Кнопка устарела.", show_alert=True)
+        return Reply(_("Кнопка устарела."), show_alert=True)
 
     async def _awaited_reply(self, msg: IncomingMessage, awaited: dict[str, Any]) -> None:
         row = await store.load(self.db, awaited["incident"])
@@ -528,7 +555,7 @@ class Service:
         if kind == "pu":
             links = msg.links or links_in(text, [])
             if not links:
-                await self._remind(msg, row, "Это не похоже на ссылку. Пришлите ссылку или нажмите «Без ссылки».")
+                await self._remind(msg, row, N_("Это не похоже на ссылку. Пришлите ссылку или нажмите «Без ссылки»."))
                 return
             text = links[0]
         command: Command = {
@@ -538,37 +565,40 @@ class Service:
         await self._run(row, profile, command, actor, now, comment=text, clear_awaited=(msg.user_id, msg.chat_id))
 
     async def _remind(self, msg: IncomingMessage, row: store.IncidentRow, text: str) -> None:
+        """Tell the writer in the thread (the group's language) what is missing; text is marked with N_."""
         async with self.db.transaction() as conn:
-            await self.say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(text)}",
-                            self.clock.now())
+            with use(self.language):
+                await self.say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(_(text))}",
+                               self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
                              action: str, value: int, now: datetime, message_id: int | None) -> Reply:
         if not may(profile, actor, Action.ROUTE):
-            return Reply("Направлять может только координатор.", show_alert=True)
+            return Reply(_("Направлять может только координатор."), show_alert=True)
         if row.incident.state is not State.NEW:
-            return Reply("Инцидент уже направлен.", show_alert=True)
+            return Reply(_("Инцидент уже направлен."), show_alert=True)
         awaited = await store.get_awaited(self.db, actor.user_id, chat_id) or {}
         chosen: list[int] = awaited.get("chosen", []) if awaited.get("kind") == "reroute" else []
         active = {d.id: d.name for d in await org.active_departments(self.db, row.chat_id)}
         if action == "rd":
             if value not in active:
-                return Reply("Нет такого отдела.", show_alert=True)
+                return Reply(_("Нет такого отдела."), show_alert=True)
             chosen = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, actor.user_id, chat_id,
                                         {"kind": "reroute", "incident": row.incident.id, "chosen": chosen}, now)
                 if message_id:  # the keyboard shows what is picked, the lead first (★)
+                    with use(self.language):
+                        keyboard = kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)
                     await enqueue_latest(conn, chat_id, "editMessageReplyMarkup", {
-                        "chat_id": chat_id, "message_id": message_id,
-                        "reply_markup": kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)},
+                        "chat_id": chat_id, "message_id": message_id, "reply_markup": keyboard},
                         now, key=f"reroute:{row.incident.id}:{message_id}")
-            return Reply(f"Выбрано: {len(chosen)}")
+            return Reply(_("Выбрано: {count}").format(count=len(chosen)))
         if not chosen or any(d not in active for d in chosen):
-            return Reply("Выберите отделы на клавиатуре.", show_alert=True)
+            return Reply(_("Выберите отделы на клавиатуре."), show_alert=True)
         refusal = await self._run(row, profile, Route(tuple(chosen)), actor, now,
                                   clear_awaited=(actor.user_id, chat_id))
-        return Reply(refusal, show_alert=True) if refusal else Reply("Направлено")
+        return Reply(refusal, show_alert=True) if refusal else Reply(_("Направлено"))
 
     # --- running a command and announcing it -------------------------------------------------
 
@@ -598,7 +628,8 @@ class Service:
                 await store.set_published_link(conn, row.incident.id, comment)
             fresh = await store.load(conn, row.incident.id)
             assert fresh is not None
-            await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
+            with use(self.language):  # told in the group; a refusal above is the presser's
+                await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
             await self._refresh_card(conn, row.incident.id, now)
         return None
 
@@ -612,43 +643,46 @@ class Service:
             case SubmitDraft():
                 draft_text = (row.draft or {}).get("text", "")
                 await self.say(conn, row, texts.lines(
-                    f"📝 Ответ от {who} на проверке:", texts.quote(draft_text, 3000) or "(медиа)", *deadlines,
+                    _("📝 Ответ от {who} на проверке:").format(who=who), texts.quote(draft_text, 3000) or _("(медиа)"),
+                    *deadlines,
                     await self._reviewers(profile, inc, row.chat_id)), now, kb.review_keyboard(inc.id))
             case SubmitPart():
-                await self.say(conn, row, f"🧩 Часть ответа от {escape(part_by)} получена.", now)
+                await self.say(conn, row, _("🧩 Часть ответа от {who} получена.").format(who=escape(part_by)), now)
             case Approve() if inc.state is State.APPROVED:
                 final = row.final_text or (row.draft or {}).get("text", "")
-                await self.say(conn, row, texts.lines("✅ Согласовано. Текст для размещения:", *deadlines), now)
-                for chunk in texts.split_plain(final or "(без текста)"):
+                await self.say(conn, row, texts.lines(_("✅ Согласовано. Текст для размещения:"), *deadlines), now)
+                for chunk in texts.split_plain(final or _("(без текста)")):
                     await self.say(conn, row, escape(chunk), now)
-                await self.say(conn, row, "После размещения нажмите кнопку.", now,
+                await self.say(conn, row, _("После размещения нажмите кнопку."), now,
                                 kb.publish_keyboard(inc.id, profile.workflow.intermediate_answers))
             case Approve():
                 step = profile.approval[inc.step]
-                await self.say(conn, row, texts.lines(f"✅ Этап согласован. Дальше: {escape(step.title)}.",
+                await self.say(conn, row, texts.lines(_("✅ Этап согласован. Дальше: {step}.").format(
+                    step=escape(step.title)),
                                                        await self._reviewers(profile, inc, row.chat_id)), now,
                                 kb.review_keyboard(inc.id))
             case RequestRework():
                 heads = [texts.mention(p.user_id, p.name) for p in await self.heads(inc.lead or 0, row.chat_id)]
                 await self.say(conn, row, texts.lines(
-                    f"↩️ {', '.join(heads) or 'Исполнитель'}, ответ возвращён на доработку:",
+                    _("↩️ {heads}, ответ возвращён на доработку:").format(heads=", ".join(heads) or _("Исполнитель")),
                     texts.quote(comment, 3000), *deadlines), now)
             case Correct():
-                await self.say(conn, row, texts.lines("✏️ Исправленный текст:", texts.quote(comment, 3000)), now,
+                await self.say(conn, row, texts.lines(_("✏️ Исправленный текст:"), texts.quote(comment, 3000)), now,
                                 kb.review_keyboard(inc.id))
             case WithdrawDraft():
-                await self.say(conn, row, texts.lines(f"🗑 {who} отозвал ответ.", *deadlines), now)
+                await self.say(conn, row, texts.lines(_("🗑 {who} отозвал ответ.").format(who=who), *deadlines), now)
             case Publish(intermediate=True):
-                await self.say(conn, row, texts.lines("⏳ Промежуточный ответ размещён.", *deadlines), now)
+                await self.say(conn, row, texts.lines(_("⏳ Промежуточный ответ размещён."), *deadlines), now)
             case Publish():
                 link = f"\n🔗 {escape(comment)}" if comment else ""
-                await self.say(conn, row, f"📤 Ответ размещён. Инцидент №{inc.id} закрыт.{link}", now)
+                await self.say(conn, row, _("📤 Ответ размещён. Инцидент №{number} закрыт.").format(number=inc.id)
+                               + link, now)
                 if row.thread_id:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
                                   {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
             case Close():
-                await self.say(conn, row, f"⛔ Закрыт: {escape(texts.outcome_title(inc.outcome))}. "
-                                f"Причина: {escape(comment)}", now)
+                await self.say(conn, row, _("⛔ Закрыт: {outcome}. Причина: {reason}").format(
+                    outcome=escape(texts.outcome_title(inc.outcome)), reason=escape(comment)), now)
                 if row.thread_id:
                     await enqueue(conn, row.chat_id, "closeForumTopic",
                                   {"chat_id": row.chat_id, "message_thread_id": row.thread_id}, now)
@@ -657,11 +691,12 @@ class Service:
                 coordinators = [texts.mention(p.user_id, p.name)
                                 for p in await self.with_role(row.chat_id, *profile.roles_with(Action.ROUTE))]
                 await self.say(conn, row, texts.lines(
-                    f"🚫 {who}: не наша компетенция.", texts.quote(comment, 1000),
-                    f"{', '.join(coordinators) or 'Координатор'}, выберите отделы и нажмите «Направить»."),
+                    _("🚫 {who}: не наша компетенция.").format(who=who), texts.quote(comment, 1000),
+                    _("{coordinators}, выберите отделы и нажмите «Направить».").format(
+                        coordinators=", ".join(coordinators) or _("Координатор"))),
                     now, kb.reroute_keyboard(inc.id, departments, []))
             case Route():
-                await self.say(conn, row, texts.lines("📨 Направлено заново.", *deadlines), now)
+                await self.say(conn, row, texts.lines(_("📨 Направлено заново."), *deadlines), now)
 
     async def _reviewers(self, profile: Profile, inc: Any, chat_id: int) -> str | None:
         """Mentions of whoever decides on the current approval step, so their phone rings."""
@@ -672,7 +707,7 @@ class Service:
         people = {p.user_id: p for p in await self.with_role(chat_id, *roles)}
         if not people:
             return None
-        return "Проверяет: " + ", ".join(texts.mention(p.user_id, p.name) for p in people.values())
+        return _("Проверяет: {who}").format(who=", ".join(texts.mention(p.user_id, p.name) for p in people.values()))
 
     async def name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)
@@ -695,12 +730,12 @@ def propose_source(profile: Profile, msg: IncomingMessage) -> tuple[str | None, 
         username = msg.forward["username"].lower().lstrip("@")
         for s in profile.sources:
             if username in (c.lower().lstrip("@") for c in s.channels):
-                return s.id, f"пересылка из @{username}"
+                return s.id, _("пересылка из @{channel}").format(channel=username)
     for link in msg.links:
         host = (urlparse(link).hostname or "").lower()
         for s in profile.sources:
             if any(host == d or host.endswith("." + d) for d in s.domains):
-                return s.id, f"по ссылке {host}"
+                return s.id, _("по ссылке {host}").format(host=host)
     return None, ""
 
 

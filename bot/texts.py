@@ -1,4 +1,7 @@
-"""Russian texts for a phone: short, HTML-escaped, the deadline always in local time with its clause."""
+"""Texts for a phone: short, HTML-escaped, the deadline always in local time with its clause.
+
+Written in Russian and translated through the gettext catalogs (bot/i18n.py) into the current locale.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ from html import escape
 from babel.dates import format_date
 from babel.plural import PluralRule
 
+from bot.i18n import _, current, ngettext
 from bot.workflow.model import STATE_TITLES_RU, RunningTimer
 from profiles.events import OUTCOME_TITLES_RU
 from profiles.schema import Profile
 
-LOCALE = "ru"
 TEXT_LIMIT = 4096
 CARD_QUOTE_LIMIT = 1200
 _ru_plural = PluralRule({"one": "n mod 10 is 1 and n mod 100 is not 11",
@@ -21,8 +24,12 @@ _ru_plural = PluralRule({"one": "n mod 10 is 1 and n mod 100 is not 11",
 
 
 def plural(n: int, one: str, few: str, many: str) -> str:
-    form = _ru_plural(n)
-    return f"{n} {one if form == 'one' else few if form == 'few' else many}"
+    """'5 инцидентов': the Russian forms in the source; other languages take `one` and `many` from their
+    catalog as a plural entry (extracted with the keyword plural:2,4)."""
+    if current() == "ru":
+        form = _ru_plural(n)
+        return f"{n} {one if form == 'one' else few if form == 'few' else many}"
+    return f"{n} {ngettext(one, many, n)}"
 
 
 def span(delta: timedelta, days: bool = True) -> str:
@@ -32,17 +39,17 @@ def span(delta: timedelta, days: bool = True) -> str:
     hours, mins = divmod(rest, 60)
     parts = []
     if days:
-        parts.append(f"{days} дн")
+        parts.append(_("{days} дн").format(days=days))
     if hours:
-        parts.append(f"{hours} ч")
+        parts.append(_("{hours} ч").format(hours=hours))
     if mins and not days:
-        parts.append(f"{mins} мин")
-    return " ".join(parts) or "меньше минуты"
+        parts.append(_("{minutes} мин").format(minutes=mins))
+    return " ".join(parts) or _("меньше минуты")
 
 
 def format_day(day: date) -> str:
     """22 ноября."""
-    return format_date(day, "d MMMM", locale=LOCALE)
+    return format_date(day, "d MMMM", locale=current())
 
 
 def when(moment: datetime, profile: Profile, now: datetime) -> str:
@@ -50,24 +57,25 @@ def when(moment: datetime, profile: Profile, now: datetime) -> str:
     local, today = moment.astimezone(profile.tz), now.astimezone(profile.tz)
     if local.date() == today.date():
         return f"{local:%H:%M}"
-    return f"{format_date(local.date(), 'd MMM', locale=LOCALE)} {local:%H:%M}"
+    return f"{format_date(local.date(), 'd MMM', locale=current())} {local:%H:%M}"
 
 
 def through(until: datetime, profile: Profile) -> str:
     """An absence's last day, local: 'по 30 нояб.' for one that ends at midnight after 30 November."""
     last = (until - timedelta(seconds=1)).astimezone(profile.tz).date()
-    return f"по {format_date(last, 'd MMM', locale=LOCALE)}"
+    return _("по {day}").format(day=format_date(last, "d MMM", locale=current()))
 
 
 def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime) -> str:
     spec = profile.timer(timer.timer_id, track)
     if timer.paused_at is not None:
-        state = "⏸ приостановлен"
+        state = _("⏸ приостановлен")
     elif timer.due_at >= now:
-        state = f"осталось {span(timer.due_at - now)}"
+        state = _("осталось {left}").format(left=span(timer.due_at - now))
     else:
-        state = f"⚠️ просрочено на {span(now - timer.due_at)}"
-    return f"• {escape(spec.title)} — до {when(timer.due_at, profile, now)}, {state} ({escape(spec.clause)})"
+        state = _("⚠️ просрочено на {late}").format(late=span(now - timer.due_at))
+    return _("• {title} — до {due}, {state} ({clause})").format(
+        title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause))
 
 
 def mention(user_id: int, name: str) -> str:
@@ -82,11 +90,13 @@ def quote(text: str, limit: int = CARD_QUOTE_LIMIT) -> str:
 
 
 def state_title(state: object) -> str:
-    return STATE_TITLES_RU.get(state, str(state))  # type: ignore[call-overload]
+    title = STATE_TITLES_RU.get(state)  # type: ignore[call-overload]
+    return _(title) if title else str(state)
 
 
 def outcome_title(outcome: object) -> str:
-    return OUTCOME_TITLES_RU.get(outcome, str(outcome))  # type: ignore[call-overload]
+    title = OUTCOME_TITLES_RU.get(outcome)  # type: ignore[call-overload]
+    return _(title) if title else str(outcome)
 
 
 def split_plain(text: str, limit: int = 3500) -> list[str]:

@@ -2,12 +2,12 @@
 
 from aiogram import Router
 
-from handlers import admin, away, common, help, intake, panel, report, thread
+from handlers import admin, away, common, help, intake, language, panel, report, thread
 
 # The order matters: an invite's /start and the panel's awaited replies before /start and the intake (which
 # takes any private text); commands first; the thread router last (it answers stale buttons).
-FEATURES = (panel.router, away.router, common.router, admin.router, intake.router, report.router, help.router,
-            thread.router)
+FEATURES = (panel.router, away.router, common.router, admin.router, language.router, intake.router, report.router,
+            help.router, thread.router)
 
 
 def build_router() -> Router:

@@ -12,6 +12,7 @@ from aiogram.types import Message
 
 from bot.binding import BindOutcome, BotRights, Mode, Right, Status, bind_group, rights_from_telegram
 from bot.clock import Clock
+from bot.i18n import N_, _
 from bot.menus_refresh import Menus
 from bot.service import Service
 from bot.settings import Settings
@@ -20,10 +21,10 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 router = Router(name="admin")
 
-RIGHT_TITLES = {
-    Right.MANAGE_TOPICS: "«Управление темами»",
-    Right.PIN: "«Закрепление сообщений»",
-    Right.DELETE: "«Удаление сообщений»",
+RIGHT_TITLES = {  # as Telegram names them; translated on use
+    Right.MANAGE_TOPICS: N_("«Управление темами»"),
+    Right.PIN: N_("«Закрепление сообщений»"),
+    Right.DELETE: N_("«Удаление сообщений»"),
 }
 
 
@@ -32,7 +33,7 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
                clock: Clock, service: Service, menus: Menus) -> None:
     args = (command.args or "").split()
     if len(args) > 1:
-        await message.reply("Так: /bind или /bind <i>профиль</i>")
+        await message.reply(_("Так: /bind или /bind <i>профиль</i>"))
         return
     chat_id = message.chat.id
 
@@ -56,7 +57,7 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
 
 @router.message(Command("bind"), F.chat.type == "private")
 async def bind_in_private(message: Message) -> None:
-    await message.answer("Команда /bind работает в группе: добавьте меня в группу и отправьте её там.")
+    await message.answer(_("Команда /bind работает в группе: добавьте меня в группу и отправьте её там."))
 
 
 async def _reply(message: Message, bot: Bot, text: str) -> None:
@@ -73,51 +74,54 @@ async def _reply(message: Message, bot: Bot, text: str) -> None:
 
 
 def render_bind(o: BindOutcome, title: str) -> str:
-    group = f"Группа «{escape(title)}»" if title else "Группа"
+    group = _("Группа «{title}»").format(title=escape(title)) if title else _("Группа")
     if o.status is Status.ANONYMOUS:
-        return "Вы пишете от имени группы, и я не вижу, кто вы. Отключите анонимность и повторите /bind."
+        return _("Вы пишете от имени группы, и я не вижу, кто вы. Отключите анонимность и повторите /bind.")
     if o.status is Status.REFUSED:
-        return "Подключать группу может только администратор бота."
+        return _("Подключать группу может только администратор бота.")
     if o.status is Status.UNKNOWN_PROFILE:
-        return f"Нет профиля «{escape(o.profile or '')}». Есть: {escape(', '.join(o.known_profiles))}."
+        return _("Нет профиля «{profile}». Есть: {known}.").format(
+            profile=escape(o.profile or ""), known=escape(", ".join(o.known_profiles)))
     lines: list[str] = []
     if o.status is Status.NOT_BOUND:
-        lines.append(f"{group} не подключена.")
+        lines.append(_("{group} не подключена.").format(group=group))
         if o.mode is Mode.TOPICS:
-            lines.append("В ней включены темы: каждый инцидент я веду в своей теме.")
-        lines.append("Нужно: " + _needed(o.missing) + ".")
+            lines.append(_("В ней включены темы: каждый инцидент я веду в своей теме."))
+        lines.append(_("Нужно: {what}.").format(what=_needed(o.missing)))
     else:
-        lines.append(f"{group} подключена.")
+        lines.append(_("{group} подключена.").format(group=group))
         profile = f"{escape(o.profile_name or '')} (<code>{escape(o.profile or '')}</code>)"
         if o.previous_profile and o.previous_profile != o.profile:
-            lines.append(f"Профиль сменён: <code>{escape(o.previous_profile)}</code> → {profile}.")
+            lines.append(_("Профиль сменён: <code>{old}</code> → {new}.").format(
+                old=escape(o.previous_profile), new=profile))
         else:
-            lines.append(f"Профиль: {profile}.")
-        lines.append("Режим: тема на каждый инцидент." if o.mode is Mode.TOPICS else
-                     "Режим: карточка инцидента и ответы на неё (темы в группе выключены).")
+            lines.append(_("Профиль: {profile}.").format(profile=profile))
+        lines.append(_("Режим: тема на каждый инцидент.") if o.mode is Mode.TOPICS else
+                     _("Режим: карточка инцидента и ответы на неё (темы в группе выключены)."))
     if o.nice_to_have:
-        lines.append("Желательно: " + _wanted(o) + ".")
+        lines.append(_("Желательно: {what}.").format(what=_wanted(o)))
     if o.status is Status.NOT_BOUND:
-        lines.append("Затем повторите /bind.")
+        lines.append(_("Затем повторите /bind."))
     return "\n".join(lines)
 
 
 def _needed(missing: tuple[Right, ...]) -> str:
     parts = []
     if Right.ADMIN in missing:
-        parts.append("сделайте меня администратором с правом «Управление темами»")
+        parts.append(_("сделайте меня администратором с правом «Управление темами»"))
     elif Right.MANAGE_TOPICS in missing:
-        parts.append("дайте мне право «Управление темами»")
+        parts.append(_("дайте мне право «Управление темами»"))
     if Right.SEND in missing and Right.ADMIN not in missing:
-        parts.append("разрешите мне отправлять сообщения")
+        parts.append(_("разрешите мне отправлять сообщения"))
     return "; ".join(parts)
 
 
 def _wanted(o: BindOutcome) -> str:
     many = len(o.nice_to_have) > 1
-    titles = " и ".join(RIGHT_TITLES[r] for r in o.nice_to_have)
+    titles = _(" и ").join(_(RIGHT_TITLES[r]) for r in o.nice_to_have)
     if Right.ADMIN in o.missing:
-        return f"ещё {'права' if many else 'право'} {titles}"
+        return (_("ещё права {rights}") if many else _("ещё право {rights}")).format(rights=titles)
     if not o.bot_is_admin:
-        return f"сделайте меня администратором с {'правами' if many else 'правом'} {titles}"
-    return f"дайте мне {'права' if many else 'право'} {titles}"
+        return (_("сделайте меня администратором с правами {rights}") if many
+                else _("сделайте меня администратором с правом {rights}")).format(rights=titles)
+    return (_("дайте мне права {rights}") if many else _("дайте мне право {rights}")).format(rights=titles)

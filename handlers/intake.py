@@ -3,6 +3,7 @@
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
+from bot.i18n import _
 from bot.keyboards import IntakeCb
 from bot.scheduler import Scheduler
 from bot.service import Service
@@ -23,7 +24,7 @@ async def intake_message(message: Message, service: Service, scheduler: Schedule
 @router.callback_query(IntakeCb.filter())
 async def intake_press(query: CallbackQuery, callback_data: IntakeCb, service: Service, scheduler: Scheduler) -> None:
     if query.message is None:
-        await query.answer("Сообщение устарело.", show_alert=True)
+        await query.answer(_("Сообщение устарело."), show_alert=True)
         return
     reply = await service.intake_press(query.from_user.id, query.message.chat.id, query.message.message_id,
                                        callback_data.action, callback_data.value)

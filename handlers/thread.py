@@ -3,6 +3,7 @@
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
+from bot.i18n import _
 from bot.keyboards import IncidentCb
 from bot.scheduler import Scheduler
 from bot.service import Service
@@ -38,4 +39,4 @@ async def incident_press(query: CallbackQuery, callback_data: IncidentCb, servic
 @router.callback_query()
 async def stale_press(query: CallbackQuery) -> None:
     """Anything else, forged or from an old version: say so, change nothing."""
-    await query.answer("Кнопка устарела или недействительна.", show_alert=True)
+    await query.answer(_("Кнопка устарела или недействительна."), show_alert=True)

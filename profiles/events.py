@@ -54,10 +54,14 @@ class Outcome(StrEnum):
     EXPLAINED = "explained"  # an explanation was sent instead of an answer
 
 
-OUTCOME_TITLES_RU = {
-    Outcome.PUBLISHED: "ответ опубликован",
-    Outcome.NOT_PROCESSED: "не подлежит обработке",
-    Outcome.NOT_COMPETENT: "не относится к компетенции администрации",
-    Outcome.FORMAL_APPEAL: "переведено в обращение по 59-ФЗ",
-    Outcome.EXPLAINED: "дано разъяснение",
+def N_(message: str) -> str:  # marks a text for the catalogs (bot/i18n.py): profiles import no bot
+    return message
+
+
+OUTCOME_TITLES_RU = {  # Russian, marked for the catalogs: translate on use (bot.texts.outcome_title)
+    Outcome.PUBLISHED: N_("ответ опубликован"),
+    Outcome.NOT_PROCESSED: N_("не подлежит обработке"),
+    Outcome.NOT_COMPETENT: N_("не относится к компетенции администрации"),
+    Outcome.FORMAL_APPEAL: N_("переведено в обращение по 59-ФЗ"),
+    Outcome.EXPLAINED: N_("дано разъяснение"),
 }

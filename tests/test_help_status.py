@@ -138,7 +138,7 @@ async def test_menus_per_role_are_set_at_start(tmp_path, caplog):
         tg = s.tg
         await polling(s)
         private = {"type": "all_private_chats"}
-        names = ["start", "help", "status"]
+        names = ["start", "help", "status", "language"]
         assert [c["command"] for c in tg.commands(private)] == names
         assert [c["command"] for c in tg.commands({"type": "all_group_chats"})] == ["bind"]
         # before /bind the organisation belongs to no group yet: only the administrator has a menu of his own

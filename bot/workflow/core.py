@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.i18n import _
 from bot.workflow.model import STATE_TITLES_RU, Actor, Incident, RunningTimer, State, StoppedTimer
 from profiles.deadlines import due_at
 from profiles.events import Action, Event, Outcome, approved_step
@@ -112,7 +113,7 @@ class Decision:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # for the person, in Russian
+    reason: str  # for the person, in the presser's language (decided while his locale is set)
 
 
 # --- opening ---------------------------------------------------------------------------------
@@ -135,23 +136,23 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
            now: datetime) -> Decision | Refusal:
     """Apply one command, or refuse it with a reason and change nothing."""
     if incident.state is State.CLOSED:
-        return Refusal("Инцидент уже закрыт.")
+        return Refusal(_("Инцидент уже закрыт."))
     check = _permission(profile, incident, command, actor)
     if check is not None:
         return Refusal(check)
     match command:
         case Route(departments):
             if incident.state is not State.NEW:
-                return Refusal("Инцидент уже направлен исполнителям.")
+                return Refusal(_("Инцидент уже направлен исполнителям."))
             if not departments or len(set(departments)) != len(departments):
-                return Refusal("Выберите отделы-исполнители (без повторов).")
+                return Refusal(_("Выберите отделы-исполнители (без повторов)."))
             new = replace(incident, state=State.ASSIGNED, departments=tuple(departments), parts_done=frozenset())
             return _apply(profile, new, [(Event.ROUTED, now)], now)
         case ReturnNotCompetent(reason):
             if incident.state not in (State.ASSIGNED, State.REWORK):
-                return Refusal("Вернуть можно только инцидент в работе.")
+                return Refusal(_("Вернуть можно только инцидент в работе."))
             if not reason.strip():
-                return Refusal("Укажите причину возврата.")
+                return Refusal(_("Укажите причину возврата."))
             new = replace(incident, state=State.NEW, departments=(), parts_done=frozenset())
             return _apply(profile, new, [(Event.RETURNED, now)], now)
         case SubmitDraft():
@@ -161,7 +162,7 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
             return _apply(profile, new, [(Event.DRAFT_SUBMITTED, now)], now)
         case WithdrawDraft():
             if incident.state is not State.REVIEW:
-                return Refusal("Отзывать нечего: ответ не на согласовании.")
+                return Refusal(_("Отзывать нечего: ответ не на согласовании."))
             back = State.AWAITING_FINAL if incident.intermediate_given else State.ASSIGNED
             new = replace(incident, state=back, step=0)
             return _apply(profile, new, [(Event.DRAFT_WITHDRAWN, now)], now)
@@ -169,20 +170,20 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
             if incident.state not in (State.ASSIGNED, State.REWORK):
                 return Refusal(_not_now(incident))
             if dep in incident.parts_done:
-                return Refusal("Часть этого отдела уже представлена.")
+                return Refusal(_("Часть этого отдела уже представлена."))
             new = replace(incident, parts_done=incident.parts_done | {dep})
             return _apply(profile, new, [(Event.PART_SUBMITTED, now)], now, department=dep)
         case AcceptPart(dep):
             if dep not in incident.parts_done:
-                return Refusal("Эта часть ещё не представлена.")
+                return Refusal(_("Эта часть ещё не представлена."))
             return _apply(profile, incident, [(Event.PART_ACCEPTED, now)], now, department=dep)
         case Approve(checked):
             if incident.state is not State.REVIEW:
-                return Refusal("Согласовывать нечего: ответа на согласовании нет.")
+                return Refusal(_("Согласовывать нечего: ответа на согласовании нет."))
             step = profile.approval[incident.step]
             missing = [item for item in step.checklist if item not in checked]
             if missing:
-                return Refusal("Отметьте пункты проверки: " + "; ".join(missing))
+                return Refusal(_("Отметьте пункты проверки: {items}").format(items="; ".join(missing)))
             events: list[tuple[str, datetime]] = [(approved_step(step.id), now)]
             if incident.step + 1 < len(profile.approval):
                 new = replace(incident, step=incident.step + 1)
@@ -192,51 +193,51 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
             return _apply(profile, new, events, now)
         case RequestRework(comment):
             if incident.state is not State.REVIEW:
-                return Refusal("Вернуть на доработку можно только ответ на согласовании.")
+                return Refusal(_("Вернуть на доработку можно только ответ на согласовании."))
             if not comment.strip():
-                return Refusal("Напишите, что доработать.")
+                return Refusal(_("Напишите, что доработать."))
             new = replace(incident, state=State.REWORK, step=0)
             return _apply(profile, new, [(Event.REWORK_REQUESTED, now)], now)
         case Correct():
             if incident.state not in (State.REVIEW, State.APPROVED):
-                return Refusal("Исправлять нечего: ответа на согласовании нет.")
+                return Refusal(_("Исправлять нечего: ответа на согласовании нет."))
             return Decision(incident, ())
         case Publish(intermediate):
             if incident.state is not State.APPROVED:
-                return Refusal("Разместить можно только согласованный ответ.")
+                return Refusal(_("Разместить можно только согласованный ответ."))
             if intermediate:
                 if not profile.workflow.intermediate_answers:
-                    return Refusal("Промежуточные ответы этим регламентом не предусмотрены.")
+                    return Refusal(_("Промежуточные ответы этим регламентом не предусмотрены."))
                 new = replace(incident, state=State.AWAITING_FINAL, intermediate_given=True)
                 return _apply(profile, new, [(Event.INTERMEDIATE_PUBLISHED, now)], now)
             new = replace(incident, state=State.CLOSED, outcome=Outcome.PUBLISHED)
             return _apply(profile, new, [(Event.PUBLISHED, now)], now, close=True)
         case RequestClarification():
             if not profile.workflow.clarifications:
-                return Refusal("Запрос уточнения этим регламентом не предусмотрен.")
+                return Refusal(_("Запрос уточнения этим регламентом не предусмотрен."))
             if incident.state not in (State.NEW, *OPEN_WORK):
                 return Refusal(_not_now(incident))
             new = replace(incident, state=State.CLARIFICATION, resume_state=incident.state)
             return _apply(profile, new, [(Event.CLARIFICATION_REQUESTED, now)], now)
         case ClarificationReceived():
             if incident.state is not State.CLARIFICATION:
-                return Refusal("Уточнение не запрашивалось.")
+                return Refusal(_("Уточнение не запрашивалось."))
             new = replace(incident, state=incident.resume_state or State.ASSIGNED, resume_state=None)
             return _apply(profile, new, [(Event.CLARIFICATION_RECEIVED, now)], now)
         case NeedExplanation():
             return _apply(profile, incident, [(Event.EXPLANATION_NEEDED, now)], now)
         case Close(outcome, reason):
             if outcome is Outcome.PUBLISHED or outcome not in profile.workflow.outcomes:
-                return Refusal("Такой исход этим регламентом не предусмотрен.")
+                return Refusal(_("Такой исход этим регламентом не предусмотрен."))
             if not reason.strip():
-                return Refusal("Укажите причину.")
+                return Refusal(_("Укажите причину."))
             new = replace(incident, state=State.CLOSED, outcome=outcome)
             return _apply(profile, new, [(Event.CLOSED, now)], now, close=True)
     raise TypeError(f"unknown command {command!r}")
 
 
 def _not_now(incident: Incident) -> str:
-    return f"Сейчас это сделать нельзя: инцидент {STATE_TITLES_RU[incident.state]}."
+    return _("Сейчас это сделать нельзя: инцидент {state}.").format(state=_(STATE_TITLES_RU[incident.state]))
 
 
 # --- permissions -------------------------------------------------------------------------------
@@ -277,23 +278,23 @@ def _permission(profile: Profile, incident: Incident, command: Command, actor: A
     if isinstance(command, Approve | RequestRework):
         step = current_step(profile, incident)
         if step is None:
-            return "Согласовывать нечего: ответа на согласовании нет."
+            return _("Согласовывать нечего: ответа на согласовании нет.")
         if not holds_role(profile, actor, step.role):
-            return f"Это решение принимает {profile.roles[step.role].title.lower()}."
+            return _("Это решение принимает {role}.").format(role=profile.roles[step.role].title.lower())
         return None
     action = _ACTION_OF[type(command)]
     if not may(profile, actor, action):
-        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(action)) or "никто"
-        return f"Это может сделать только {who}."
+        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(action)) or _("никто")
+        return _("Это может сделать только {who}.").format(who=who)
     if action is Action.ANSWER:
         if isinstance(command, SubmitPart):
             if command.department_id not in incident.co_executors or command.department_id not in actor.departments:
-                return "Часть ответа представляет руководитель отдела-соисполнителя."
+                return _("Часть ответа представляет руководитель отдела-соисполнителя.")
         elif isinstance(command, SubmitDraft | WithdrawDraft):
             if incident.lead not in actor.departments:
-                return "Ответ представляет руководитель ответственного отдела."
+                return _("Ответ представляет руководитель ответственного отдела.")
         elif not set(incident.departments) & actor.departments:
-            return "Вы не руководитель отдела, которому направлен инцидент."
+            return _("Вы не руководитель отдела, которому направлен инцидент.")
     return None
 
 
@@ -342,7 +343,7 @@ def _apply(profile: Profile, incident: Incident, events: list[tuple[str, datetim
             del running[key]
             stopped.append(StoppedTimer(timer, now, events[-1][0]))
     new = replace(incident, event_times=times, timers=tuple(running.values()))
-    return Decision(new, tuple(str(e) for e, _ in events), tuple(started), tuple(stopped), tuple(paused))
+    return Decision(new, tuple(str(e) for e, _at in events), tuple(started), tuple(stopped), tuple(paused))
 
 
 def _stops(event: str, timer: RunningTimer, department: int | None) -> bool:

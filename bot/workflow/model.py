@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.i18n import N_
 from profiles.events import Outcome
 
 
@@ -24,15 +25,15 @@ class State(StrEnum):
         return self is not State.CLOSED
 
 
-STATE_TITLES_RU = {
-    State.NEW: "ожидает направления",
-    State.ASSIGNED: "в работе у исполнителя",
-    State.REVIEW: "ответ на согласовании",
-    State.REWORK: "на доработке",
-    State.APPROVED: "согласован, ожидает размещения",
-    State.AWAITING_FINAL: "дан промежуточный ответ",
-    State.CLARIFICATION: "запрошено уточнение у автора",
-    State.CLOSED: "закрыт",
+STATE_TITLES_RU = {  # Russian, marked for the catalogs: translate on use (bot.texts.state_title)
+    State.NEW: N_("ожидает направления"),
+    State.ASSIGNED: N_("в работе у исполнителя"),
+    State.REVIEW: N_("ответ на согласовании"),
+    State.REWORK: N_("на доработке"),
+    State.APPROVED: N_("согласован, ожидает размещения"),
+    State.AWAITING_FINAL: N_("дан промежуточный ответ"),
+    State.CLARIFICATION: N_("запрошено уточнение у автора"),
+    State.CLOSED: N_("закрыт"),
 }
 
 
