@@ -382,7 +382,8 @@ def summary_html(r: MonthlyReport, limit: int = SUMMARY_LIMIT) -> str:
 
 
 def _department_entry(f: Figures) -> str:
-    first = f"• <b>{html.escape(f.name)}</b>: {plural(f.incidents, 'инцидент', 'инцидента', 'инцидентов')}"
+    incidents = plural(f.incidents, "инцидент", "инцидента", "инцидентов")  # not inside an f-string: extracted
+    first = f"• <b>{html.escape(f.name)}</b>: {incidents}"
     if f.deadlines:
         first += _(", в срок {on_time} из {deadlines} ({share})").format(
             on_time=f.on_time, deadlines=f.deadlines, share=share_text(f))

@@ -1,7 +1,9 @@
 """Languages: every text in the code is in the catalogs and translated; the locale follows the reader
 (the person's /language, else LANGUAGE for him; the bot's LANGUAGE for the group)."""
 
+import io
 import re
+import tokenize
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -9,10 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from openpyxl import load_workbook
 
 from bot import texts
 from bot.i18n import LOCALES_DIR, _, use
+from bot.report import summary_html, write_files
 from tests.scenario import Scenario
+from tests.test_report import ZHKH_NAME, db, fill, november  # noqa: F401 — db is a fixture
 from tests.test_scenarios import bind, intake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +50,18 @@ def catalog(path: Path):
 
 def ids(cat) -> set[tuple[str | None, str]]:
     return {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in cat if m.id}
+
+
+def test_no_text_is_marked_inside_an_f_string():
+    """Extraction does not look inside f-strings: a text marked there would never reach the catalogs."""
+    call = re.compile(r"\b(_|N_|plural|pgettext|ngettext)\(\s*[^)]*['\"]")
+    hidden = []
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for tok in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+                if tok.type == tokenize.STRING and re.match(r"(?i)[rb]*f", tok.string) and call.search(tok.string):
+                    hidden.append(f"{path.relative_to(ROOT)}:{tok.start[0]}")
+    assert not hidden
 
 
 def test_the_template_is_what_the_code_marks():
@@ -99,6 +116,20 @@ def test_the_locale_changes_words_dates_and_plurals():
             assert texts.state_title("new") == "ожидает направления"
         assert texts.state_title("new") == "awaiting routing"
     assert _("Сроки:") == "Сроки:"  # back to the source language after the block
+
+
+async def test_the_report_in_english(db, tmp_path):  # noqa: F811 — the fixture
+    await fill(db)
+    with use("en"):
+        report = await november(db)
+        summary = summary_html(report)
+        files = write_files(report, tmp_path)
+    assert "<b>Report for November 2026</b>" in summary and "On time:" in summary and "By department" in summary
+    assert f"• <b>{ZHKH_NAME}</b>: 3 incidents" in summary  # names as written, the words translated
+    assert files.csv.read_text(encoding="utf-8-sig").splitlines()[0].startswith("Type;Name;Department;Incidents")
+    assert f"department;{ZHKH_NAME};" in files.csv.read_text(encoding="utf-8-sig")
+    assert load_workbook(files.xlsx).sheetnames == ["Departments", "Executors", "Sources", "By day", "Outcomes",
+                                                    "Definitions"]
 
 
 # --- through the real bot ----------------------------------------------------------------------------
@@ -182,4 +213,26 @@ async def test_language_en_makes_the_bot_english(tmp_path, monkeypatch):
         tg.send_text(s.roads, "Починим.", chat=s.group, thread=topic.thread_id)
         await s.settle()
         assert "for review" in tg.last_bot_message(s.group, topic.thread_id).text
+        tg.assert_no_violations()
+
+
+async def test_the_clock_speaks_each_readers_language(tmp_path):
+    """Reminders and the digest are sent from no update: each in its reader's language, the group's in the bot's."""
+    async with Scenario.start(tmp_path) as s:
+        tg = s.tg
+        await bind(s)
+        await choose(s, s.coordinator, "English")
+        await choose(s, s.controller, "English")
+        tg.send_text(s.coordinator, "Жалоба https://vk.com/wall-1_1")  # detected at 10:00: to be sent by 10:30
+        await s.settle()
+        assert "New message" in tg.last_bot_message(s.coordinator).text
+        await s.at(datetime(2026, 11, 23, 10, 20, tzinfo=MSK))
+        reminder = tg.last_bot_message(s.coordinator).text
+        assert "is not sent to the group yet" in reminder and "by 10:30, 10 min left" in reminder
+
+        await s.at(datetime(2026, 11, 24, 9, 0, tzinfo=MSK))  # the next working morning
+        [group_digest] = [m.text for m in tg.bot_messages(s.group) if "📊" in m.text]
+        [own_digest] = [m.text for m in tg.bot_messages(s.controller) if "📊" in m.text]
+        assert "Сводка за 23 ноября" in group_digest
+        assert "Digest for 23 November" in own_digest and "Received: 0; answers: 0." in own_digest
         tg.assert_no_violations()
