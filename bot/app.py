@@ -60,14 +60,14 @@ class App:
         bot = build_bot(settings)
         sender = Sender(bot, db, clock, limiter)
         service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile,
-                          language=settings.language)
+                          language=settings.bot_language)
         reminders = Reminders(service)
         scheduler = Scheduler(reminders, sender, clock)
         menus = Menus(bot, db, settings, service)
         dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler,
                         menus=menus)
         dp.update.outer_middleware(OncePerUpdate(db, clock))
-        dp.update.outer_middleware(UserLanguage(db, settings.language))
+        dp.update.outer_middleware(UserLanguage(db, settings.bot_language))
         dp.include_router(build_router())
         return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp)
 

@@ -1,5 +1,5 @@
 """Texts in gettext catalogs (Babel). The source texts are Russian; `bot/locales/<lang>/LC_MESSAGES/messages.po`
-translates them. The locale is a context variable: set per update (the user's choice, else LANGUAGE) and
+translates them. The locale is a context variable: set per update (the user's choice, else BOT_LANGUAGE) and
 around each message rendered for someone else (the recipient's).
 
     from bot.i18n import _

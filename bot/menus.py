@@ -3,7 +3,7 @@
 Menus are set once at start: private chats get /start /help /status /language; people who take messages in,
 route them or may ask for the report (and administrators) also /report, in their own private chat; a bound
 group /bind /status /report; any other group /bind. A menu that cannot be set is logged, never fatal.
-A person's own menu is in his language (/language), the others in the bot's (LANGUAGE).
+A person's own menu is in his language (/language), the others in the bot's (BOT_LANGUAGE).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ async def plan_menus(db: Database, settings: Settings, profile_of: ProfileOf) ->
         members |= {m.user_id for m in await org.memberships(db, g.chat_id)}
     with_report -= admins
     members -= admins | with_report
-    bot_language = settings.language
+    bot_language = settings.bot_language
     former = set(await org.people_ids(db)) - admins - with_report - members  # e.g. removed by an admin
     languages = {uid: await org.language(db, uid) or bot_language for uid in admins | with_report | members | former}
     chosen = {uid for uid in former if languages[uid] != bot_language}  # no role, but a language of his own

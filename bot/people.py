@@ -307,8 +307,8 @@ async def _set_away(service: Service, by: int, chat_id: int, user_id: int, subst
         return _("Замещать может только другой сотрудник группы.")
     away = await absences.active(service.db, chat_id, now)
     if substitute_id in away:
-        return _("Он сам отсутствует до {day}: выберите другого.").format(
-            day=texts.through(away[substitute_id].until, profile))
+        return _("Он сам отсутствует {period}: выберите другого.").format(
+            period=texts.through(away[substitute_id].until, profile))
     person = await org.person(service.db, user_id)
     sub = await org.person(service.db, substitute_id)
     name, sub_name = (person.name if person else str(user_id)), (sub.name if sub else str(substitute_id))

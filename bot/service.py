@@ -92,7 +92,7 @@ class Service:
         self.profiles_dir = profiles_dir
         self.admin_ids = admin_ids  # ADMIN_IDS: administrators of the whole bot from the settings
         self.default_profile = default_profile
-        self.language = language  # LANGUAGE: the groups' language, and anyone's who has not chosen his own
+        self.language = language  # BOT_LANGUAGE: the groups' language, and anyone's who has not chosen his own
         self._profiles: dict[str, Profile] = {}
 
     def profile(self, name: str) -> Profile:

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(365, ge=0, le=36500)
     # invite links made in /admin stop working after this many hours (and after one use)
     invite_ttl_hours: int = Field(72, ge=1, le=24 * 90)
-    language: Literal["ru", "en"] = "ru"  # the bot's language; each person may choose his own with /language
+    # the bot's language; each person may choose his own with /language. Not LANGUAGE: that is the system's
+    # locale variable (e.g. "en_US:en"), set on many machines.
+    bot_language: Literal["ru", "en"] = "ru"
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ class OncePerUpdate(BaseMiddleware):
 
 
 class UserLanguage(BaseMiddleware):
-    """The sender's own language (/language), else the bot's (LANGUAGE): what is rendered for him while the
+    """The sender's own language (/language), else the bot's (BOT_LANGUAGE): what is rendered for him while the
     update is handled (replies, alerts) is in it. Messages for a group or another person set their own."""
 
     def __init__(self, db: Database, default: str) -> None:

@@ -184,7 +184,7 @@ async def test_a_person_chooses_english_and_the_group_stays_russian(tmp_path):
 
 
 async def test_language_en_makes_the_bot_english(tmp_path, monkeypatch):
-    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("BOT_LANGUAGE", "en")
     async with Scenario.start(tmp_path) as s:
         tg = s.tg
         tg.send_text(s.coordinator, "/bind", chat=s.group)

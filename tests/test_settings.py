@@ -28,3 +28,13 @@ def test_bad_settings_stop_the_bot_with_one_line(tmp_path, env, expected):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_the_system_language_variable_is_not_the_bots(monkeypatch, tmp_path):
+    """LANGUAGE=en_US:en is set on many machines; the bot's language is BOT_LANGUAGE."""
+    from bot.settings import Settings
+
+    monkeypatch.setenv("LANGUAGE", "en_US:en")
+    monkeypatch.setenv("BOT_LANGUAGE", "en")
+    settings = Settings(bot_token="123456:" + "A" * 30, database_path=tmp_path / "db.sqlite3", _env_file=None)
+    assert settings.bot_language == "en"
