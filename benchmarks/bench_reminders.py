@@ -116,14 +116,16 @@ async def build_database(path: Path, n: int, moments: list[datetime], seed: int 
     conn.execute("INSERT INTO groups VALUES (?,?,?,?,?,?)",
                  (GROUP, "Инцидент-менеджмент", PROFILE, 1, COORDINATOR, _iso(built - timedelta(days=60))))
     for dep_id, code, name, territorial, heads in DEPARTMENTS:
-        conn.execute("INSERT INTO departments VALUES (?,?,?,?,0)", (dep_id, code, name, territorial))
+        conn.execute("INSERT INTO departments (id, chat_id, code, name, territorial) VALUES (?,?,?,?,?)",
+                     (dep_id, GROUP, code, name, territorial))
         for user_id, person in heads:
-            conn.execute("INSERT INTO people VALUES (?,?,NULL)", (user_id, person))
-            conn.execute("INSERT INTO memberships VALUES (?,?,?)", (user_id, "executor", dep_id))
+            conn.execute("INSERT INTO people (user_id, name) VALUES (?,?)", (user_id, person))
+            conn.execute("INSERT INTO memberships (user_id, chat_id, role, department_id) VALUES (?,?,?,?)",
+                         (user_id, GROUP, "executor", dep_id))
     for user_id, person, roles in PEOPLE:
-        conn.execute("INSERT INTO people VALUES (?,?,NULL)", (user_id, person))
+        conn.execute("INSERT INTO people (user_id, name) VALUES (?,?)", (user_id, person))
         for role in roles:
-            conn.execute("INSERT INTO memberships VALUES (?,?,NULL)", (user_id, role))
+            conn.execute("INSERT INTO memberships (user_id, chat_id, role) VALUES (?,?,?)", (user_id, GROUP, role))
     # The digest is not what is measured: mark it sent for the days the run may cross.
     for day in range(-1, 3):
         local_day = (built + timedelta(hours=3, days=day)).date().isoformat()  # Europe/Moscow, UTC+3

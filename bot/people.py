@@ -352,4 +352,4 @@ async def come_back(service: Service, by: int, user_id: int, chat_id: int | None
 async def _refresh_cards(service: Service, conn: object, chat_id: int, now: datetime) -> None:
     """The group's open incident cards name the heads and who acts for them: redraw them."""
     for incident_id in await open_incidents(service.db, chat_id):
-        await service._refresh_card(conn, incident_id, now)  # type: ignore[arg-type]
+        await service.refresh_card(conn, incident_id, now)  # type: ignore[arg-type]

@@ -416,7 +416,7 @@ class Service:
         return _("{substitute} (и. о.; {head} отсутствует {until})").format(
             substitute=sub, head=escape(head.name), until=texts.through(absence.until, profile))
 
-    async def _refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
+    async def refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
         row = await store.load(conn, incident_id)
         assert row is not None
         profile = self.profile(row.profile)
@@ -630,7 +630,7 @@ class Service:
             assert fresh is not None
             with use(self.language):  # told in the group; a refusal above is the presser's
                 await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
-            await self._refresh_card(conn, row.incident.id, now)
+            await self.refresh_card(conn, row.incident.id, now)
         return None
 
     async def _announce(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
