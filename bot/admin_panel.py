@@ -7,19 +7,26 @@ every press is checked against that group (an admin of one group sees nothing of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 
 from bot import people, texts
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.keyboards import button, markup, pairs
 from bot.service import Service
+from profiles.schema import Profile
 from storage import absences, invites, org
+from storage import incidents as store
 
 PAGE = 24  # people or departments per screen: a phone shows this many buttons comfortably
+PROMPTS = {  # a press that asks the admin to type something: (what is awaited, the question)
+    "dadd": ("adm_dadd", N_("Пришлите название нового отдела.")),
+    "dren": ("adm_dren", N_("Пришлите новое название отдела.")),
+    "away": ("adm_away", N_("До какого дня (включительно) сотрудника не будет? Например: 30.11")),
+}
 
 
 class AdminCb(CallbackData, prefix="ad"):
@@ -43,6 +50,17 @@ class AwayCb(CallbackData, prefix="aw"):
 class Screen:
     text: str
     keyboard: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one press or typed answer leads to: an alert (or a line to send), the screen to show next,
+    a question to ask, and whether people's powers changed (their menus follow)."""
+
+    said: str | None = None
+    screen: Screen | None = None
+    question: str | None = None
+    powers_changed: bool = False
 
 
 def _back(action: str, chat: int = 0, **more: Any) -> dict[str, str]:
@@ -143,13 +161,12 @@ async def person_screen(service: Service, chat_id: int, user_id: int) -> Screen 
     person, memberships = entry
     profile = service.profile(group.profile)
     away = (await absences.active(service.db, chat_id, service.clock.now())).get(user_id)
-    sub = await org.person(service.db, away.substitute_id) if away else None
     roles = [await people.role_line(service, profile, m) for m in memberships]
     text = texts.lines(
         texts.mention(person.user_id, person.name) + (f" (@{escape(person.username)})" if person.username else ""),
         *(f"• {escape(r)}" for r in roles),
         _("🏖 Отсутствует {period}, замещает {sub}.").format(
-            period=texts.through(away.until, profile), sub=escape(sub.name if sub else str(away.substitute_id)))
+            period=texts.through(away.until, profile), sub=escape(await service.name(away.substitute_id)))
         if away else None,
     )
     rows = [[button(_("✖️ Снять: {role}").format(role=r),
@@ -186,7 +203,7 @@ async def invite_menu(service: Service, chat_id: int) -> Screen:
                   markup(rows))
 
 
-def invite_screen(invite: invites.Invite, link: str, what: str, group_title: str, profile: Any) -> Screen:
+def invite_screen(invite: invites.Invite, link: str, what: str, group_title: str, profile: Profile) -> Screen:
     text = texts.lines(
         _("<b>Приглашение</b>: {what} в группе «{group}»").format(what=escape(what), group=escape(group_title)),
         _("Перешлите эту ссылку человеку. Она сработает один раз, до {when}:").format(
@@ -207,9 +224,8 @@ async def invites_screen(service: Service, chat_id: int) -> Screen:
     for inv in await invites.of_group(service.db, chat_id, now):
         what = await people.role_line(service, profile, org.Membership(0, inv.role, inv.department_id))
         if inv.used_by is not None:
-            who = await org.person(service.db, inv.used_by)
             lines.append(_("✅ {what} — {who}, {when}").format(
-                what=escape(what), who=escape(who.name if who else str(inv.used_by)),
+                what=escape(what), who=escape(await service.name(inv.used_by)),
                 when=texts.when(inv.used_at or now, profile, now)))
         else:
             lines.append(_("⏳ {what} — ждёт, до {when}").format(what=escape(what),
@@ -227,7 +243,6 @@ async def invites_screen(service: Service, chat_id: int) -> Screen:
 async def substitute_screen(service: Service, chat_id: int, user_id: int, last_day: date) -> Screen:
     group = await org.group(service.db, chat_id)
     assert group is not None
-    person = await org.person(service.db, user_id)
     profile = service.profile(group.profile)
     period = texts.through(people.until_moment(last_day, profile), profile)
     choices = (await people.candidates(service, chat_id, user_id))[:PAGE]
@@ -235,7 +250,111 @@ async def substitute_screen(service: Service, chat_id: int, user_id: int, last_d
     items = [button(p.name, AwayCb(action="sub", chat=chat_id, user=user_id, sub=p.user_id, day=day))
              for p in choices]
     text = _("{name} отсутствует {period} («{group}»). Кто замещает?").format(
-        name=escape(person.name if person else str(user_id)), period=period, group=escape(group.title))
+        name=escape(await service.name(user_id)), period=period, group=escape(group.title))
     if not choices:
         text += "\n" + _("В группе больше никого нет: сначала пригласите заместителя (/admin).")
     return Screen(text, markup(pairs(items)))
+
+
+# --- what a press does --------------------------------------------------------------------------
+
+
+async def press(service: Service, cb: AdminCb, user_id: int, *, invite_ttl: timedelta, bot_username: str) -> Step:
+    """One press on the panel, checked against the group it names."""
+    if cb.action == "home":
+        screen = await home(service, user_id)
+        return Step(said=screen) if isinstance(screen, str) else Step(screen=screen)
+    if not await service.is_admin(user_id, cb.chat):
+        return Step(said=_("Это может сделать только администратор группы."))
+    if await org.group(service.db, cb.chat) is None:
+        return Step(said=_("Группа больше не подключена."))
+    match cb.action:
+        case "g":
+            return Step(screen=await group_screen(service, cb.chat))
+        case "deps":
+            return Step(screen=await departments_screen(service, cb.chat))
+        case "dep":
+            return _found(await department_screen(service, cb.chat, cb.item))
+        case "dter" | "darc":
+            dep = await org.department_in(service.db, cb.chat, cb.item)
+            if dep is None:
+                return Step(said=_("Отдел не найден."))
+            change = {"territorial": not dep.territorial} if cb.action == "dter" else {"archived": not dep.archived}
+            said = await people.change_department(service, user_id, cb.chat, cb.item, **change)
+            return Step(said, await department_screen(service, cb.chat, cb.item),
+                        powers_changed=cb.action == "darc")  # an archived department's heads hold nothing
+        case "dadd" | "dren" | "away":
+            kind, question = PROMPTS[cb.action]
+            async with service.db.transaction() as conn:
+                await store.put_awaited(conn, user_id, user_id, {"kind": kind, "chat": cb.chat, "item": cb.item},
+                                        service.clock.now())
+            return Step(said=_("Жду ответа"), question=_(question))
+        case "ppl":
+            return Step(screen=await people_screen(service, cb.chat))
+        case "p":
+            return _found(await person_screen(service, cb.chat, cb.item))
+        case "rm":
+            removed = org.Membership(cb.item, cb.token, cb.dep or None)
+            said = await people.remove_role(service, user_id, cb.chat, removed)
+            screen = await person_screen(service, cb.chat, cb.item) or await people_screen(service, cb.chat)
+            return Step(said, screen, powers_changed=True)
+        case "kick":
+            return Step(screen=kick_confirm(cb.chat, cb.item, await service.name(cb.item)))
+        case "kickok":
+            said = await people.remove_person(service, user_id, cb.chat, cb.item)
+            return Step(said, await people_screen(service, cb.chat), powers_changed=True)
+        case "inv":
+            return Step(screen=await invite_menu(service, cb.chat))
+        case "invr" | "invd":
+            return await _invite(service, cb, user_id, invite_ttl, bot_username)
+        case "invs":
+            return Step(screen=await invites_screen(service, cb.chat))
+        case "rv":
+            said = await people.revoke_invite(service, user_id, cb.token)
+            return Step(said, await invites_screen(service, cb.chat))
+    return Step(said=_("Кнопка устарела."))
+
+
+def _found(screen: Screen | None) -> Step:
+    return Step(screen=screen) if screen else Step(said=_("Уже не найдено: откройте /admin заново."))
+
+
+async def _invite(service: Service, cb: AdminCb, user_id: int, ttl: timedelta, bot_username: str) -> Step:
+    group = await org.group(service.db, cb.chat)
+    assert group is not None
+    profile = service.profile(group.profile)
+    ids = people.role_ids(profile)
+    if cb.action == "invd":  # a head of this department
+        role, department = next((r for r in ids if people.needs_department(profile, r)), ""), cb.item
+    else:
+        role, department = (ids[cb.item] if 0 <= cb.item < len(ids) else ""), None
+    made = await people.create_invite(service, user_id, cb.chat, role, department, ttl)
+    if isinstance(made, str):
+        return Step(said=made)
+    what = await people.role_line(service, profile, org.Membership(0, role, department))
+    link = people.invite_link(bot_username, made.token)
+    return Step(screen=invite_screen(made, link, what, group.title, profile))
+
+
+async def answer(service: Service, user_id: int, awaited: dict[str, Any], text: str) -> Step:
+    """What the admin typed in reply to a question of the panel. The question stays open until answered
+    well (a bad name or date is asked again)."""
+    chat, item = int(awaited["chat"]), int(awaited.get("item", 0))
+    step = Step()
+    match awaited["kind"]:
+        case "adm_dadd":
+            department_id, said = await people.add_department(service, user_id, chat, text)
+            step = Step(said, await department_screen(service, chat, department_id) if department_id else None)
+        case "adm_dren":
+            said = await people.change_department(service, user_id, chat, item, name=text)
+            step = Step(said, await department_screen(service, chat, item) if people.clean_name(text) else None)
+        case "adm_away":  # the date, then who substitutes
+            group = await org.group(service.db, chat)
+            last_day = people.parse_until(text, service.profile(group.profile), service.clock.now()) if group else None
+            if last_day is None:
+                return Step(said=_("Не понял дату. Пример: 30.11 или 30.11.2026"))
+            step = Step(screen=await substitute_screen(service, chat, item, last_day))
+    if step.screen is not None:
+        async with service.db.transaction() as conn:
+            await store.put_awaited(conn, user_id, user_id, None, service.clock.now())
+    return step

@@ -196,9 +196,12 @@ class Asker:
 async def asker(service: Service, user_id: int, chat_id: int | None = None) -> Asker:
     """Read against the group asked in; in a private chat, against the first of the asker's groups."""
     group = await org.group(service.db, chat_id) if chat_id is not None else None
-    if group is None:  # his first group; a stranger, the only group there is (several: none, nothing leaks)
-        mine = await org.groups_of(service.db, user_id) or await org.groups(service.db)
-        group = mine[0] if len(mine) == 1 or await org.groups_of(service.db, user_id) else None
+    if group is None:
+        mine = await org.groups_of(service.db, user_id)
+        if not mine:  # a stranger: the only group there is (several: none, so nothing leaks)
+            every = await org.groups(service.db)
+            mine = every if len(every) == 1 else []
+        group = mine[0] if mine else None
     profile = service.profile(group.profile if group else service.default_profile)
     actor = await service.actor(user_id, group.chat_id) if group else Actor(user_id)
     return Asker(profile, actor, await service.is_admin(user_id, group.chat_id if group else None),

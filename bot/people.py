@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
 
+import aiosqlite
+
 from bot import texts
 from bot.i18n import _
 from bot.service import Service
@@ -161,7 +163,7 @@ async def remove_person(service: Service, admin_id: int, chat_id: int, user_id: 
     group = await org.group(service.db, chat_id)
     if group is None or not await service.is_admin(admin_id, chat_id):
         return _("Это может сделать только администратор группы.")
-    person = await org.person(service.db, user_id)
+    name = escape(await service.name(user_id))
     now = service.clock.now()
     async with service.db.transaction() as conn:
         removed = await org.remove_from_group(service.db, chat_id, user_id)
@@ -171,7 +173,6 @@ async def remove_person(service: Service, admin_id: int, chat_id: int, user_id: 
                 "Администратор убрал вас из группы «{group}»: задач там у вас больше нет.").format(
                 group=escape(group.title))}, now)
             await _refresh_cards(service, conn, chat_id, now)
-    name = escape(person.name if person else str(user_id))
     return _("{name} убран из группы.").format(name=name) if removed else _("{name} уже не в группе.").format(
         name=name)
 
@@ -277,25 +278,36 @@ async def candidates(service: Service, chat_id: int, user_id: int) -> list[org.P
 async def set_away(service: Service, by: int, chat_id: int, user_id: int, substitute_id: int,
                    last_day: date) -> tuple[bool, str]:
     """The user is away through ``last_day``; the substitute gets his reminders and buttons meanwhile.
-    (done, what to say)."""
-    said = await _set_away(service, by, chat_id, user_id, substitute_id, last_day)
-    return isinstance(said, Done), str(said)
-
-
-class Done(str):
-    """A message that says the thing was done."""
-
-
-async def _set_away(service: Service, by: int, chat_id: int, user_id: int, substitute_id: int,
-                    last_day: date) -> str:
+    Returns (done, what to say)."""
     group = await org.group(service.db, chat_id)
     if group is None:
-        return _("Группа больше не подключена.")
-    if by != user_id and not await service.is_admin(by, chat_id):
-        return _("Отметить отсутствие может сам сотрудник или администратор.")
+        return False, _("Группа больше не подключена.")
     profile = service.profile(group.profile)
     now = service.clock.now()
     until = until_moment(last_day, profile)
+    refusal = await _away_refusal(service, by, chat_id, user_id, substitute_id, until, profile, now)
+    if refusal:
+        return False, refusal
+    name, sub_name = escape(await service.name(user_id)), escape(await service.name(substitute_id))
+    period = texts.through(until, profile)
+    async with service.db.transaction() as conn:
+        await absences.set_absence(conn, chat_id, user_id, substitute_id, until, by, now)
+        await enqueue(conn, substitute_id, "sendMessage", {"chat_id": substitute_id, "text": _(
+            "Вы замещаете {name} в группе «{group}» {period}: напоминания, сроки и кнопки согласования "
+            "теперь приходят вам.").format(name=name, group=escape(group.title), period=period)}, now)
+        if by != user_id:
+            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": _(
+                "Администратор отметил ваше отсутствие {period}; замещает {sub}.").format(
+                period=period, sub=sub_name)}, now)
+        await _refresh_cards(service, conn, chat_id, now)
+    return True, _("Отмечено: {name} отсутствует {period}, замещает {sub}.").format(
+        name=name, period=period, sub=sub_name)
+
+
+async def _away_refusal(service: Service, by: int, chat_id: int, user_id: int, substitute_id: int,
+                        until: datetime, profile: Profile, now: datetime) -> str | None:
+    if by != user_id and not await service.is_admin(by, chat_id):
+        return _("Отметить отсутствие может сам сотрудник или администратор.")
     if until <= now:
         return _("Эта дата уже прошла.")
     if until - now > AWAY_LIMIT:
@@ -309,22 +321,7 @@ async def _set_away(service: Service, by: int, chat_id: int, user_id: int, subst
     if substitute_id in away:
         return _("Он сам отсутствует {period}: выберите другого.").format(
             period=texts.through(away[substitute_id].until, profile))
-    person = await org.person(service.db, user_id)
-    sub = await org.person(service.db, substitute_id)
-    name, sub_name = (person.name if person else str(user_id)), (sub.name if sub else str(substitute_id))
-    period = texts.through(until, profile)
-    async with service.db.transaction() as conn:
-        await absences.set_absence(conn, chat_id, user_id, substitute_id, until, by, now)
-        await enqueue(conn, substitute_id, "sendMessage", {"chat_id": substitute_id, "text": _(
-            "Вы замещаете {name} в группе «{group}» {period}: напоминания, сроки и кнопки согласования "
-            "теперь приходят вам.").format(name=escape(name), group=escape(group.title), period=period)}, now)
-        if by != user_id:
-            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": _(
-                "Администратор отметил ваше отсутствие {period}; замещает {sub}.").format(
-                period=period, sub=escape(sub_name))}, now)
-        await _refresh_cards(service, conn, chat_id, now)
-    return Done(_("Отмечено: {name} отсутствует {period}, замещает {sub}.").format(
-        name=escape(name), period=period, sub=escape(sub_name)))
+    return None
 
 
 async def come_back(service: Service, by: int, user_id: int, chat_id: int | None = None) -> str:
@@ -338,18 +335,20 @@ async def come_back(service: Service, by: int, user_id: int, chat_id: int | None
         away = (await absences.active(service.db, chat, now)).get(user_id)
         if away is None:
             continue
-        person = await org.person(service.db, user_id)
+        name = escape(await service.name(user_id))
         async with service.db.transaction() as conn:
             await absences.clear(conn, chat, user_id)
             await enqueue(conn, away.substitute_id, "sendMessage", {"chat_id": away.substitute_id, "text": _(
-                "{name} вернулся: замещение окончено.").format(
-                name=escape(person.name if person else str(user_id)))}, now)
+                "{name} вернулся: замещение окончено.").format(name=name)}, now)
             await _refresh_cards(service, conn, chat, now)
         ended += 1
-    return _("С возвращением! Замещение окончено.") if ended else _("Отсутствие не отмечено.")
+    if not ended:
+        return _("Отсутствие не отмечено.")
+    # told to whoever ended it: the person himself, or an administrator from the person's page
+    return _("С возвращением! Замещение окончено.") if by == user_id else _("Замещение окончено.")
 
 
-async def _refresh_cards(service: Service, conn: object, chat_id: int, now: datetime) -> None:
+async def _refresh_cards(service: Service, conn: aiosqlite.Connection, chat_id: int, now: datetime) -> None:
     """The group's open incident cards name the heads and who acts for them: redraw them."""
     for incident_id in await open_incidents(service.db, chat_id):
-        await service.refresh_card(conn, incident_id, now)  # type: ignore[arg-type]
+        await service.refresh_card(conn, incident_id, now)

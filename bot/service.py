@@ -11,6 +11,7 @@ what goes to someone else privately, in that person's (``language_of``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -181,11 +182,12 @@ class Service:
         return None
 
     def _new_intake(self, profile: Profile, msg: IncomingMessage, group_chat: int) -> dict[str, Any]:
-        source, reason = propose_source(profile, msg)
+        source, reason = propose_source(profile, msg.forward, msg.links)
         detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(self.clock.now())
         return {
             "group": group_chat, "owner": msg.user_id, "chat_id": msg.chat_id, "messages": [msg.message_id],
             "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,
+            "links": list(msg.links),
             "origin": msg.forward or {}, "source": source, "source_reason": reason, "detected_at": detected,
             # kept as it reads in the panel's language (the coordinator's own)
             "detected_reason": _("время публикации") if msg.forward and msg.forward.get("date")
@@ -258,18 +260,14 @@ class Service:
                     return Reply(_("Нет такого источника."), show_alert=True)
                 data["source"], data["source_reason"] = profile.sources[value].id, _("выбран вручную")
             elif action == "grp":  # the next of his groups: another organisation, another profile
-                mine = [g.chat_id for g in await self.groups_where(user_id, Action.INTAKE)]
-                if data["group"] not in mine and not mine:
-                    return Reply(_("Это может сделать только координатор."), show_alert=True)
-                following = mine[(mine.index(data["group"]) + 1) % len(mine)] if data["group"] in mine else mine[0]
-                new_profile = self.profile((await org.group(self.db, following) or group).profile)
-                data.update(group=following, groups=mine, departments=[])
-                if new_profile.id != profile.id:  # its sources: proposed anew from the forward and the link
-                    again = IncomingMessage(chat_id, message_id, user_id, "", data["text"], now,
-                                            links=(data["link"],) if data.get("link") else (),
-                                            forward=data.get("origin") or None)
-                    data["source"], data["source_reason"] = propose_source(new_profile, again)
-                profile = new_profile
+                mine = await self.groups_where(user_id, Action.INTAKE)  # not empty: checked above
+                ids = [g.chat_id for g in mine]
+                following = mine[(ids.index(group.chat_id) + 1) % len(mine)]
+                data.update(group=following.chat_id, groups=ids, departments=[])
+                if following.profile != profile.id:  # its sources: proposed anew from the forward and the links
+                    profile = self.profile(following.profile)
+                    data["source"], data["source_reason"] = propose_source(
+                        profile, data.get("origin"), data.get("links", []))
             elif action == "dep":
                 if await org.department_in(self.db, group.chat_id, value) is None:
                     return Reply(_("Нет такого отдела."), show_alert=True)
@@ -724,14 +722,15 @@ def notice_plan(profile: Profile, incident: Any, now: datetime) -> Any:
     return plan
 
 
-def propose_source(profile: Profile, msg: IncomingMessage) -> tuple[str | None, str]:
+def propose_source(profile: Profile, forward: dict[str, Any] | None,
+                   links: Iterable[str]) -> tuple[str | None, str]:
     """A source from the forward's channel, else from a link's domain; None when neither says."""
-    if msg.forward and msg.forward.get("username"):
-        username = msg.forward["username"].lower().lstrip("@")
+    if forward and forward.get("username"):
+        username = forward["username"].lower().lstrip("@")
         for s in profile.sources:
             if username in (c.lower().lstrip("@") for c in s.channels):
                 return s.id, _("пересылка из @{channel}").format(channel=username)
-    for link in msg.links:
+    for link in links:
         host = (urlparse(link).hostname or "").lower()
         for s in profile.sources:
             if any(host == d or host.endswith("." + d) for d in s.domains):

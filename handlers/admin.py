@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -37,13 +38,8 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
         return
     chat_id = message.chat.id
 
-    async def probe() -> BotRights:
-        try:
-            return rights_from_telegram(await bot.get_chat_member(chat_id, bot.id), await bot.get_chat(chat_id))
-        except TelegramAPIError as e:
-            log.warning("bind: cannot read my rights in %s: %s", chat_id, e)
-            return BotRights(is_forum=bool(message.chat.is_forum), can_send_messages=False)
-
+    probe = rights_probe(bot, chat_id, fallback=BotRights(is_forum=bool(message.chat.is_forum),
+                                                          can_send_messages=False))
     anonymous = message.sender_chat is not None or message.from_user is None
     outcome = await bind_group(
         db, chat_id=chat_id, title=message.chat.title or "", user_id=None if anonymous else message.from_user.id,
@@ -53,6 +49,18 @@ async def bind(message: Message, command: CommandObject, bot: Bot, db: Database,
     if outcome.status is Status.BOUND:
         menus.refresh()  # the group's commands, and its people's
     await _reply(message, bot, render_bind(outcome, message.chat.title or ""))
+
+
+def rights_probe(bot: Bot, chat_id: int, fallback: BotRights) -> Callable[[], Awaitable[BotRights]]:
+    """Asks Telegram what the bot may do in the chat (only once binding is allowed); ``fallback`` if it
+    cannot tell."""
+    async def probe() -> BotRights:
+        try:
+            return rights_from_telegram(await bot.get_chat_member(chat_id, bot.id), await bot.get_chat(chat_id))
+        except TelegramAPIError as e:
+            log.warning("bind: cannot read my rights in %s: %s", chat_id, e)
+            return fallback
+    return probe
 
 
 @router.message(Command("bind"), F.chat.type == "private")

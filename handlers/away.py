@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -32,10 +33,9 @@ async def away(message: Message, command: CommandObject, service: Service) -> No
         for g in groups:
             a = (await absences.active(service.db, g.chat_id, now)).get(user.id)
             if a:
-                sub = await org.person(service.db, a.substitute_id)
                 lines.append(_("«{group}»: вы отсутствуете {period}, замещает {sub}.").format(
-                    group=g.title, period=texts.through(a.until, service.profile(g.profile)),
-                    sub=sub.name if sub else a.substitute_id))
+                    group=escape(g.title), period=texts.through(a.until, service.profile(g.profile)),
+                    sub=escape(await service.name(a.substitute_id))))
         usage = _("Так: /away 30.11 — последний день отсутствия; затем выберите, кто замещает. /back — вернуться.")
         await message.answer("\n".join([*lines, usage]))
         return

@@ -14,26 +14,19 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot import admin_panel as panel
 from bot import people
-from bot.binding import bind_group, rights_from_telegram
+from bot.binding import Status, bind_group, rights_from_telegram
 from bot.clock import Clock
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.menus_refresh import Menus
 from bot.service import Service
 from bot.settings import Settings
-from handlers.admin import render_bind
+from handlers.admin import render_bind, rights_probe
 from storage import incidents as store
 from storage import org
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 router = Router(name="panel")
-
-ADMIN_PROMPTS = {  # what the admin was asked to type: (awaited kind, the question)
-    "dadd": ("adm_dadd", N_("Пришлите название нового отдела.")),
-    "dren": ("adm_dren", N_("Пришлите новое название отдела.")),
-    "away": ("adm_away", N_("До какого дня (включительно) сотрудника не будет? Например: 30.11")),
-}
-
 
 # --- joining by an invite link ----------------------------------------------------------------
 
@@ -72,97 +65,16 @@ async def admin_in_group(message: Message) -> None:
 @router.callback_query(panel.AdminCb.filter())
 async def admin_press(query: CallbackQuery, callback_data: panel.AdminCb, service: Service, settings: Settings,
                       bot: Bot, menus: Menus) -> None:
-    cb, user_id = callback_data, query.from_user.id
-    if cb.action != "home" and not await service.is_admin(user_id, cb.chat):
-        await query.answer(_("Это может сделать только администратор группы."), show_alert=True)
-        return
-    if cb.action != "home" and await org.group(service.db, cb.chat) is None:
-        await query.answer(_("Группа больше не подключена."), show_alert=True)
-        return
-    alert, screen = await _admin_action(cb, user_id, service, settings, bot)
-    await query.answer(alert, show_alert=bool(alert) and screen is None)
-    if cb.action in ("rm", "kickok"):
-        menus.refresh()
-    if isinstance(query.message, Message) and screen is not None:
-        await _show(query.message, screen)
-
-
-async def _admin_action(cb: panel.AdminCb, user_id: int, service: Service, settings: Settings,
-                        bot: Bot) -> tuple[str | None, panel.Screen | None]:
-    """(an alert, the screen to show next) for one press."""
-    match cb.action:
-        case "home":
-            screen = await panel.home(service, user_id)
-            return (screen, None) if isinstance(screen, str) else (None, screen)
-        case "g":
-            return None, await panel.group_screen(service, cb.chat)
-        case "deps":
-            return None, await panel.departments_screen(service, cb.chat)
-        case "dep":
-            return _stale(await panel.department_screen(service, cb.chat, cb.item))
-        case "dter" | "darc":
-            dep = await org.department_in(service.db, cb.chat, cb.item)
-            if dep is None:
-                return _("Отдел не найден."), None
-            change = {"territorial": not dep.territorial} if cb.action == "dter" else {"archived": not dep.archived}
-            said = await people.change_department(service, user_id, cb.chat, cb.item, **change)
-            return said, await panel.department_screen(service, cb.chat, cb.item)
-        case "dadd" | "dren" | "away":
-            kind, question = ADMIN_PROMPTS[cb.action]
-            now = service.clock.now()
-            async with service.db.transaction() as conn:
-                await store.put_awaited(conn, user_id, user_id, {"kind": kind, "chat": cb.chat, "item": cb.item}, now)
-            await bot.send_message(user_id, _(question))
-            return _("Жду ответа"), None
-        case "ppl":
-            return None, await panel.people_screen(service, cb.chat)
-        case "p":
-            return _stale(await panel.person_screen(service, cb.chat, cb.item))
-        case "rm":
-            said = await people.remove_role(service, user_id, cb.chat,
-                                            org.Membership(cb.item, cb.token, cb.dep or None))
-            return said, await panel.person_screen(service, cb.chat, cb.item) or await panel.people_screen(
-                service, cb.chat)
-        case "kick":
-            person = await org.person(service.db, cb.item)
-            return None, panel.kick_confirm(cb.chat, cb.item, person.name if person else str(cb.item))
-        case "kickok":
-            said = await people.remove_person(service, user_id, cb.chat, cb.item)
-            return said, await panel.people_screen(service, cb.chat)
-        case "inv":
-            return None, await panel.invite_menu(service, cb.chat)
-        case "invr" | "invd":
-            return await _invite(cb, user_id, service, settings, bot)
-        case "invs":
-            return None, await panel.invites_screen(service, cb.chat)
-        case "rv":
-            said = await people.revoke_invite(service, user_id, cb.token)
-            return said, await panel.invites_screen(service, cb.chat)
-    return _("Кнопка устарела."), None
-
-
-def _stale(screen: panel.Screen | None) -> tuple[str | None, panel.Screen | None]:
-    return (_("Уже не найдено: откройте /admin заново."), None) if screen is None else (None, screen)
-
-
-async def _invite(cb: panel.AdminCb, user_id: int, service: Service, settings: Settings,
-                  bot: Bot) -> tuple[str | None, panel.Screen | None]:
-    group = await org.group(service.db, cb.chat)
-    assert group is not None
-    profile = service.profile(group.profile)
-    ids = people.role_ids(profile)
-    if cb.action == "invd":  # a head of this department
-        role, department = next((r for r in ids if people.needs_department(profile, r)), ""), cb.item
-    else:
-        role, department = (ids[cb.item] if 0 <= cb.item < len(ids) else ""), None
-    made = await people.create_invite(service, user_id, cb.chat, role, department,
-                                      timedelta(hours=settings.invite_ttl_hours))
-    if isinstance(made, str):
-        return made, None
     me = await bot.me()
-    what = await people.role_line(service, profile, org.Membership(0, role, department))
-    return None, panel.invite_screen(made, people.invite_link(me.username or "", made.token), what, group.title,
-                                     profile)
+    step = await panel.press(service, callback_data, query.from_user.id,
+                             invite_ttl=timedelta(hours=settings.invite_ttl_hours), bot_username=me.username or "")
+    await query.answer(step.said, show_alert=bool(step.said) and step.screen is None)
+    if step.question:
+        await bot.send_message(query.from_user.id, step.question)
+    if step.powers_changed:
+        menus.refresh()
+    if isinstance(query.message, Message) and step.screen is not None:
+        await _show(query.message, step.screen)
 
 
 class AwaitingAdmin(Filter):
@@ -180,32 +92,11 @@ class AwaitingAdmin(Filter):
 @router.message(F.chat.type == "private", AwaitingAdmin())
 async def admin_reply(message: Message, awaited: dict, service: Service) -> None:
     assert message.from_user is not None and message.text is not None
-    user_id, chat = message.from_user.id, int(awaited["chat"])
-    kind, item = awaited["kind"], int(awaited.get("item", 0))
-    screen: panel.Screen | None = None
-    if kind == "adm_dadd":
-        department_id, said = await people.add_department(service, user_id, chat, message.text)
-        if department_id is not None:
-            screen = await panel.department_screen(service, chat, department_id)
-    elif kind == "adm_dren":
-        said = await people.change_department(service, user_id, chat, item, name=message.text)
-        if people.clean_name(message.text):
-            screen = await panel.department_screen(service, chat, item)
-    else:  # adm_away: the date, then who substitutes
-        group = await org.group(service.db, chat)
-        last_day = people.parse_until(message.text, service.profile(group.profile), service.clock.now()) \
-            if group else None
-        if last_day is None:
-            await message.answer(_("Не понял дату. Пример: 30.11 или 30.11.2026"))
-            return
-        said, screen = "", await panel.substitute_screen(service, chat, item, last_day)
-    if screen is not None:  # answered; a bad name is asked for again
-        async with service.db.transaction() as conn:
-            await store.put_awaited(conn, user_id, user_id, None, service.clock.now())
-    if said:
-        await message.answer(said)
-    if screen is not None:
-        await message.answer(screen.text, reply_markup=screen.keyboard)
+    step = await panel.answer(service, message.from_user.id, awaited, message.text)
+    if step.said:
+        await message.answer(step.said)
+    if step.screen is not None:
+        await message.answer(step.screen.text, reply_markup=step.screen.keyboard)
 
 
 async def _show(message: Message, screen: panel.Screen) -> None:
@@ -244,20 +135,13 @@ async def added_to_group(event: ChatMemberUpdated, bot: Bot, service: Service, s
                                              "команда /bind здесь."))
         return
 
-    async def probe() -> object:
-        try:
-            return rights_from_telegram(await bot.get_chat_member(event.chat.id, bot.id),
-                                        await bot.get_chat(event.chat.id))
-        except TelegramAPIError as e:
-            log.warning("added to %s: cannot read my rights: %s", event.chat.id, e)
-            return rights_from_telegram(event.new_chat_member, event.chat)
-
+    probe = rights_probe(bot, event.chat.id, fallback=rights_from_telegram(event.new_chat_member, event.chat))
     outcome = await bind_group(service.db, chat_id=event.chat.id, title=event.chat.title or "", user_id=user.id,
-                               profile=None, probe=probe, now=clock.now(),  # type: ignore[arg-type]
+                               profile=None, probe=probe, now=clock.now(),
                                is_admin=lambda uid: service.is_admin(uid, event.chat.id),
                                default_profile=settings.default_profile, profiles_dir=settings.profiles_dir)
     text = render_bind(outcome, event.chat.title or "")
-    if outcome.status.value == "bound":
+    if outcome.status is Status.BOUND:
         menus.refresh()
         text += "\n" + _("Другой регламент: /bind <i>профиль</i>. Отделы и люди: /admin в личном чате со мной.")
     await _say(bot, event.chat.id, text)
