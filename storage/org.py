@@ -88,10 +88,13 @@ async def add_department(db: Database, chat_id: int, name: str, territorial: boo
 
 async def update_department(db: Database, department_id: int, *, name: str | None = None,
                             territorial: bool | None = None, archived: bool | None = None) -> None:
-    for column, value in (("name", name), ("territorial", territorial), ("archived", archived)):
-        if value is not None:
-            await db.conn.execute(f"UPDATE departments SET {column} = ? WHERE id = ?",  # column: one of three names
-                                  (value if column == "name" else int(bool(value)), department_id))
+    """Changes what is given; None leaves it as it is."""
+    def flag(value: bool | None) -> int | None:
+        return None if value is None else int(value)
+
+    await db.conn.execute(
+        "UPDATE departments SET name = COALESCE(?, name), territorial = COALESCE(?, territorial), "
+        "archived = COALESCE(?, archived) WHERE id = ?", (name, flag(territorial), flag(archived), department_id))
 
 
 async def archive_departments_except(db: Database, chat_id: int | None, keep_codes: Iterable[str]) -> list[Department]:
