@@ -10,6 +10,8 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 
 from bot.i18n import LANGUAGES, _
+from bot.workflow.actions import Offer
+from profiles.events import Step
 from profiles.schema import Profile
 
 
@@ -19,8 +21,7 @@ class IntakeCb(CallbackData, prefix="in"):
 
 
 class IncidentCb(CallbackData, prefix="i"):
-    action: str  # ap approve | rw rework | co correct | wd withdraw | pu publish | pi intermediate
-    #              np not processed | nc not our competence | rd re-route toggle | rs re-route send
+    action: str  # a profiles.events.Step value (the core's offer), or rd / rs: the department picker
     incident: int
     value: int = 0
 
@@ -64,27 +65,17 @@ def _dep_mark(dep: int, chosen: list[int]) -> str:
     return "★ " if chosen[0] == dep and len(chosen) > 1 else "✅ "
 
 
-def card_keyboard(incident_id: int, with_outcomes: bool) -> dict[str, Any]:
-    row = [button(_("🚫 Не наша компетенция"), IncidentCb(action="nc", incident=incident_id))]
-    if with_outcomes:
-        row.append(button(_("⛔ Не обрабатывать"), IncidentCb(action="np", incident=incident_id)))
-    return markup([row])
+def offers_keyboard(incident_id: int, offers: list[Offer]) -> dict[str, Any]:
+    """The steps offered on one message, as the core gives them: checklist items one per row, the rest in
+    pairs; Telegram colours approve and publish green, rework red."""
+    def one(o: Offer) -> dict[str, str]:
+        b = button(o.label, IncidentCb(action=o.step.value, incident=incident_id, value=o.value))
+        if o.style:
+            b["style"] = o.style
+        return b
 
-
-def review_keyboard(incident_id: int) -> dict[str, Any]:
-    return markup([
-        [button(_("✅ Согласовать"), IncidentCb(action="ap", incident=incident_id)),
-         button(_("↩️ На доработку"), IncidentCb(action="rw", incident=incident_id))],
-        [button(_("✏️ Исправить"), IncidentCb(action="co", incident=incident_id)),
-         button(_("🗑 Отозвать"), IncidentCb(action="wd", incident=incident_id))],
-    ])
-
-
-def publish_keyboard(incident_id: int, intermediate: bool) -> dict[str, Any]:
-    row = [button(_("📤 Опубликовано"), IncidentCb(action="pu", incident=incident_id))]
-    if intermediate:
-        row.append(button(_("⏳ Промежуточный"), IncidentCb(action="pi", incident=incident_id)))
-    return markup([row])
+    ticks = [[one(o)] for o in offers if o.step is Step.TICK]
+    return markup([*ticks, *pairs([one(o) for o in offers if o.step is not Step.TICK])])
 
 
 class LanguageCb(CallbackData, prefix="lang"):

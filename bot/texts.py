@@ -124,3 +124,11 @@ def lines(*parts: str | Iterable[str] | None) -> str:
         else:
             out.extend(x for x in p if x)
     return "\n".join(out)
+
+
+def addressed(who: str, text: str) -> str:
+    """«Иванова Анна, напишите…»: a sentence addressed to someone, its first letter lower-cased after the
+    comma (unless it starts a proper name or an abbreviation)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return f"{who}, {text}"

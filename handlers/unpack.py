@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiogram.types import Message
 
-from bot.service import IncomingMessage, links_in
+from bot.context import IncomingMessage
+from bot.intake import links_in
 from storage.db import to_db
 
 

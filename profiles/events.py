@@ -38,12 +38,35 @@ class Action(StrEnum):
     INTAKE = "intake"  # sends messages to the bot
     ROUTE = "route"  # picks the departments, re-routes returned messages
     ANSWER = "answer"  # writes the draft as head of an assigned department
+    RETURN = "return"  # returns a routed message as not the administration's competence (Первомайский п. 10)
     CORRECT = "correct"  # corrects a draft's text himself
     PUBLISH = "publish"  # publishes the answer (final or intermediate)
     CLARIFY = "clarify"  # asks the author a question, records the answer
     CLOSE = "close"  # ends an incident without an answer (an outcome)
     ESCALATIONS = "escalations"  # is told when a deadline passes; gets the digest
     REPORT = "report"  # asks for the monthly report
+
+
+class Step(StrEnum):
+    """What a person can do on an incident: the vocabulary of buttons. Which of them a profile offers, to whom
+    and when follows from its roles, approval chain, outcomes, workflow switches and the events its timers use;
+    a profile may rename a button or reword its question under ``[buttons.<step>]``."""
+
+    ROUTE = "route"  # pick the departments (a message not yet routed, or returned)
+    RETURN = "return"  # not our competence: back to the coordinator
+    WITHDRAW = "withdraw"  # the author takes his draft back
+    ACCEPT_PART = "accept_part"  # the coordinator agrees a co-executor's part and passes it to the lead
+    TICK = "tick"  # tick a checklist item of the approval step
+    APPROVE = "approve"
+    REWORK = "rework"
+    CORRECT = "correct"  # the reviewer sends the corrected text himself
+    PUBLISH = "publish"
+    INTERMEDIATE = "intermediate"  # an intermediate answer is published
+    CLARIFY = "clarify"  # a question to the author is published: the clocks stop
+    CLARIFIED = "clarified"  # the author answered: the clocks go on
+    NO_REPLY = "no_reply"  # the author did not answer: the clocks go on
+    EXPLAIN = "explain"  # an explanation is due instead of an answer (Ю-С п. 3.7)
+    CLOSE = "close"  # end without an answer: one button per outcome, ``close.<outcome>`` in [buttons]
 
 
 class Outcome(StrEnum):

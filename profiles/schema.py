@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from profiles.calendar import ProductionCalendar
 from profiles.clocks import BusinessClock, Clock, OfficeHours, Period
-from profiles.events import APPROVED_STEP_PREFIX, Action, Event, Outcome
+from profiles.events import APPROVED_STEP_PREFIX, Action, Event, Outcome, Step
 
 _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?:in)?)?$")
 
@@ -218,6 +218,9 @@ class TimerSpec(Strict):
     reminders: list[Duration] = []  # before the deadline, on the timer's own clock
     overdue_every: Duration | None = None  # repeat the overdue notice this often
     note: str = ""  # how an ambiguous clause is read, and why
+    # the monthly report's "answer deadline": met by these events (default: the draft; a co-executor's part)
+    answer: bool = False
+    answered_by: list[str] = []
 
     @field_validator("start", "stop", "pause", "resume", mode="before")
     @classmethod
@@ -242,10 +245,37 @@ class Defaults(Strict):
     digest_on_working_days_only: bool = True
 
 
+class RepeatsSpec(Strict):
+    """A message repeating an earlier one is linked to it (Ставрополь п. 19, Первомайский р-н п. 18)."""
+
+    clause: str = ""
+    note: str = ""  # what the answer to a repeat must say, shown to the executors
+
+
+class SurgeSpec(Strict):
+    """Several messages on one issue within a window: an immediate report, as for a socially significant one
+    (Первомайский р-н п. 24)."""
+
+    count: int = Field(ge=2)
+    window: Duration
+    clause: str = ""
+
+
 class WorkflowSpec(Strict):
     outcomes: list[Outcome] = []  # ways to end an incident without an answer
     intermediate_answers: bool = True
     clarifications: bool = False  # questions to the author (Елец п. 3, 5)
+    joint_answer_by: str | None = None  # a role compiles the joint answer from every department's part (Перв. п. 17)
+    repeats: RepeatsSpec | None = None
+    surge: SurgeSpec | None = None
+
+
+class ButtonSpec(Strict):
+    """A profile's own words for a step: the button's label and the question it asks."""
+
+    label: str = ""
+    prompt: str = ""
+    clause: str = ""
 
 
 class ProfileMeta(Strict):
@@ -278,6 +308,7 @@ class Profile(Strict):
     approval: list[ApprovalStep] = []
     timers: list[TimerSpec] = Field(min_length=1)
     workflow: WorkflowSpec = WorkflowSpec()
+    buttons: dict[str, ButtonSpec] = {}  # keys: a Step, or close.<outcome>
 
     # --- derived views -----------------------------------------------------------------------
 
@@ -302,6 +333,11 @@ class Profile(Strict):
     def timers_for(self, track: str) -> list[TimerSpec]:
         return [t for t in self.timers if not t.tracks or track in t.tracks]
 
+    def routing_timer(self, track: str) -> TimerSpec | None:
+        """The deadline for sending a new message to the executors: shown and reminded at intake."""
+        return next((t for t in self.timers_for(track)
+                     if Event.DETECTED in t.start and Event.ROUTED in t.stop and t.kind == "deadline"), None)
+
     def timer(self, timer_id: str, track: str) -> TimerSpec:
         for t in self.timers_for(track):
             if t.id == timer_id:
@@ -320,6 +356,37 @@ class Profile(Strict):
         if role.acts_for and role.acts_for in self.roles:
             actions |= set(self.roles[role.acts_for].can)
         return actions
+
+    def uses(self, event: str) -> bool:
+        """Some timer of the profile starts, stops, pauses or resumes on this event."""
+        return any(event in (*t.start, *t.stop, *t.pause, *t.resume) for t in self.timers)
+
+    def causers(self, event: str) -> set[str]:
+        """The roles that can cause this event by a step of theirs (empty: nobody can)."""
+        def having(*actions: Action) -> set[str]:
+            return {r for a in actions for r in self.roles_with(a)}
+
+        wf = self.workflow
+        joint = {wf.joint_answer_by} if wf.joint_answer_by else set()
+        steps = {s.role for s in self.approval}
+        if event.startswith(APPROVED_STEP_PREFIX):
+            return {s.role for s in self.approval if APPROVED_STEP_PREFIX + s.id == event}
+        return {
+            Event.ROUTED: having(Action.ROUTE),
+            Event.RETURNED: having(Action.ANSWER, Action.RETURN),
+            Event.DRAFT_SUBMITTED: having(Action.ANSWER) | joint,
+            Event.DRAFT_WITHDRAWN: having(Action.ANSWER) | joint,
+            Event.PART_SUBMITTED: having(Action.ANSWER),
+            Event.PART_ACCEPTED: having(Action.ROUTE),
+            Event.REWORK_REQUESTED: steps,
+            Event.APPROVED: {self.approval[-1].role} if self.approval else set(),
+            Event.PUBLISHED: having(Action.PUBLISH),
+            Event.INTERMEDIATE_PUBLISHED: having(Action.PUBLISH) if wf.intermediate_answers else set(),
+            Event.CLARIFICATION_REQUESTED: having(Action.CLARIFY) if wf.clarifications else set(),
+            Event.CLARIFICATION_RECEIVED: having(Action.CLARIFY) if wf.clarifications else set(),
+            Event.EXPLANATION_NEEDED: having(Action.CLOSE) if Outcome.EXPLAINED in wf.outcomes else set(),
+            Event.CLOSED: having(Action.CLOSE) if wf.outcomes else set(),
+        }.get(event, set())
 
     # --- references between sections ---------------------------------------------------------
 
@@ -362,6 +429,41 @@ class Profile(Strict):
             if bool(t.pause) != bool(t.resume):
                 problems.append((f"{key}.resume", "pause and resume go together"))
             problems += self._check_duration(key, t)
+            for j, ev in enumerate(t.answered_by):
+                if ev not in events:
+                    problems.append((f"{key}.answered_by[{j}]", f"unknown event {ev!r}"))
+            done = [ev for ev in t.stop if ev != Event.CLOSED]
+            if t.kind == "deadline" and done and not any(self.causers(ev) for ev in done):
+                problems.append((f"{key}.stop", "no role can take any step that meets this deadline "
+                                 f"({', '.join(done)}): give a role the action that causes one"))
+        return problems + self._check_steps()
+
+    def _check_steps(self) -> list[tuple[str, str]]:
+        """Every step the profile declares can be offered to someone."""
+        problems: list[tuple[str, str]] = []
+        wf = self.workflow
+        if not self.approval:
+            problems.append(("approval", "at least one approval step: who agrees a draft before it is published"))
+        if wf.outcomes and not self.roles_with(Action.CLOSE):
+            problems.append(("workflow.outcomes", "no role has the 'close' action to end an incident this way"))
+        if wf.clarifications and not self.roles_with(Action.CLARIFY):
+            problems.append(("workflow.clarifications", "no role has the 'clarify' action to ask the author"))
+        if wf.intermediate_answers and not self.roles_with(Action.PUBLISH):
+            problems.append(("workflow.intermediate_answers", "no role has the 'publish' action"))
+        if not self.roles_with(Action.PUBLISH):
+            problems.append(("roles", "no role has the 'publish' action: an answer could never be published"))
+        if not self.roles_with(Action.ROUTE):
+            problems.append(("roles", "no role has the 'route' action: a message could never reach an executor"))
+        if wf.joint_answer_by and wf.joint_answer_by not in self.roles:
+            problems.append(("workflow.joint_answer_by", f"unknown role {wf.joint_answer_by!r}; "
+                             f"known: {_list(set(self.roles))}"))
+        for event in (Event.PART_ACCEPTED, Event.EXPLANATION_NEEDED):
+            if self.uses(event) and not self.causers(event):
+                problems.append(("timers", f"the event {event.value!r} is used but no role can cause it"))
+        valid = {s.value for s in Step} | {f"{Step.CLOSE.value}.{o.value}" for o in Outcome}
+        for key in self.buttons:
+            if key not in valid:
+                problems.append((f"buttons.{key}", f"unknown step; known: {_list(valid)}"))
         return problems
 
     def _check_duration(self, key: str, t: TimerSpec) -> list[tuple[str, str]]:

@@ -243,7 +243,7 @@ async def test_not_our_competence_then_rerouted_to_another_department(tmp_path):
         await press(s, s.coordinator, reroute, ROADS)
         qid = await press(s, s.coordinator, reroute, "📨 Направить")
         assert tg.callback_answer(qid).text == "Направлено"
-        assert "📨 Направлено заново." in last(s, topic).content
+        assert "📨 Направлено:" in last(s, topic).content
         assert "Обоснованный ответ исполнителя — до" in last(s, topic).content
         inc = db_incident(s)
         assert (inc["state"], inc["departments"]) == ("assigned", [ROADS_ID])
@@ -412,7 +412,7 @@ async def test_withdrawn_draft_then_a_new_answer(tmp_path):
         assert tg.callback_answer(qid).show_alert and db_incident(s)["state"] == "review"
         await press(s, s.zhkh, first_review, "🗑 Отозвать")
         note = last(s, topic).content
-        assert "🗑 Петров Пётр Петрович отозвал ответ." in note
+        assert "🗑 Ответ отозван (Петров Пётр Петрович)." in note
         assert "Обоснованный ответ исполнителя — до 13:00" in note  # the same 3 h from routing (п. 6.2)
         assert db_incident(s)["state"] == "assigned"
         assert [t["timer_id"] for t in db_timers(s)] == ["answer"]
@@ -501,17 +501,17 @@ async def test_forged_and_stale_presses_get_an_alert_and_change_nothing(tmp_path
         panel = await panel_for(s, "Второе сообщение, ещё не отправлено https://ok.ru/group/1/topic/2")
         before = snapshot(s, card, panel)
         presses = [
-            (s.coordinator, card, "i:ap:999:0", "Инцидент не найден."),  # an incident that does not exist
-            (s.coordinator, card, "i:np:0:0", "Инцидент не найден."),
-            (s.coordinator, panel, "i:np:1:0", "Инцидент не найден."),  # an incident of another chat
+            (s.coordinator, card, "i:approve:999:0", "Инцидент не найден."),  # an incident that does not exist
+            (s.coordinator, card, "i:close:0:0", "Инцидент не найден."),
+            (s.coordinator, panel, "i:close:1:0", "Инцидент не найден."),  # an incident of another chat
             (s.coordinator, card, "i:zz:1:0", "Кнопка устарела."),  # an action the bot never had
             (s.coordinator, card, "i:ap:one:0", "Кнопка устарела или недействительна."),  # not even parsable
             (s.coordinator, card, "admin:drop:all", "Кнопка устарела или недействительна."),
-            (s.coordinator, card, "i:ap:1:0", "Согласовывать нечего: ответа на согласовании нет."),
-            (s.coordinator, card, "i:pu:1:1", "Разместить можно только согласованный ответ."),
-            (s.coordinator, card, "i:rs:1:0", "Инцидент уже направлен."),
-            (s.stranger, card, "i:np:1:0", None),  # a stranger in the group
-            (s.zhkh, card, "i:pu:1:1", None),  # a head may not publish
+            (s.coordinator, card, "i:approve:1:0", "Согласовывать нечего: ответа на согласовании нет."),
+            (s.coordinator, card, "i:publish:1:1", "Разместить можно только согласованный ответ."),
+            (s.coordinator, card, "i:rs:1:0", "Инцидент уже направлен исполнителям."),
+            (s.stranger, card, "i:close:1:0", None),  # a stranger in the group
+            (s.zhkh, card, "i:publish:1:1", None),  # a head may not publish
             (s.coordinator, panel, "in:src:99", "Нет такого источника."),
             (s.coordinator, panel, "in:dep:999", "Нет такого отдела."),
             (s.stranger, card, "in:send:0", None),  # a stranger has no draft to send
@@ -653,8 +653,7 @@ async def test_ten_thousand_characters_post_and_answer(tmp_path):
         await press(s, s.coordinator, review, "✅ Согласовать")
         shown = bot_texts(s, topic)
         start = next(i for i, t in enumerate(shown) if t.startswith("✅ Согласовано"))
-        end = next(i for i, t in enumerate(shown) if t.startswith("После размещения"))
-        chunks = shown[start + 1:end]
+        chunks = shown[start + 1:]  # the text in parts; the last carries the publish buttons
         assert len(chunks) >= 3
         assert all(len(c) <= 4096 for c in chunks)
         assert " ".join(chunks).split() == answer.split()  # every word, in order, once
@@ -770,10 +769,8 @@ async def test_telegram_errors_are_retried_and_each_message_arrives_once(tmp_pat
         texts = bot_texts(s, topic)
         assert sum(t.startswith("✅ Согласовано") for t in texts) == 1
         assert texts.count("Яму у дома 9 заделаем 26 ноября.") == 1
-        assert sum(t.startswith("После размещения") for t in texts) == 1
         approved = texts.index(next(t for t in texts if t.startswith("✅ Согласовано")))
         assert texts[approved + 1] == "Яму у дома 9 заделаем 26 ноября."  # in order
-        assert texts[approved + 2].startswith("После размещения")
         assert [e.status for e in tg.errors("sendMessage")] == [429, 502, 502]
         assert db_count(s, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
         assert db_count(s, "SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL") == 0

@@ -230,7 +230,7 @@ def test_clarification_pauses_and_resumes_the_answer_timer():
     inc = ok(decide(p, inc, Route((100,)), COORD, at(0))).incident
     d = ok(decide(p, inc, RequestClarification(), COORD, at(60)))  # 2 h left
     assert d.incident.state is State.CLARIFICATION and d.paused[0].remaining == timedelta(hours=2)
-    d = ok(decide(p, d.incident, ClarificationReceived(), COORD, at(60 * 5)))
+    d = ok(decide(p, d.incident, ClarificationReceived("Улица Ленина, 5"), COORD, at(60 * 5)))
     assert d.incident.state is State.ASSIGNED
     assert due(d.incident, "answer") == "17:00"  # 15:00 + the 2 h that were left
 

@@ -58,6 +58,12 @@ class Approve:
 
 
 @dataclass(frozen=True)
+class Tick:
+    item: int  # index into the current approval step's checklist
+    checked: frozenset[str] = frozenset()  # what is ticked now; the tick toggles the item
+
+
+@dataclass(frozen=True)
 class RequestRework:
     comment: str
 
@@ -74,12 +80,13 @@ class Publish:
 
 @dataclass(frozen=True)
 class RequestClarification:
-    pass
+    question: str = ""
 
 
 @dataclass(frozen=True)
 class ClarificationReceived:
-    pass
+    reply: str = ""  # the author's answer; empty when he did not answer
+    answered: bool = True
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class Close:
 
 
 Command = (
-    Route | ReturnNotCompetent | SubmitDraft | WithdrawDraft | SubmitPart | AcceptPart | Approve
+    Route | ReturnNotCompetent | SubmitDraft | WithdrawDraft | SubmitPart | AcceptPart | Approve | Tick
     | RequestRework | Correct | Publish | RequestClarification | ClarificationReceived | NeedExplanation
     | Close
 )
@@ -153,7 +160,8 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
                 return Refusal(_("Вернуть можно только инцидент в работе."))
             if not reason.strip():
                 return Refusal(_("Укажите причину возврата."))
-            new = replace(incident, state=State.NEW, departments=(), parts_done=frozenset())
+            new = replace(incident, state=State.NEW, departments=(), parts_done=frozenset(),
+                          parts_accepted=frozenset())
             return _apply(profile, new, [(Event.RETURNED, now)], now)
         case SubmitDraft():
             if incident.state not in OPEN_WORK:
@@ -176,7 +184,19 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
         case AcceptPart(dep):
             if dep not in incident.parts_done:
                 return Refusal(_("Эта часть ещё не представлена."))
-            return _apply(profile, incident, [(Event.PART_ACCEPTED, now)], now, department=dep)
+            if dep in incident.parts_accepted:
+                return Refusal(_("Эта часть уже принята."))
+            if incident.state not in (State.ASSIGNED, State.REWORK):
+                return Refusal(_not_now(incident))
+            new = replace(incident, parts_accepted=incident.parts_accepted | {dep})
+            return _apply(profile, new, [(Event.PART_ACCEPTED, now)], now, department=dep)
+        case Tick(item, checked):
+            step = profile.approval[incident.step]
+            if not 0 <= item < len(step.checklist):
+                return Refusal(_("Нет такого пункта проверки."))
+            name = step.checklist[item]
+            event = f"unchecked:{step.id}:{item}" if name in checked else f"checked:{step.id}:{item}"
+            return Decision(incident, (event,))
         case Approve(checked):
             if incident.state is not State.REVIEW:
                 return Refusal(_("Согласовывать нечего: ответа на согласовании нет."))
@@ -219,16 +239,27 @@ def decide(profile: Profile, incident: Incident, command: Command, actor: Actor,
                 return Refusal(_not_now(incident))
             new = replace(incident, state=State.CLARIFICATION, resume_state=incident.state)
             return _apply(profile, new, [(Event.CLARIFICATION_REQUESTED, now)], now)
-        case ClarificationReceived():
+        case ClarificationReceived(reply, answered):
             if incident.state is not State.CLARIFICATION:
                 return Refusal(_("Уточнение не запрашивалось."))
+            if answered and not reply.strip():
+                return Refusal(_("Приведите ответ автора."))
             new = replace(incident, state=incident.resume_state or State.ASSIGNED, resume_state=None)
             return _apply(profile, new, [(Event.CLARIFICATION_RECEIVED, now)], now)
         case NeedExplanation():
+            if Outcome.EXPLAINED not in profile.workflow.outcomes:
+                return Refusal(_("Разъяснения этим регламентом не предусмотрены."))
+            if Event.EXPLANATION_NEEDED.value in incident.event_times:
+                return Refusal(_("Разъяснение уже готовится."))
+            if incident.state is State.CLARIFICATION:
+                return Refusal(_not_now(incident))
             return _apply(profile, incident, [(Event.EXPLANATION_NEEDED, now)], now)
         case Close(outcome, reason):
             if outcome is Outcome.PUBLISHED or outcome not in profile.workflow.outcomes:
                 return Refusal(_("Такой исход этим регламентом не предусмотрен."))
+            if (outcome is Outcome.EXPLAINED and profile.uses(Event.EXPLANATION_NEEDED)
+                    and Event.EXPLANATION_NEEDED.value not in incident.event_times):
+                return Refusal(_("Сначала отметьте, что нужно разъяснение."))
             if not reason.strip():
                 return Refusal(_("Укажите причину."))
             new = replace(incident, state=State.CLOSED, outcome=outcome)
@@ -245,7 +276,7 @@ def _not_now(incident: Incident) -> str:
 _ACTION_OF: dict[type, Action] = {
     Route: Action.ROUTE,
     AcceptPart: Action.ROUTE,
-    ReturnNotCompetent: Action.ANSWER,
+    ReturnNotCompetent: Action.ANSWER,  # or Action.RETURN: see _permission
     SubmitDraft: Action.ANSWER,
     WithdrawDraft: Action.ANSWER,
     SubmitPart: Action.ANSWER,
@@ -273,22 +304,45 @@ def may(profile: Profile, actor: Actor, action: Action) -> bool:
     return any(action in profile.effective_actions(r) for r in actor.roles if r in profile.roles)
 
 
+def joint_answer(profile: Profile, incident: Incident) -> bool:
+    """Several departments and a role that compiles their parts into one answer (Первомайский р-н п. 17):
+    every department then sends a part, and that role writes the draft."""
+    return bool(profile.workflow.joint_answer_by) and len(incident.departments) > 1
+
+
+def title_case_in_text(title: str) -> str:
+    """A role title inside a sentence: the first letter lower-cased unless it starts a proper name or an
+    abbreviation ("Глава города" → "глава города", "МЦУ" stays)."""
+    if len(title) > 1 and title[0].isupper() and title[1].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
 def _permission(profile: Profile, incident: Incident, command: Command, actor: Actor) -> str | None:
     """None when the actor may do it; else the reason they may not."""
-    if isinstance(command, Approve | RequestRework):
+    if isinstance(command, Approve | RequestRework | Tick):
         step = current_step(profile, incident)
         if step is None:
             return _("Согласовывать нечего: ответа на согласовании нет.")
         if not holds_role(profile, actor, step.role):
-            return _("Это решение принимает {role}.").format(role=profile.roles[step.role].title.lower())
+            return _("Это решение принимает {role}.").format(role=title_case_in_text(profile.roles[step.role].title))
         return None
+    if isinstance(command, ReturnNotCompetent) and may(profile, actor, Action.RETURN):
+        return None
+    if isinstance(command, SubmitDraft | WithdrawDraft) and joint_answer(profile, incident):
+        role = profile.workflow.joint_answer_by
+        assert role is not None
+        if holds_role(profile, actor, role):
+            return None
+        return _("Общий ответ готовит {role}.").format(role=title_case_in_text(profile.roles[role].title))
     action = _ACTION_OF[type(command)]
     if not may(profile, actor, action):
-        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(action)) or _("никто")
+        who = ", ".join(title_case_in_text(profile.roles[r].title) for r in profile.roles_with(action)) or _("никто")
         return _("Это может сделать только {who}.").format(who=who)
     if action is Action.ANSWER:
         if isinstance(command, SubmitPart):
-            if command.department_id not in incident.co_executors or command.department_id not in actor.departments:
+            contributors = incident.departments if joint_answer(profile, incident) else incident.co_executors
+            if command.department_id not in contributors or command.department_id not in actor.departments:
                 return _("Часть ответа представляет руководитель отдела-соисполнителя.")
         elif isinstance(command, SubmitDraft | WithdrawDraft):
             if incident.lead not in actor.departments:

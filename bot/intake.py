@@ -1,0 +1,315 @@
+"""Intake: a message forwarded to the bot becomes a panel (source, detection time, departments), then an
+incident in its group — routed by the coordinator, or passed to whoever routes when he may not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlparse
+
+import aiosqlite
+
+from bot import keyboards as kb
+from bot import texts
+from bot.context import Context, IncomingMessage, Reply, notice_plan
+from bot.i18n import _, use
+from bot.workflow import (
+    Decision,
+    Refusal,
+    Route,
+    decide,
+    may,
+    open_incident,
+)
+from bot.workflow.actions import Place
+from bot.workflow.core import title_case_in_text
+from profiles.events import Action
+from profiles.schema import Profile
+from storage import incidents as store
+from storage import org
+from storage.db import from_db, to_db
+from storage.outbox import enqueue
+
+URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+ORIGINAL_LIMIT = 10
+
+
+class Intake(Context):
+    # --- intake ------------------------------------------------------------------------------
+
+    async def intake_message(self, msg: IncomingMessage) -> str | None:
+        """A message in the coordinator's private chat. Returns a direct answer for non-coordinators."""
+        mine = await self.groups_where(msg.user_id, Action.INTAKE)
+        if not mine:
+            if not await org.groups(self.db):
+                return _("Бот ещё не подключён к группе: администратор должен отправить /bind в группе.")
+            return _("Принимать сообщения в работу может только координатор. "
+                     "Если это ошибка — напишите администратору.")
+        now = self.clock.now()
+        awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
+        if awaited and awaited.get("kind") == "intake_time":
+            return await self._intake_time(msg, now)
+        async with self.db.transaction() as conn:
+            data = await store.get_intake(conn, msg.user_id)
+            if data and msg.media_group_id and data.get("media_group_id") == msg.media_group_id:
+                data["messages"].append(msg.message_id)
+                data["text"] = data["text"] or msg.text
+                await store.put_intake(conn, msg.user_id, data, now)
+                return None
+            # the group of the previous message, if still his; else the first (a button switches)
+            previous = data.get("group") if data else None
+            group = next((g for g in mine if g.chat_id == previous), mine[0])
+            profile = self.profile(group.profile)
+            data = self._new_intake(profile, msg, group.chat_id)
+            data["groups"] = [g.chat_id for g in mine]
+            await store.put_intake(conn, msg.user_id, data, now)
+            await self._send_panel(conn, profile, msg.chat_id, data, now)
+        return None
+
+    def _new_intake(self, profile: Profile, msg: IncomingMessage, group_chat: int) -> dict[str, Any]:
+        source, reason = propose_source(profile, msg.forward, msg.links)
+        detected = msg.forward["date"] if msg.forward and msg.forward.get("date") else to_db(self.clock.now())
+        return {
+            "group": group_chat, "owner": msg.user_id, "chat_id": msg.chat_id, "messages": [msg.message_id],
+            "media_group_id": msg.media_group_id, "text": msg.text, "link": msg.links[0] if msg.links else None,
+            "links": list(msg.links),
+            "origin": msg.forward or {}, "source": source, "source_reason": reason, "detected_at": detected,
+            # kept as it reads in the panel's language (the coordinator's own)
+            "detected_reason": _("время публикации") if msg.forward and msg.forward.get("date")
+            else _("время получения"),
+            "departments": [],
+        }
+
+    async def _send_panel(self, conn: aiosqlite.Connection, profile: Profile, chat_id: int, data: dict[str, Any],
+                          now: datetime, edit_message: int | None = None) -> None:
+        routes = may(profile, await self.actor(data["owner"], data["group"]), Action.ROUTE)
+        departments = [(d.id, d.name) for d in await org.active_departments(self.db, data["group"])] if routes else []
+        group = await org.group(self.db, data["group"])
+        text = self._panel_text(profile, data, departments, now, group.title if group else "")
+        if not routes:  # he sends it on; whoever routes picks the departments in the group
+            routers = ", ".join(title_case_in_text(profile.roles[r].title) for r in profile.roles_with(Action.ROUTE))
+            text = texts.lines(text, _("Отделы выберет: {who}.").format(who=escape(routers)))
+        several = len(data.get("groups", ())) > 1
+        markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],
+                                    bool(data.get("significant")), group.title if group and several else None)
+        if edit_message:
+            await enqueue(conn, chat_id, "editMessageText",
+                          {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
+        else:
+            await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup},
+                          now, purpose=f"panel:{data['owner']}")
+
+    def _panel_text(self, profile: Profile, data: dict[str, Any], departments: list[tuple[int, str]],
+                    now: datetime, group_title: str) -> str:
+        detected = from_db(data["detected_at"]) or now
+        names = dict(departments)
+        if data["source"]:
+            src = profile.source(data["source"])
+            track = profile.tracks[src.track]
+            source_line = _("Источник: <b>{source}</b> ({reason})").format(
+                source=escape(src.title), reason=escape(data["source_reason"]))
+            route = profile.routing_timer(src.track)
+            due = profile.clock.add(detected, route.duration, route.clock) if route and route.duration else None
+            deadline = _(" — направить до {due} ({clause})").format(
+                due=texts.when(due, profile, now), clause=escape(route.clause)) if due and route else ""
+            track_line = _("Порядок: {track} ({clause})").format(track=escape(track.title), clause=escape(track.clause))
+        else:
+            source_line, track_line, deadline = _("Источник: <b>не определён — выберите ниже</b>"), None, ""
+        chosen = data["departments"]
+        deps = ", ".join(("★ " if i == 0 and len(chosen) > 1 else "") + escape(names.get(d, "?"))
+                         for i, d in enumerate(chosen)) or _("не выбраны")
+        return texts.lines(
+            _("<b>Новое сообщение</b>") + (f" → «{escape(group_title)}»" if len(data.get("groups", ())) > 1 else ""),
+            texts.quote(data["text"], 400) or (_("(медиа без подписи)") if data["messages"] else None),
+            source_line, track_line,
+            _("Выявлено: {when} ({reason}){deadline}").format(
+                when=texts.when(detected, profile, now), reason=escape(data["detected_reason"]), deadline=deadline),
+            _("Исполнители: {departments}").format(departments=deps) if departments else None,
+            _("Первый выбранный отдел — ответственный (★).") if len(chosen) > 1 else None,
+            _("❗ Общественно значимое: контролёр получит его сразу.") if data.get("significant") else None,
+        )
+
+    async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
+        draft = await store.get_intake(self.db, user_id)
+        group = await org.group(self.db, draft["group"]) if draft else None
+        if draft is None or group is None:
+            return Reply(_("Черновик не найден: перешлите сообщение ещё раз."), show_alert=True)
+        profile = self.profile(group.profile)
+        if not may(profile, await self.actor(user_id, group.chat_id), Action.INTAKE):
+            return Reply(_("Это может сделать только координатор."), show_alert=True)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            data = await store.get_intake(conn, user_id)
+            if data is None:  # sent or cancelled by a press a moment ago
+                return Reply(_("Черновик уже отправлен или отменён."), show_alert=True)
+            if chat_id != data["chat_id"] or message_id != data.get("panel", message_id):
+                return Reply(_("Это старая панель: работайте с последней."), show_alert=True)
+            if action == "src":
+                if not 0 <= value < len(profile.sources):
+                    return Reply(_("Нет такого источника."), show_alert=True)
+                data["source"], data["source_reason"] = profile.sources[value].id, _("выбран вручную")
+            elif action == "grp":  # the next of his groups: another organisation, another profile
+                mine = await self.groups_where(user_id, Action.INTAKE)  # not empty: checked above
+                ids = [g.chat_id for g in mine]
+                following = mine[(ids.index(group.chat_id) + 1) % len(mine)]
+                data.update(group=following.chat_id, groups=ids, departments=[])
+                if following.profile != profile.id:  # its sources: proposed anew from the forward and the links
+                    profile = self.profile(following.profile)
+                    data["source"], data["source_reason"] = propose_source(
+                        profile, data.get("origin"), data.get("links", []))
+            elif action == "dep":
+                if await org.department_in(self.db, group.chat_id, value) is None:
+                    return Reply(_("Нет такого отдела."), show_alert=True)
+                chosen = data["departments"]
+                data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
+            elif action == "sig":
+                data["significant"] = not data.get("significant")
+            elif action == "time":
+                await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
+                await enqueue(conn, chat_id, "sendMessage", {
+                    "chat_id": chat_id,
+                    "text": _("Пришлите время выявления: <code>09:40</code> или <code>23.11 09:40</code>.")}, now)
+                return Reply()
+            elif action == "cancel":
+                await store.put_intake(conn, user_id, None, now)
+                await enqueue(conn, chat_id, "editMessageText",
+                              {"chat_id": chat_id, "message_id": message_id, "text": _("Черновик отменён.")}, now)
+                return Reply(_("Отменено"))
+            elif action == "send":
+                problem = await self._send_intake(conn, profile, group, user_id, data, message_id, now)
+                return Reply(problem, show_alert=True) if problem else Reply(_("Отправлено"))
+            await store.put_intake(conn, user_id, data, now)
+            await self._send_panel(conn, profile, chat_id, data, now, edit_message=message_id)
+        return Reply()
+
+    async def _intake_time(self, msg: IncomingMessage, now: datetime) -> str | None:
+        data = await store.get_intake(self.db, msg.user_id)
+        group = await org.group(self.db, data["group"]) if data else None
+        if data is None or group is None:
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            return _("Черновик не найден: перешлите сообщение ещё раз.")
+        profile = self.profile(group.profile)
+        moment = parse_local_time(msg.text, profile, now)
+        if moment is None:
+            return _("Не понял время. Пример: 09:40 или 23.11 09:40.")
+        if moment > now:
+            return _("Время выявления не может быть в будущем.")
+        async with self.db.transaction() as conn:
+            await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            data["detected_at"], data["detected_reason"] = to_db(moment), _("указано вручную")
+            await store.put_intake(conn, msg.user_id, data, now)
+            await self._send_panel(conn, profile, msg.chat_id, data, now)
+        return None
+
+    async def _send_intake(self, conn: aiosqlite.Connection, profile: Profile, group: org.Group, user_id: int,
+                           data: dict[str, Any], panel_id: int, now: datetime) -> str | None:
+        if not data["source"]:
+            return _("Выберите источник.")
+        actor = await self.actor(user_id, group.chat_id)
+        routes = may(profile, actor, Action.ROUTE)  # else whoever routes picks the departments in the group
+        if routes and not data["departments"]:
+            return _("Выберите хотя бы один отдел.")
+        detected = from_db(data["detected_at"]) or now
+        incident_id = await store.next_id(conn)
+        opened = open_incident(profile, incident_id, data["source"], detected, now)
+        routed = decide(profile, opened.incident, Route(tuple(data["departments"])), actor, now) if routes \
+            else Decision(opened.incident, ())
+        if isinstance(routed, Refusal):
+            return routed.reason
+        await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
+                           text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
+                           created_by=user_id, now=now, significant=bool(data.get("significant")))
+        await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped,
+                         plan=notice_plan(profile, routed.incident, now))
+        await store.log_events(conn, incident_id, opened.events, detected, user_id)
+        await store.log_events(conn, incident_id, routed.events, now, user_id)
+        row = await store.load(conn, incident_id)
+        assert row is not None
+        if group.is_forum:
+            await enqueue(conn, group.chat_id, "createForumTopic",
+                          {"chat_id": group.chat_id, "name": await self._topic_name(row, profile)}, now,
+                          purpose=f"topic:{incident_id}")
+        with use(self.language):  # the card is the group's
+            await enqueue(conn, group.chat_id, "sendMessage", {
+                "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
+                "text": await self.card_text(row, profile, now),
+                "reply_markup": self.keyboard(row, Place.CARD, now)},
+                now, purpose=f"card:{incident_id}")
+            if not routes:
+                await self.say(conn, row, await self._route_request(profile, row, now), now,
+                               await self._route_keyboard(row))
+        if row.significant:
+            await self._report_significant(conn, row, profile, now)
+        ids = data["messages"][:ORIGINAL_LIMIT]
+        await enqueue(conn, group.chat_id, "copyMessages", {
+            "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
+            "from_chat_id": data["chat_id"], "message_ids": ids}, now)
+        await store.put_intake(conn, user_id, None, now)
+        await enqueue(conn, data["chat_id"], "editMessageText", {
+            "chat_id": data["chat_id"], "message_id": panel_id,
+            "text": _("Инцидент №{number} отправлен в группу «{group}».").format(
+                number=incident_id, group=escape(group.title))}, now)
+        return None
+
+    async def _report_significant(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
+                                  now: datetime) -> None:
+        """A socially significant message is reported to the controller at once (Ставрополь п. 24,
+        Первомайский р-н п. 24)."""
+        for person in await self.with_role(row.chat_id, *profile.roles_with(Action.ESCALATIONS)):
+            with use(await self.language_of(person.user_id)):
+                text = texts.lines(_("❗ <b>Общественно значимое сообщение №{number}</b> ({source})").format(
+                    number=row.incident.id, source=escape(profile.source(row.source).title)),
+                    texts.quote(row.text, 1500), f"🔗 {escape(row.link)}" if row.link else None)
+            await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
+
+    async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
+        deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
+        first = " ".join(row.text.split()[:5]) or profile.source(row.source).title
+        name = " · ".join(x for x in (f"№{row.incident.id}", deps[0].name if deps and deps[0] else "", first) if x)
+        return name[:128]
+
+
+def propose_source(profile: Profile, forward: dict[str, Any] | None,
+                   links: Iterable[str]) -> tuple[str | None, str]:
+    """A source from the forward's channel, else from a link's domain; None when neither says."""
+    if forward and forward.get("username"):
+        username = forward["username"].lower().lstrip("@")
+        for s in profile.sources:
+            if username in (c.lower().lstrip("@") for c in s.channels):
+                return s.id, _("пересылка из @{channel}").format(channel=username)
+    for link in links:
+        host = (urlparse(link).hostname or "").lower()
+        for s in profile.sources:
+            if any(host == d or host.endswith("." + d) for d in s.domains):
+                return s.id, _("по ссылке {host}").format(host=host)
+    return None, ""
+
+
+_TIME = re.compile(r"^\s*(?:(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?\s+)?(\d{1,2})[:.](\d{2})\s*$")
+
+
+def parse_local_time(text: str, profile: Profile, now: datetime) -> datetime | None:
+    """'09:40' (today) or '23.11 09:40' or '23.11.2026 09:40', local to the profile."""
+    m = _TIME.match(text)
+    if not m:
+        return None
+    today = now.astimezone(profile.tz)
+    day, month, year, hour, minute = m.groups()
+    try:
+        base = today.replace(
+            year=(int(year) + (2000 if len(year) == 2 else 0)) if year else today.year,
+            month=int(month) if month else today.month, day=int(day) if day else today.day,
+            hour=int(hour), minute=int(minute), second=0, microsecond=0)
+    except ValueError:
+        return None
+    return base
+
+
+def links_in(text: str, entities_urls: list[str]) -> tuple[str, ...]:
+    found = [*entities_urls, *URL.findall(text or "")]
+    return tuple(dict.fromkeys(u.rstrip(").,;") for u in found))
+
