@@ -45,10 +45,18 @@ class Cards(Context):
             _("Выявлено: {when}").format(when=texts.when(row.detected_at, profile, now)),
             texts.quote(row.text),
             f"🔗 {escape(row.link)}" if row.link else None,
+            self._repeat_line(row, profile),
             _("Исполнители: {departments}").format(departments="; ".join(dep_lines) if dep_lines else "—"),
             _("Статус: <b>{status}</b>").format(status=status),
             [_("Сроки:"), *deadlines] if deadlines else None,
         )
+
+    def _repeat_line(self, row: store.IncidentRow, profile: Profile) -> str | None:
+        repeats = profile.workflow.repeats
+        if row.repeat_of is None or repeats is None:
+            return None
+        return texts.lines(_("🔁 Повторное сообщение: см. №{number} ({clause})").format(
+            number=row.repeat_of, clause=escape(repeats.clause)), escape(repeats.note) if repeats.note else None)
 
     async def _head_line(self, head: org.Person, away: dict[int, absences.Absence], profile: Profile,
                          now: datetime) -> str:

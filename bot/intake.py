@@ -65,6 +65,8 @@ class Intake(Context):
             profile = self.profile(group.profile)
             data = self._new_intake(profile, msg, group.chat_id)
             data["groups"] = [g.chat_id for g in mine]
+            if profile.workflow.repeats:  # the same link as an earlier incident: proposed as its repeat
+                data["repeat_of"] = await store.earlier_with_link(self.db, group.chat_id, list(msg.links))
             await store.put_intake(conn, msg.user_id, data, now)
             await self._send_panel(conn, profile, msg.chat_id, data, now)
         return None
@@ -94,7 +96,8 @@ class Intake(Context):
             text = texts.lines(text, _("Отделы выберет: {who}.").format(who=escape(routers)))
         several = len(data.get("groups", ())) > 1
         markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],
-                                    bool(data.get("significant")), group.title if group and several else None)
+                                    bool(data.get("significant")), group.title if group and several else None,
+                                    data.get("repeat_of"), not data.get("not_repeat"))
         if edit_message:
             await enqueue(conn, chat_id, "editMessageText",
                           {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
@@ -130,6 +133,9 @@ class Intake(Context):
             _("Исполнители: {departments}").format(departments=deps) if departments else None,
             _("Первый выбранный отдел — ответственный (★).") if len(chosen) > 1 else None,
             _("❗ Общественно значимое: контролёр получит его сразу.") if data.get("significant") else None,
+            _("🔁 Повтор инцидента №{number} ({clause})").format(
+                number=data["repeat_of"], clause=escape(profile.workflow.repeats.clause))
+            if data.get("repeat_of") and not data.get("not_repeat") and profile.workflow.repeats else None,
         )
 
     async def intake_press(self, user_id: int, chat_id: int, message_id: int, action: str, value: int) -> Reply:
@@ -167,6 +173,8 @@ class Intake(Context):
                 data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
             elif action == "sig":
                 data["significant"] = not data.get("significant")
+            elif action == "rep":
+                data["not_repeat"] = not data.get("not_repeat")
             elif action == "time":
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
                 await enqueue(conn, chat_id, "sendMessage", {
@@ -222,7 +230,8 @@ class Intake(Context):
             return routed.reason
         await store.insert(conn, opened.incident, chat_id=group.chat_id, profile=profile.id, source=data["source"],
                            text=data["text"], link=data["link"], origin=data["origin"], detected_at=detected,
-                           created_by=user_id, now=now, significant=bool(data.get("significant")))
+                           created_by=user_id, now=now, significant=bool(data.get("significant")),
+                           repeat_of=None if data.get("not_repeat") else data.get("repeat_of"))
         await store.save(conn, profile, routed.incident, now, opened.stopped + routed.stopped,
                          plan=notice_plan(profile, routed.incident, now))
         await store.log_events(conn, incident_id, opened.events, detected, user_id)
@@ -244,6 +253,7 @@ class Intake(Context):
                                await self._route_keyboard(row))
         if row.significant:
             await self._report_significant(conn, row, profile, now)
+        await self._report_surge(conn, row, profile, now)
         ids = data["messages"][:ORIGINAL_LIMIT]
         await enqueue(conn, group.chat_id, "copyMessages", {
             "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
@@ -264,6 +274,25 @@ class Intake(Context):
                 text = texts.lines(_("❗ <b>Общественно значимое сообщение №{number}</b> ({source})").format(
                     number=row.incident.id, source=escape(profile.source(row.source).title)),
                     texts.quote(row.text, 1500), f"🔗 {escape(row.link)}" if row.link else None)
+            await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
+
+    async def _report_surge(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
+                            now: datetime) -> None:
+        """Several messages on one issue within the profile's window: reported at once, as a significant one
+        (Первомайский р-н п. 24). Told when the count is reached, not again for each further message."""
+        surge = profile.workflow.surge
+        if surge is None:
+            return
+        same = await store.same_issue_since(conn, row.incident.id, now - surge.window)
+        if len(same) != surge.count:
+            return
+        for person in await self.with_role(row.chat_id, *profile.roles_with(Action.ESCALATIONS)):
+            with use(await self.language_of(person.user_id)):
+                text = texts.lines(
+                    _("📈 <b>Повышенная активность</b>: {count} сообщения по одному вопросу за {window} ({clause})")
+                    .format(count=len(same), window=texts.span(surge.window), clause=escape(surge.clause)),
+                    _("Инциденты: {numbers}").format(numbers=", ".join(f"№{i}" for i in same)),
+                    texts.quote(row.text, 1000), f"🔗 {escape(row.link)}" if row.link else None)
             await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
 
     async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:

@@ -6,8 +6,8 @@ asker's in Telegram, Russian on the command line). ``report_command`` is the use
 case behind /report; ``cli_report`` the one behind ``python -m bot report``.
 
 What is counted (every figure is over the incidents *created* in the month, local to the profile):
-- an *answer deadline* is one run of an answer timer: a timer of the profile that a draft stops
-  (``draft_submitted`` in its ``stop``) and that a role with the ``answer`` action must meet; the
+- an *answer deadline* is one run of an answer timer: a timer the profile marks ``answer = true``
+  (met by its ``answered_by`` events, else by the draft); the
   incident's own timer belongs to its lead department, a per-co-executor timer to that co-executor;
 - it is *answered* when the executor's own event stopped it (``draft_submitted``; a co-executor's
   ``part_submitted``): on time if at or before ``due_at``, else late by the difference;
@@ -93,14 +93,15 @@ def month_bounds(month: date, profile: Profile) -> tuple[datetime, datetime]:
 
 
 def answer_timers(profile: Profile) -> dict[tuple[str, str], TimerSpec]:
-    """(track, timer id) -> spec of every answer deadline: a draft stops it, an answering role meets it."""
-    roles = set(profile.roles_with(Action.ANSWER))
-    return {(track, spec.id): spec for track in profile.tracks for spec in profile.timers_for(track)
-            if Event.DRAFT_SUBMITTED.value in spec.stop and spec.role in roles and spec.kind == "deadline"}
+    """(track, timer id) -> spec of every answer deadline: the timers the profile marks ``answer = true``."""
+    return {(track, spec.id): spec for track in profile.tracks for spec in profile.timers_for(track) if spec.answer}
 
 
 def answer_events(spec: TimerSpec) -> frozenset[str]:
-    """The executor's own events that answer this timer: a co-executor answers with his part."""
+    """The events that answer this timer: the profile's ``answered_by``, else the executor's own — the draft,
+    or a co-executor's part."""
+    if spec.answered_by:
+        return frozenset(spec.answered_by)
     if spec.per == "co_executor" and Event.PART_SUBMITTED.value in spec.stop:
         return frozenset({Event.PART_SUBMITTED.value})
     return frozenset({Event.DRAFT_SUBMITTED.value})

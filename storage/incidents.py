@@ -34,6 +34,7 @@ class IncidentRow:
     detected_at: datetime
     significant: bool
     outcome_reason: str | None
+    repeat_of: int | None = None  # the earlier incident this message repeats
 
 
 async def next_id(conn: aiosqlite.Connection) -> int:
@@ -43,13 +44,37 @@ async def next_id(conn: aiosqlite.Connection) -> int:
 
 async def insert(conn: aiosqlite.Connection, incident: Incident, *, chat_id: int, profile: str, source: str,
                  text: str, link: str | None, origin: dict[str, Any], detected_at: datetime, created_by: int,
-                 now: datetime, significant: bool = False) -> None:
+                 now: datetime, significant: bool = False, repeat_of: int | None = None) -> None:
     await conn.execute(
         """INSERT INTO incidents(id, chat_id, profile, source, track, state, text, link, origin, created_by,
-                                 detected_at, created_at, significant) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                                 detected_at, created_at, significant, repeat_of)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (incident.id, chat_id, profile, source, incident.track, incident.state.value, text, link,
-         json.dumps(origin, ensure_ascii=False), created_by, to_db(detected_at), to_db(now), int(significant)),
+         json.dumps(origin, ensure_ascii=False), created_by, to_db(detected_at), to_db(now), int(significant),
+         repeat_of),
     )
+
+
+async def earlier_with_link(db: Database, chat_id: int, links: list[str]) -> int | None:
+    """The latest incident of the group about one of these links: the message may repeat it."""
+    if not links:
+        return None
+    row = await db.fetchone(
+        "SELECT id FROM incidents WHERE chat_id=? AND link IN (SELECT value FROM json_each(?)) "
+        "ORDER BY id DESC LIMIT 1", (chat_id, json.dumps(links)))
+    return int(row["id"]) if row else None
+
+
+async def same_issue_since(conn: aiosqlite.Connection, incident_id: int, since: datetime) -> list[int]:
+    """Incidents on the same issue as this one created since then: the same link, or linked as repeats
+    (either way round, one step), this one included."""
+    rows = await conn.execute_fetchall(
+        """WITH me AS (SELECT id, chat_id, link, IFNULL(repeat_of, id) AS root FROM incidents WHERE id=?)
+           SELECT i.id FROM incidents i, me WHERE i.chat_id = me.chat_id AND i.created_at >= ?
+             AND (i.id = me.id OR (me.link IS NOT NULL AND i.link = me.link)
+                  OR IFNULL(i.repeat_of, i.id) = me.root)
+           ORDER BY i.id""", (incident_id, to_db(since)))
+    return [int(r[0]) for r in rows]
 
 
 async def log_events(conn: aiosqlite.Connection, incident_id: int, events: tuple[str, ...], at: datetime,
@@ -68,10 +93,12 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
     ``plan`` gives a new or changed timer's first notice moment (reminder or overdue)."""
     await conn.execute(
         """UPDATE incidents SET state=?, departments=?, step=?, outcome=?, intermediate_given=?, resume_state=?,
-                  parts_done=?, event_times=?, closed_at=?, outcome_reason=IFNULL(?, outcome_reason) WHERE id=?""",
+                  parts_done=?, parts_accepted=?, event_times=?, closed_at=?,
+                  outcome_reason=IFNULL(?, outcome_reason) WHERE id=?""",
         (incident.state.value, json.dumps(list(incident.departments)), incident.step,
          incident.outcome.value if incident.outcome else None, int(incident.intermediate_given),
          incident.resume_state.value if incident.resume_state else None, json.dumps(sorted(incident.parts_done)),
+         json.dumps(sorted(incident.parts_accepted)),
          json.dumps({k: to_db(v) for k, v in incident.event_times.items()}),
          to_db(now) if incident.state is State.CLOSED else None, reason, incident.id),
     )
@@ -217,6 +244,7 @@ def _row(row: Any, timers: list[Any]) -> IncidentRow:
         intermediate_given=bool(row["intermediate_given"]),
         resume_state=State(row["resume_state"]) if row["resume_state"] else None,
         parts_done=frozenset(json.loads(row["parts_done"])),
+        parts_accepted=frozenset(json.loads(row["parts_accepted"])),
         event_times={k: from_db(v) for k, v in json.loads(row["event_times"]).items()},  # type: ignore[misc]
         timers=tuple(
             RunningTimer(t["timer_id"], from_db(t["started_at"]), from_db(t["due_at"]),  # type: ignore[arg-type]
@@ -228,7 +256,7 @@ def _row(row: Any, timers: list[Any]) -> IncidentRow:
         link=row["link"], origin=json.loads(row["origin"]), draft=json.loads(row["draft"]) if row["draft"] else None,
         final_text=row["final_text"], thread_id=row["thread_id"], card_message_id=row["card_message_id"],
         detected_at=from_db(row["detected_at"]),  # type: ignore[arg-type]
-        significant=bool(row["significant"]), outcome_reason=row["outcome_reason"],
+        significant=bool(row["significant"]), outcome_reason=row["outcome_reason"], repeat_of=row["repeat_of"],
     )
 
 

@@ -192,4 +192,10 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE people ADD COLUMN language TEXT
     """,
+    # 5: steps from the profile — co-executors' parts accepted, repeated messages linked to the earlier one
+    """
+    ALTER TABLE incidents ADD COLUMN parts_accepted TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE incidents ADD COLUMN repeat_of INTEGER REFERENCES incidents(id);
+    CREATE INDEX incidents_by_link ON incidents(chat_id, link, created_at)
+    """,
 ]
