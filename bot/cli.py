@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.texts import plural, span
+from bot.texts import plural, span, state_title
+from bot.workflow.actions import offers
+from bot.workflow.model import Actor, Incident, State
 from profiles.clocks import CLOCK_TITLES_RU, Clock
 from profiles.deadlines import all_deadlines
+from profiles.events import Action, Step
 from profiles.loader import DEFAULT_PROFILE, ProfileError, check_file, load_profile, profile_files
 from profiles.schema import Profile, format_duration, parse_duration
 
@@ -38,6 +41,8 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
     prof.add_parser("list", help="list the profiles")
     show = prof.add_parser("show", help="a regulation as a readable timeline with clauses")
     show.add_argument("name")
+    steps = prof.add_parser("steps", help="who does what, in which state, with which button (a Markdown table)")
+    steps.add_argument("name")
     check = prof.add_parser("check", help="validate profile files; exit code 2 when one is invalid")
     check.add_argument("files", nargs="+", type=Path)
     dl = prof.add_parser("deadlines", help="every timer computed as if its starting event happened --at")
@@ -154,6 +159,9 @@ def _profiles(args: argparse.Namespace, extra: Path | None) -> int:
     if args.action == "show":
         print(render_timeline(profile))
         return 0
+    if args.action == "steps":
+        print(render_steps(profile))
+        return 0
     at = _moment(args.at, profile)
     tracks = [_track_of_source(profile, args.source)] if args.source else list(profile.tracks)
     rows = [
@@ -250,6 +258,31 @@ def render_timeline(profile: Profile) -> str:
         lines += ["", "Без ответа: " + "; ".join(OUTCOME_TITLES_RU[o] for o in profile.workflow.outcomes)]
     if meta.interpretations:
         lines += ["", "Толкования:"] + [f"  – {i}" for i in meta.interpretations]
+    return "\n".join(lines)
+
+
+def render_steps(profile: Profile) -> str:
+    """The regulation's steps as the bot offers them: for each state, each role and its buttons (taken from
+    the workflow core, so the table is what Telegram shows)."""
+    now = datetime(2026, 1, 12, 9, tzinfo=profile.tz)
+    track = next(iter(profile.tracks))
+    lines = ["| состояние | роль | кнопки |", "|---|---|---|"]
+    intake = [profile.roles[r].title for r in profile.roles_with(Action.INTAKE)]
+    answer = [profile.roles[r].title for r in profile.roles_with(Action.ANSWER)]
+    lines.append(f"| новое сообщение | {'; '.join(intake)} | пересылает боту; панель приёма |")
+    for state in State:
+        if state is State.CLOSED:
+            continue
+        incident = Incident(1, track, state, departments=(1, 2), parts_done=frozenset({2}),
+                            event_times={"explanation_needed": now} if state is State.ASSIGNED else {})
+        for role, spec in profile.roles.items():
+            actor = Actor(0, frozenset({role}), frozenset({1, 2}))
+            labels = [o.label for o in offers(profile, incident, actor, now) if o.step is not Step.TICK]
+            if any(o.step is Step.TICK for o in offers(profile, incident, actor, now)):
+                labels.insert(0, "☐/☑ пункты проверки")
+            if labels:
+                lines.append(f"| {state_title(state)} | {spec.title} | {' · '.join(labels)} |")
+    lines.append(f"| в работе, на доработке | {'; '.join(answer)} | пишет ответ (или часть) сообщением в теме |")
     return "\n".join(lines)
 
 
