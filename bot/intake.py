@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import urlparse
@@ -31,7 +31,7 @@ from profiles.schema import Profile
 from storage import incidents as store
 from storage import org
 from storage.db import from_db, to_db
-from storage.outbox import enqueue
+from storage.outbox import enqueue, enqueue_latest
 
 URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 ORIGINAL_LIMIT = 10
@@ -59,6 +59,15 @@ class Intake(Context):
                 data["text"] = data["text"] or msg.text
                 await store.put_intake(conn, msg.user_id, data, now)
                 return None
+            if data and continues(data, msg):  # Telegram's split of a long text, or a caption then its text
+                group = await org.group(self.db, data["group"])
+                if group is not None:
+                    profile = self.profile(group.profile)
+                    merge(data, msg, profile)
+                    await store.put_intake(conn, msg.user_id, data, now)
+                    # the panel may be on its way: the edit follows it in the chat's queue, addressed to it
+                    await self._send_panel(conn, profile, msg.chat_id, data, now, edit_message={"$panel": msg.user_id})
+                    return None
             # the group of the previous message, if still his; else the first (a button switches)
             previous = data.get("group") if data else None
             group = next((g for g in mine if g.chat_id == previous), mine[0])
@@ -82,11 +91,11 @@ class Intake(Context):
             # kept as it reads in the panel's language (the coordinator's own)
             "detected_reason": _("время публикации") if msg.forward and msg.forward.get("date")
             else _("время получения"),
-            "departments": [],
+            "departments": [], "last_at": to_db(msg.date),
         }
 
     async def _send_panel(self, conn: aiosqlite.Connection, profile: Profile, chat_id: int, data: dict[str, Any],
-                          now: datetime, edit_message: int | None = None) -> None:
+                          now: datetime, edit_message: int | dict[str, int] | None = None) -> None:
         routes = may(profile, await self.actor(data["owner"], data["group"]), Action.ROUTE)
         departments = [(d.id, d.name) for d in await org.active_departments(self.db, data["group"])] if routes else []
         group = await org.group(self.db, data["group"])
@@ -99,8 +108,9 @@ class Intake(Context):
                                     bool(data.get("significant")), group.title if group and several else None,
                                     data.get("repeat_of"), not data.get("not_repeat"))
         if edit_message:
-            await enqueue(conn, chat_id, "editMessageText",
-                          {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup}, now)
+            await enqueue_latest(conn, chat_id, "editMessageText",
+                                 {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup},
+                                 now, key=f"panel-edit:{data['owner']}")
         else:
             await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup},
                           now, purpose=f"panel:{data['owner']}")
@@ -336,6 +346,30 @@ def parse_local_time(text: str, profile: Profile, now: datetime) -> datetime | N
     except ValueError:
         return None
     return base
+
+
+MERGE_WITHIN = timedelta(seconds=3)  # consecutive messages closer than this are one post
+
+
+def continues(data: dict[str, Any], msg: IncomingMessage) -> bool:
+    """The message goes on the coordinator's previous one: Telegram split a pasted text over 4096 characters
+    into messages sent within a second or two, or a caption came before its text."""
+    last = from_db(data.get("last_at"))
+    return (last is not None and data.get("chat_id") == msg.chat_id and not data.get("departments")
+            and not msg.media_group_id and timedelta(0) <= msg.date - last <= MERGE_WITHIN)
+
+
+def merge(data: dict[str, Any], msg: IncomingMessage, profile: Profile) -> None:
+    """One post from its parts, in order, nothing dropped; the source is proposed again from all its links."""
+    data["messages"].append(msg.message_id)
+    data["text"] = "\n".join(t for t in (data["text"], msg.text) if t)
+    data["links"] = list(dict.fromkeys([*data.get("links", []), *msg.links]))
+    data["link"] = data.get("link") or (msg.links[0] if msg.links else None)
+    data["last_at"] = to_db(msg.date)
+    if data.get("source_reason") != _("выбран вручную"):
+        source, reason = propose_source(profile, data.get("origin"), data["links"])
+        if source:
+            data["source"], data["source_reason"] = source, reason
 
 
 def links_in(text: str, entities_urls: list[str]) -> tuple[str, ...]:

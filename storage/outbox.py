@@ -117,7 +117,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Replace {"$thread": id} / {"$card": id} by real ids; None when a card does not exist (yet)."""
+    """Replace {"$thread": id} / {"$card": id} / {"$panel": user} by real ids; None when a card or panel does
+    not exist (yet)."""
     out: dict[str, Any] = {}
     for key, value in payload.items():
         if isinstance(value, dict) and "$thread" in value:
@@ -133,6 +134,13 @@ async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | Non
                 return None
             out[key] = ({"message_id": row["card_message_id"], "allow_sending_without_reply": True}
                         if key == "reply_parameters" else row["card_message_id"])
+            continue
+        if isinstance(value, dict) and "$panel" in value:  # the intake panel of this user's draft
+            row = await db.fetchone("SELECT json_extract(data, '$.panel') AS panel FROM intake WHERE user_id = ?",
+                                    (value["$panel"],))
+            if not row or not row["panel"]:
+                return None
+            out[key] = row["panel"]
             continue
         if isinstance(value, dict) and "$file" in value and not Path(value["$file"]).is_file():
             return None  # the file is gone: nothing to upload (the sender turns "$file" into an upload)
