@@ -1,13 +1,7 @@
 """A long text pasted by the coordinator arrives as several messages (Telegram splits at 4096 characters):
 one panel, one incident, the whole text in order."""
 
-import sqlite3
-
 from tests.scenario import Scenario
-
-
-def db_intake(s):
-    return sqlite3.connect(s.settings.database_path).execute("SELECT data FROM intake").fetchall()
 from tests.test_scenarios_flows import ZHKH, advance, bind, db_incident, send_panel
 
 
@@ -27,7 +21,8 @@ async def test_a_pasted_text_split_by_telegram_becomes_one_incident(tmp_path):
         assert "Источник: ВКонтакте" in panel.content  # proposed from the link in the last part
         await send_panel(s, panel, [ZHKH])
         text = db_incident(s)["text"]
-        assert [text.index(f"Часть {i}:") for i in range(1, 4)] == sorted(text.index(f"Часть {i}:") for i in range(1, 4))
+        starts = [text.index(f"Часть {i}:") for i in range(1, 4)]
+        assert starts == sorted(starts)  # in order
         assert text.replace("\n", " ").split() == " ".join(parts).split()
 
         advance(s, 60)  # a minute later: a new message is a new post
