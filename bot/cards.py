@@ -43,13 +43,24 @@ class Cards(Context):
         return texts.lines(
             f"<b>№{inc.id} · {escape(source.title)}</b>" + (_(" ❗ общественно значимое") if row.significant else ""),
             _("Выявлено: {when}").format(when=texts.when(row.detected_at, profile, now)),
+            self._author_line(row),
             texts.quote(row.text),
             f"🔗 {escape(row.link)}" if row.link else None,
             self._repeat_line(row, profile),
             _("Исполнители: {departments}").format(departments="; ".join(dep_lines) if dep_lines else "—"),
             _("Статус: <b>{status}</b>").format(status=status),
+            _("Опубликовано: {link}").format(link=escape(row.published_link)) if row.published_link else None,
             [_("Сроки:"), *deadlines] if deadlines else None,
         )
+
+    def _author_line(self, row: store.IncidentRow) -> str | None:
+        """Whose post it is: the forward's author or channel, as Telegram gave it."""
+        origin = row.origin or {}
+        title, username = origin.get("title"), origin.get("username")
+        if not title and not username:
+            return None
+        who = " ".join(x for x in (escape(title or ""), f"@{escape(username)}" if username else "") if x)
+        return _("Автор: {who}").format(who=who)
 
     def _repeat_line(self, row: store.IncidentRow, profile: Profile) -> str | None:
         repeats = profile.workflow.repeats
@@ -85,6 +96,13 @@ class Cards(Context):
         found = [o for o in actions.offers_for_anyone(profile, row.incident, now, checked_of(row))
                  if o.place is place]
         return kb.offers_keyboard(row.incident.id, found)
+
+
+    async def topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
+        deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
+        first = " ".join(row.text.split()[:5]) or profile.source(row.source).title
+        name = " · ".join(x for x in (f"№{row.incident.id}", deps[0].name if deps and deps[0] else "", first) if x)
+        return name[:128]
 
 
 def checked_of(row: store.IncidentRow) -> frozenset[str]:

@@ -124,7 +124,7 @@ class Context:
         return person.name if person else str(user_id)
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
-                  markup: dict[str, Any] | None = None) -> None:
+                  markup: dict[str, Any] | None = None, review: bool = False) -> None:
         """A message in the incident's thread (its topic, or a reply to its card), rendered by the caller in
         the group's language."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
@@ -133,7 +133,14 @@ class Context:
             payload["reply_parameters"] = {"$card": row.incident.id}
         if markup:
             payload["reply_markup"] = markup
-        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"thread:{row.incident.id}")
+        kind = "review" if review else "thread"  # the review message is found again to retire its buttons
+        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"{kind}:{row.incident.id}")
+
+    async def retire_review(self, conn: aiosqlite.Connection, row: store.IncidentRow, now: datetime) -> None:
+        """The answer under review is decided or superseded: its message loses its buttons."""
+        await enqueue(conn, row.chat_id, "editMessageReplyMarkup", {
+            "chat_id": row.chat_id, "message_id": {"$review": row.incident.id},
+            "reply_markup": {"inline_keyboard": []}}, now)
 
 
 def notice_plan(profile: Profile, incident: Any, now: datetime) -> Any:

@@ -250,7 +250,7 @@ class Intake(Context):
         assert row is not None
         if group.is_forum:
             await enqueue(conn, group.chat_id, "createForumTopic",
-                          {"chat_id": group.chat_id, "name": await self._topic_name(row, profile)}, now,
+                          {"chat_id": group.chat_id, "name": await self.topic_name(row, profile)}, now,
                           purpose=f"topic:{incident_id}")
         with use(self.language):  # the card is the group's
             await enqueue(conn, group.chat_id, "sendMessage", {
@@ -265,7 +265,8 @@ class Intake(Context):
             await self._report_significant(conn, row, profile, now)
         await self._report_surge(conn, row, profile, now)
         ids = data["messages"][:ORIGINAL_LIMIT]
-        await enqueue(conn, group.chat_id, "copyMessages", {
+        # a forwarded post is forwarded on, so the topic shows «Переслано от …»; a typed one is copied
+        await enqueue(conn, group.chat_id, "forwardMessages" if data.get("origin") else "copyMessages", {
             "chat_id": group.chat_id, "message_thread_id": {"$thread": incident_id},
             "from_chat_id": data["chat_id"], "message_ids": ids}, now)
         await store.put_intake(conn, user_id, None, now)
@@ -304,12 +305,6 @@ class Intake(Context):
                     _("Инциденты: {numbers}").format(numbers=", ".join(f"№{i}" for i in same)),
                     texts.quote(row.text, 1000), f"🔗 {escape(row.link)}" if row.link else None)
             await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)
-
-    async def _topic_name(self, row: store.IncidentRow, profile: Profile) -> str:
-        deps = [await org.department(self.db, d) for d in row.incident.departments[:1]]
-        first = " ".join(row.text.split()[:5]) or profile.source(row.source).title
-        name = " · ".join(x for x in (f"№{row.incident.id}", deps[0].name if deps and deps[0] else "", first) if x)
-        return name[:128]
 
 
 def propose_source(profile: Profile, forward: dict[str, Any] | None,

@@ -103,9 +103,10 @@ class Steps(Context):
         async with self.db.transaction() as conn:
             await store.set_draft(conn, row.incident.id, {**row.draft, "text": msg.text, "checked": []})
             await store.set_final_text(conn, row.incident.id, None)
+            await self.retire_review(conn, row, now)
             with use(self.language):
                 await self.say(conn, row, _("✏️ Автор изменил ответ:") + "\n" + texts.quote(msg.text, 3000), now,
-                               self.keyboard(row, Place.REVIEW, now))
+                               self.keyboard(row, Place.REVIEW, now), review=True)
 
     # --- buttons on incidents ----------------------------------------------------------------
 
@@ -282,6 +283,8 @@ class Steps(Context):
                 await store.set_draft(conn, row.incident.id, {**(current.draft or {}), "checked": []})
             fresh = await store.load(conn, row.incident.id)
             assert fresh is not None
+            if current.incident.state is State.REVIEW:  # decided or superseded: the old buttons go
+                await self.retire_review(conn, fresh, now)
             with use(self.language):  # told in the group; a refusal above is the presser's
                 await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
             await self.refresh_card(conn, row.incident.id, now)
@@ -301,7 +304,7 @@ class Steps(Context):
                 await self.say(conn, row, texts.lines(
                     _("📝 Ответ от {who} на проверке:").format(who=who), texts.quote(draft_text, 3000) or _("(медиа)"),
                     *deadlines, await self._reviewers(profile, inc, row.chat_id)),
-                    now, self.keyboard(row, Place.REVIEW, now))
+                    now, self.keyboard(row, Place.REVIEW, now), review=True)
             case SubmitPart(dep):
                 accept = self.keyboard(row, Place.PART, now)
                 accepters = await self._mentions(row.chat_id, actions.who_may(
@@ -331,7 +334,8 @@ class Steps(Context):
                 step = profile.approval[inc.step]
                 await self.say(conn, row, texts.lines(
                     _("✅ Этап согласован. Дальше: {step}.").format(step=escape(step.title)),
-                    await self._reviewers(profile, inc, row.chat_id)), now, self.keyboard(row, Place.REVIEW, now))
+                    await self._reviewers(profile, inc, row.chat_id)), now, self.keyboard(row, Place.REVIEW, now),
+                    review=True)
             case RequestRework():
                 heads = await self._answerers(profile, inc, row.chat_id)
                 await self.say(conn, row, texts.lines(
@@ -340,7 +344,7 @@ class Steps(Context):
             case Correct():
                 place = Place.REVIEW if inc.state is State.REVIEW else Place.PUBLISH
                 await self.say(conn, row, texts.lines(_("✏️ Исправленный текст:"), texts.quote(comment, 3000)), now,
-                               self.keyboard(row, place, now))
+                               self.keyboard(row, place, now), review=place is Place.REVIEW)
             case WithdrawDraft():
                 await self.say(conn, row, texts.lines(_("🗑 Ответ отозван ({who}).").format(who=who), *deadlines), now)
             case Publish(intermediate=True):
@@ -360,6 +364,10 @@ class Steps(Context):
                     _("🚫 {who}: не наша компетенция.").format(who=who), texts.quote(comment, 1000),
                     await self._route_request(profile, row, now)), now, await self._route_keyboard(row))
             case Route():
+                if row.thread_id:  # the topic's name follows the department
+                    await enqueue(conn, row.chat_id, "editForumTopic", {
+                        "chat_id": row.chat_id, "message_thread_id": row.thread_id,
+                        "name": await self.topic_name(row, profile)}, now)
                 await self.say(conn, row, texts.lines(
                     _("📨 Направлено: {departments}").format(departments=escape(", ".join(
                         [await self._department_name(d) for d in inc.departments]))),

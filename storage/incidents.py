@@ -35,6 +35,7 @@ class IncidentRow:
     significant: bool
     outcome_reason: str | None
     repeat_of: int | None = None  # the earlier incident this message repeats
+    published_link: str | None = None
 
 
 async def next_id(conn: aiosqlite.Connection) -> int:
@@ -257,6 +258,7 @@ def _row(row: Any, timers: list[Any]) -> IncidentRow:
         final_text=row["final_text"], thread_id=row["thread_id"], card_message_id=row["card_message_id"],
         detected_at=from_db(row["detected_at"]),  # type: ignore[arg-type]
         significant=bool(row["significant"]), outcome_reason=row["outcome_reason"], repeat_of=row["repeat_of"],
+        published_link=row["published_link"],
     )
 
 

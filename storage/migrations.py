@@ -196,6 +196,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE incidents ADD COLUMN parts_accepted TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE incidents ADD COLUMN repeat_of INTEGER REFERENCES incidents(id);
-    CREATE INDEX incidents_by_link ON incidents(chat_id, link, created_at)
+    CREATE INDEX incidents_by_link ON incidents(chat_id, link, created_at);
+    ALTER TABLE thread_messages ADD COLUMN kind TEXT;
+    CREATE INDEX thread_messages_by_kind ON thread_messages(incident_id, kind, message_id)
     """,
 ]

@@ -117,8 +117,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Replace {"$thread": id} / {"$card": id} / {"$panel": user} by real ids; None when a card or panel does
-    not exist (yet)."""
+    """Replace {"$thread": id} / {"$card": id} / {"$review": id} / {"$panel": user} by real ids; None when
+    the card, review message or panel does not exist (yet)."""
     out: dict[str, Any] = {}
     for key, value in payload.items():
         if isinstance(value, dict) and "$thread" in value:
@@ -134,6 +134,13 @@ async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | Non
                 return None
             out[key] = ({"message_id": row["card_message_id"], "allow_sending_without_reply": True}
                         if key == "reply_parameters" else row["card_message_id"])
+            continue
+        if isinstance(value, dict) and "$review" in value:  # the incident's latest review message
+            row = await db.fetchone("SELECT MAX(message_id) AS id FROM thread_messages WHERE incident_id = ? "
+                                    "AND kind = 'review'", (value["$review"],))
+            if not row or not row["id"]:
+                return None
+            out[key] = row["id"]
             continue
         if isinstance(value, dict) and "$panel" in value:  # the intake panel of this user's draft
             row = await db.fetchone("SELECT json_extract(data, '$.panel') AS panel FROM intake WHERE user_id = ?",
@@ -154,9 +161,10 @@ async def record_result(conn: aiosqlite.Connection, purpose: str | None, result:
     kind, _, ref = purpose.partition(":")
     if kind == "topic" and result.get("message_thread_id"):
         await conn.execute("UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref)))
-    elif kind == "thread" and result.get("message_id"):
-        await conn.execute("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id) VALUES (?,?,?)",
-                           (result["chat"]["id"], result["message_id"], int(ref)))
+    elif kind in ("thread", "review") and result.get("message_id"):  # a review message carries its buttons
+        await conn.execute(
+            "INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id, kind) VALUES (?,?,?,?)",
+            (result["chat"]["id"], result["message_id"], int(ref), kind if kind == "review" else None))
     elif kind == "panel" and result.get("message_id"):  # the intake panel of this user's draft
         await conn.execute("UPDATE intake SET data = json_set(data, '$.panel', ?) WHERE user_id = ?",
                            (result["message_id"], int(ref)))

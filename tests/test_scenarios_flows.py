@@ -417,9 +417,11 @@ async def test_withdrawn_draft_then_a_new_answer(tmp_path):
         assert db_incident(s)["state"] == "assigned"
         assert [t["timer_id"] for t in db_timers(s)] == ["answer"]
 
-        # the withdrawn answer can no longer be approved
+        # the withdrawn answer lost its buttons, and a press sent for it anyway changes nothing
+        assert tg.message(s.group, first_review.message_id).buttons == []
         before = bot_message_count(s)
-        qid = await press(s, s.coordinator, first_review, "✅ Согласовать")
+        qid = press_forged(s, s.coordinator, first_review, "i:approve:1:0")
+        await s.settle()
         assert tg.callback_answer(qid).show_alert
         assert bot_message_count(s) == before and db_incident(s)["state"] == "assigned"
 

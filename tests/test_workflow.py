@@ -169,7 +169,8 @@ def test_not_our_competence_returns_to_the_coordinator_for_rerouting():
     assert isinstance(decide(IZ, inc, ReturnNotCompetent(""), HEAD_A, at(5)), Refusal)
     assert isinstance(decide(IZ, inc, ReturnNotCompetent("ЖКХ"), HEAD_B, at(5)), Refusal)  # not assigned
     d = ok(decide(IZ, inc, ReturnNotCompetent("Вопрос ЖКХ, не дорожного отдела"), HEAD_A, at(15)))
-    assert d.incident.state is State.NEW and d.incident.departments == () and d.incident.timers == ()
+    assert d.incident.state is State.NEW and d.incident.departments == ()
+    assert [t.timer_id for t in d.incident.timers] == ["route"] and due(d.incident, "route") == "10:45"  # re-route
     d = ok(decide(IZ, d.incident, Route((101,)), COORD, at(30)))
     assert d.incident.departments == (101,) and due(d.incident, "answer") == "13:30"  # 3 h from re-routing
 
