@@ -412,7 +412,7 @@ class Service:
             return texts.mention(head.user_id, head.name)
         sub = texts.mention(absence.substitute_id, await self.name(absence.substitute_id))
         return _("{substitute} (и. о.; {head} отсутствует {until})").format(
-            substitute=sub, head=escape(head.name), until=texts.through(absence.until, profile))
+            substitute=sub, head=escape(texts.person_name(head.name)), until=texts.through(absence.until, profile))
 
     async def refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
         row = await store.load(conn, incident_id)
@@ -470,7 +470,7 @@ class Service:
             await self._run(row, profile, SubmitDraft(), actor, now, draft=draft)
         elif set(inc.co_executors) & actor.departments and inc.state in (State.ASSIGNED, State.REWORK):
             dep = next(d for d in inc.co_executors if d in actor.departments)
-            await self._run(row, profile, SubmitPart(dep), actor, now, part_by=msg.user_name)
+            await self._run(row, profile, SubmitPart(dep), actor, now, part_by=await self.name(msg.user_id))
 
     async def draft_edited(self, msg: IncomingMessage) -> None:
         """The author edited the message that is the draft: the draft follows."""
@@ -531,7 +531,8 @@ class Service:
             async with self.db.transaction() as conn:
                 await store.put_awaited(conn, user_id, chat_id, {"kind": action, "incident": incident_id}, now)
                 with use(self.language):
-                    await self.say(conn, row, f"{texts.mention(user_id, await self.name(user_id))}, {_(question)}", now)
+                    who = texts.mention(user_id, await self.name(user_id))
+                    await self.say(conn, row, texts.address(who, _(question)), now)
             return Reply(_("Жду ответа в теме"))
         if action in ("rd", "rs"):
             return await self._reroute_press(row, profile, actor, chat_id, action, value, now, message_id)
@@ -566,8 +567,8 @@ class Service:
         """Tell the writer in the thread (the group's language) what is missing; text is marked with N_."""
         async with self.db.transaction() as conn:
             with use(self.language):
-                await self.say(conn, row, f"{texts.mention(msg.user_id, msg.user_name)}, {escape(_(text))}",
-                               self.clock.now())
+                who = texts.mention(msg.user_id, await self.name(msg.user_id))
+                await self.say(conn, row, texts.address(who, escape(_(text))), self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, profile: Profile, actor: Actor, chat_id: int,
                              action: str, value: int, now: datetime, message_id: int | None) -> Reply:
@@ -709,7 +710,7 @@ class Service:
 
     async def name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)
-        return person.name if person else str(user_id)
+        return texts.person_name(person.name) if person else str(user_id)
 
 
 # --- pure helpers --------------------------------------------------------------------------------

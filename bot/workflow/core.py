@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.i18n import _
+from bot.i18n import _, lower_first
 from bot.workflow.model import STATE_TITLES_RU, Actor, Incident, RunningTimer, State, StoppedTimer
 from profiles.deadlines import due_at
 from profiles.events import Action, Event, Outcome, approved_step
@@ -280,11 +280,11 @@ def _permission(profile: Profile, incident: Incident, command: Command, actor: A
         if step is None:
             return _("Согласовывать нечего: ответа на согласовании нет.")
         if not holds_role(profile, actor, step.role):
-            return _("Это решение принимает {role}.").format(role=profile.roles[step.role].title.lower())
+            return _("Это решение принимает {role}.").format(role=lower_first(profile.roles[step.role].title))
         return None
     action = _ACTION_OF[type(command)]
     if not may(profile, actor, action):
-        who = ", ".join(profile.roles[r].title.lower() for r in profile.roles_with(action)) or _("никто")
+        who = ", ".join(lower_first(profile.roles[r].title) for r in profile.roles_with(action)) or _("никто")
         return _("Это может сделать только {who}.").format(who=who)
     if action is Action.ANSWER:
         if isinstance(command, SubmitPart):
