@@ -79,6 +79,19 @@ def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: dateti
         title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause))
 
 
+def clause_notes(timers: Iterable[RunningTimer], profile: Profile, track: str) -> str | None:
+    """The long reading of the clauses shown (the profile's ``note`` of each timer that has one), one tap away:
+    an expandable quote under the deadlines, each note after its short label ("п. 17 по аналогии — …")."""
+    notes: dict[str, str] = {}
+    for timer in timers:
+        spec = profile.timer(timer.timer_id, track)
+        if spec.note:
+            notes.setdefault(f"{spec.clause}: {spec.note}", "")
+    if not notes:
+        return None
+    return "<blockquote expandable>" + "\n".join(f"ℹ️ {escape(n)}" for n in notes) + "</blockquote>"
+
+
 def left_or_late(due: datetime, now: datetime) -> str:
     """"осталось 1 ч 12 мин", "⚠️ просрочено на 10 мин", or "⚠️ просрочено только что" (never "на меньше минуты")."""
     if due >= now:

@@ -129,3 +129,18 @@ def test_names_and_capitals():
     assert lower_first("Глава города Ставрополя") == "глава города Ставрополя"
     assert lower_first("МЦУ администрации") == "МЦУ администрации"
     assert lower_first("ЦУР") == "ЦУР"
+
+
+def test_clause_notes_are_one_tap_away():
+    from datetime import UTC, datetime
+
+    from bot.workflow import RunningTimer
+
+    profile = load_profile("izobilny")
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    final = RunningTimer("final_answer", now, now + timedelta(days=3))
+    line = texts.deadline_line(final, profile, "standard", now)
+    assert line.endswith("(п. 17 по аналогии)")
+    notes = texts.clause_notes([final], profile, "standard")
+    assert notes is not None and notes.startswith("<blockquote expandable>ℹ️ п. 17 по аналогии: Не установлен")
+    assert texts.clause_notes([RunningTimer("route", now, now)], profile, "standard") is None
