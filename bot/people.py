@@ -297,7 +297,8 @@ async def send_group_link(service: Service, door: Door, admin_id: int, chat_id: 
                 keyboard = join_keyboard(entry.link)
             await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text, "reply_markup": keyboard},
                           now)
-        return _("Новая ссылка отправлена; прежняя отозвана.")
+        return _("Новая ссылка отправлена (дойдёт, если человек уже открывал бота) и есть на его странице — можно "
+                 "переслать; прежняя отозвана.")
     if entry.present:
         return _("Уже в группе Telegram.")
     return _("Ссылку создать не удалось: {problem}.").format(problem=entry.problem)
@@ -330,13 +331,13 @@ async def member_changed(service: Service, chat_id: int, user_id: int, name: str
     if group is None:
         return
     now = service.clock.now()
-    seat = await group_members.seat(service.db, chat_id, user_id)
-    ours = seat is not None or bool(await org.memberships_of(service.db, chat_id, user_id))
-    owner = await group_members.owner_of_link(service.db, invite_link) if invite_link and present else None
-    async with service.db.transaction() as conn:
+    async with service.db.transaction() as conn:  # read inside: the member update and the service message race
+        seat = await group_members.seat(service.db, chat_id, user_id)
+        ours = seat is not None or bool(await org.memberships_of(service.db, chat_id, user_id))
+        owner = await group_members.owner_of_link(service.db, invite_link) if invite_link and present else None
         if ours:
             await _revoke(conn, chat_id, await group_members.set_present(conn, chat_id, user_id, present, now), now)
-            if present and not (seat and seat.present) and seat and seat.invited_by:
+            if present and seat is not None and not seat.present and seat.invited_by:
                 with use(await service.language_of(seat.invited_by)):
                     note = _("✅ {who} теперь в группе «{group}».").format(
                         who=texts.mention(user_id, await service.name(user_id)), group=escape(group.title))
@@ -347,10 +348,10 @@ async def member_changed(service: Service, chat_id: int, user_id: int, name: str
             await _revoke(conn, chat_id, invite_link, now)
             if other is not None and other.invited_by:
                 with use(await service.language_of(other.invited_by)):
-                    note = _("⚠️ Ссылкой в группу «{group}», сделанной для {owner}, воспользовался другой человек: "
-                             "{who}. Проверьте, кто это; для {owner} — «🔗 Ссылка в группу» на его странице.").format(
-                        group=escape(group.title), owner=escape(await service.name(owner[1])),
-                        who=texts.mention(user_id, texts.person_name(name)))
+                    note = _("⚠️ Личной ссылкой в группу «{group}» воспользовался другой человек: {who}. Ссылка была "
+                             "для: {owner}. Проверьте, кто это; новая ссылка — /admin → 👥 Люди → «🔗 Ссылка в "
+                             "группу».").format(group=escape(group.title), owner=escape(await service.name(owner[1])),
+                                               who=texts.mention(user_id, texts.person_name(name)))
                 await enqueue(conn, other.invited_by, "sendMessage", {"chat_id": other.invited_by, "text": note},
                               now)
 

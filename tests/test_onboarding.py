@@ -375,6 +375,8 @@ async def test_an_invite_brings_the_person_into_the_group(tmp_path):
         assert made.member_limit == 1 and made.name == "Олег Новиков" and not made.is_revoked
         assert tappable(welcome, made.invite_link)
         assert [b.url for b in welcome.buttons[0]] == [made.invite_link]
+        again = await say(s, newcomer, f"/start {token_in(invite.text)}")  # a second tap: the same answer
+        assert "Готово" in again.text and made.invite_link in again.text and len(tg.invite_links(s.group)) == 1
         note = tg.last_bot_message(admin).text
         assert "Приглашение принято: Олег Новиков" in note and "ссылка в группу отправлена" in note
         assert "присоединился" not in note
@@ -416,7 +418,7 @@ async def test_a_personal_link_used_by_someone_else_is_revoked_and_a_new_one_sen
         tg.join_by_link(intruder, s.group, link)  # the newcomer forwarded it to the wrong chat
         await s.settle()
         warning = tg.last_bot_message(admin).text
-        assert "воспользовался другой человек" in warning and "Чужой" in warning
+        assert "воспользовался другой человек: Чужой" in warning and "Ссылка была для: Олег Новиков" in warning
         assert tg.invite_links(s.group)[0].is_revoked
 
         page = await panel_page(s, admin, "👥 Люди", "⏳ Олег Новиков")
