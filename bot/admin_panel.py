@@ -7,7 +7,7 @@ every press is checked against that group (an admin of one group sees nothing of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -18,7 +18,7 @@ from bot.i18n import N_, _
 from bot.keyboards import button, markup, pairs
 from bot.service import Service
 from profiles.schema import Profile
-from storage import absences, invites, org
+from storage import absences, group_members, invites, org
 from storage import incidents as store
 
 PAGE = 24  # people or departments per screen: a phone shows this many buttons comfortably
@@ -31,7 +31,8 @@ PROMPTS = {  # a press that asks the admin to type something: (what is awaited, 
 
 class AdminCb(CallbackData, prefix="ad"):
     action: str  # home | g group | deps | dep | dadd | dren | dter | darc | ppl | p person | rm role | kick
-    #              kickok | away | inv invite menu | invd head's invite by department | invr role | invs | rv
+    #              kickok | away | link (a new link into the chat) | inv invite menu | invd head's invite by
+    #              department | invr role | invs | rv
     chat: int = 0
     item: int = 0  # a department id, a user id, a role's index in people.role_ids
     dep: int = 0
@@ -91,10 +92,13 @@ async def group_screen(service: Service, chat_id: int, several: bool = True) -> 
     profile = service.profile(group.profile)
     deps = await org.active_departments(service.db, chat_id)
     staff = await org.people_in(service.db, chat_id)
+    seats = await group_members.seats(service.db, chat_id)
+    outside = sum(1 for p, _ms in staff if p.user_id in seats and not seats[p.user_id].present)
     text = texts.lines(
         f"<b>{escape(group.title)}</b>",
         _("Регламент: {name}").format(name=escape(profile.profile.name)),
         _("Отделов: {deps}; сотрудников: {people}.").format(deps=len(deps), people=len(staff)),
+        _("⏳ Ещё не вступили в группу в Telegram: {n} (👥 Люди).").format(n=outside) if outside else None,
         _("Пригласите людей: «✉️ Пригласить» даёт одноразовую ссылку для роли.") if not staff else None,
     )
     rows = [
@@ -141,33 +145,53 @@ async def department_screen(service: Service, chat_id: int, department_id: int) 
     return Screen(text, markup(rows))
 
 
-async def people_screen(service: Service, chat_id: int) -> Screen:
+async def people_screen(service: Service, chat_id: int, door: people.Door | None = None) -> Screen:
+    """The group's people; ⏳ marks one not in the group's Telegram chat yet (asked of Telegram for those the
+    bot knows nothing about, when ``door`` is given), 🏖 one away."""
     group = await org.group(service.db, chat_id)
     assert group is not None
     away = await absences.active(service.db, chat_id, service.clock.now())
     staff = await org.people_in(service.db, chat_id)
-    items = [button(("🏖 " if p.user_id in away else "") + p.name, AdminCb(action="p", chat=chat_id, item=p.user_id))
+    if door is not None:
+        await people.check_seats(service, door, chat_id, [p.user_id for p, _ms in staff[:PAGE]])
+    seats = await group_members.seats(service.db, chat_id)
+    outside = {p.user_id for p, _ms in staff if p.user_id in seats and not seats[p.user_id].present}
+
+    def mark(p: org.Person) -> str:
+        return ("⏳ " if p.user_id in outside else "") + ("🏖 " if p.user_id in away else "")
+
+    items = [button(mark(p) + texts.person_name(p.name), AdminCb(action="p", chat=chat_id, item=p.user_id))
              for p, _ms in staff[:PAGE]]
-    text = _("<b>Люди</b>") + ("" if staff else "\n" + _("Пока никого: пригласите."))
+    text = texts.lines(
+        _("<b>Люди</b>"),
+        _("Пока никого: пригласите.") if not staff else None,
+        _("⏳ — ещё не в группе в Telegram: {n}. Откройте человека, чтобы отправить ему ссылку.").format(
+            n=len(outside)) if outside else None)
     return Screen(text, markup([*pairs(items), [button(_("✉️ Пригласить"), AdminCb(action="inv", chat=chat_id))],
                                 [_back("g", chat_id)]]))
 
 
-async def person_screen(service: Service, chat_id: int, user_id: int) -> Screen | None:
+async def person_screen(service: Service, chat_id: int, user_id: int,
+                        door: people.Door | None = None) -> Screen | None:
     group = await org.group(service.db, chat_id)
     entry = next(((p, ms) for p, ms in await org.people_in(service.db, chat_id) if p.user_id == user_id), None)
     if group is None or entry is None:
         return None
     person, memberships = entry
     profile = service.profile(group.profile)
-    away = (await absences.active(service.db, chat_id, service.clock.now())).get(user_id)
+    now = service.clock.now()
+    away = (await absences.active(service.db, chat_id, now)).get(user_id)
     roles = [await people.role_line(service, profile, m) for m in memberships]
+    if door is not None:
+        await people.check_seats(service, door, chat_id, [user_id])
+    seat = await group_members.seat(service.db, chat_id, user_id)
     text = texts.lines(
         texts.mention(person.user_id, person.name) + (f" (@{escape(person.username)})" if person.username else ""),
         *(f"• {escape(r)}" for r in roles),
         _("🏖 Отсутствует {period}, замещает {sub}.").format(
             period=texts.through(away.until, profile), sub=escape(await service.name(away.substitute_id)))
         if away else None,
+        _seat_line(seat, profile, now),
     )
     rows = [[button(_("✖️ Снять: {role}").format(role=r),
                     AdminCb(action="rm", chat=chat_id, item=user_id, dep=m.department_id or 0, token=m.role))]
@@ -175,15 +199,36 @@ async def person_screen(service: Service, chat_id: int, user_id: int) -> Screen 
     rows.append([button(_("✅ Вернулся") if away else _("🏖 Отсутствие…"),
                         AwayCb(action="back", chat=chat_id, user=user_id) if away
                         else AdminCb(action="away", chat=chat_id, item=user_id))])
+    if seat is not None and not seat.present:
+        rows.append([button(_("🔗 Ссылка в группу"), AdminCb(action="link", chat=chat_id, item=user_id))])
     rows.append([button(_("🚫 Убрать из группы"), AdminCb(action="kick", chat=chat_id, item=user_id))])
     rows.append([_back("ppl", chat_id)])
     return Screen(text, markup(rows))
 
 
-def kick_confirm(chat_id: int, user_id: int, name: str) -> Screen:
-    return Screen(_("Убрать {name} из группы? Все его роли здесь будут сняты сразу.").format(name=escape(name)),
-                  markup([[button(_("Да, убрать"), AdminCb(action="kickok", chat=chat_id, item=user_id)),
-                           button(_("Отмена"), AdminCb(action="p", chat=chat_id, item=user_id))]]))
+def _seat_line(seat: group_members.Seat | None, profile: Profile, now: datetime) -> str | None:
+    """In the group's Telegram chat or not; his pending link, to forward it by hand if need be."""
+    if seat is None:
+        return None
+    if seat.present:
+        return _("👥 В группе в Telegram.")
+    if seat.invite_link and seat.link_made_at:
+        return _("⏳ Ещё не в группе в Telegram. Личная ссылка отправлена {when}:\n{link}").format(
+            when=texts.when(seat.link_made_at, profile, now), link=escape(seat.invite_link))
+    return _("⏳ Ещё не в группе в Telegram: «🔗 Ссылка в группу» отправит личную ссылку.")
+
+
+def kick_confirm(chat_id: int, user_id: int, name: str, plan: people.Removal) -> Screen:
+    """What «🚫 Убрать из группы» does, said before it is done; the button says it too."""
+    text = texts.lines(
+        _("Убрать из группы: {name}?").format(name=escape(name)),
+        _("Все роли в группе снимаются сразу, и я удалю человека из группы в Telegram (вернуть можно новым "
+          "приглашением).") if plan.kick else _("Все роли в группе снимаются сразу.") + (
+            " " + _("Из группы в Telegram я не удаляю: {why}.").format(why=plan.why_not) if plan.why_not else ""),
+    )
+    yes = _("Да, убрать из группы") if plan.kick else _("Да, снять все роли")
+    return Screen(text, markup([[button(yes, AdminCb(action="kickok", chat=chat_id, item=user_id)),
+                                 button(_("Отмена"), AdminCb(action="p", chat=chat_id, item=user_id))]]))
 
 
 async def invite_menu(service: Service, chat_id: int) -> Screen:
@@ -206,9 +251,9 @@ async def invite_menu(service: Service, chat_id: int) -> Screen:
 def invite_screen(invite: invites.Invite, link: str, what: str, group_title: str, profile: Profile) -> Screen:
     text = texts.lines(
         _("<b>Приглашение</b>: {what} в группе «{group}»").format(what=escape(what), group=escape(group_title)),
-        _("Перешлите эту ссылку человеку. Она сработает один раз, до {when}:").format(
-            when=texts.when(invite.expires_at, profile, invite.created_at)),
-        f"<code>{escape(link)}</code>",
+        _("Перешлите эту ссылку человеку. Она сработает один раз, до {when}; по ней он получит роль и личную "
+          "ссылку для вступления в группу:").format(when=texts.when(invite.expires_at, profile, invite.created_at)),
+        escape(link),
     )
     return Screen(text, markup([
         [button(_("↩️ Отозвать"), AdminCb(action="rv", chat=invite.chat_id or 0, token=invite.token))],
@@ -221,12 +266,15 @@ async def invites_screen(service: Service, chat_id: int) -> Screen:
     profile = service.profile(group.profile)
     now = service.clock.now()
     lines, rows = [_("<b>Приглашения</b>")], []
+    seats = await group_members.seats(service.db, chat_id)
     for inv in await invites.of_group(service.db, chat_id, now):
         what = await people.role_line(service, profile, org.Membership(0, inv.role, inv.department_id))
         if inv.used_by is not None:
+            seat = seats.get(inv.used_by)
             lines.append(_("✅ {what} — {who}, {when}").format(
                 what=escape(what), who=escape(await service.name(inv.used_by)),
-                when=texts.when(inv.used_at or now, profile, now)))
+                when=texts.when(inv.used_at or now, profile, now)) + (
+                " " + _("· ⏳ ещё не в группе в Telegram") if seat is not None and not seat.present else ""))
         else:
             lines.append(_("⏳ {what} — ждёт, до {when}").format(what=escape(what),
                                                                   when=texts.when(inv.expires_at, profile, now)))
@@ -247,8 +295,8 @@ async def substitute_screen(service: Service, chat_id: int, user_id: int, last_d
     period = texts.through(people.until_moment(last_day, profile), profile)
     choices = (await people.candidates(service, chat_id, user_id))[:PAGE]
     day = int(last_day.strftime("%Y%m%d"))
-    items = [button(p.name, AwayCb(action="sub", chat=chat_id, user=user_id, sub=p.user_id, day=day))
-             for p in choices]
+    items = [button(texts.person_name(p.name),
+                    AwayCb(action="sub", chat=chat_id, user=user_id, sub=p.user_id, day=day)) for p in choices]
     text = _("{name} отсутствует {period} («{group}»). Кто замещает?").format(
         name=escape(await service.name(user_id)), period=period, group=escape(group.title))
     if not choices:
@@ -259,7 +307,8 @@ async def substitute_screen(service: Service, chat_id: int, user_id: int, last_d
 # --- what a press does --------------------------------------------------------------------------
 
 
-async def press(service: Service, cb: AdminCb, user_id: int, *, invite_ttl: timedelta, bot_username: str) -> Step:
+async def press(service: Service, cb: AdminCb, user_id: int, *, invite_ttl: timedelta, bot_username: str,
+                door: people.Door) -> Step:
     """One press on the panel, checked against the group it names."""
     if cb.action == "home":
         screen = await home(service, user_id)
@@ -290,19 +339,23 @@ async def press(service: Service, cb: AdminCb, user_id: int, *, invite_ttl: time
                                         service.clock.now())
             return Step(said=_("Жду ответа"), question=_(question))
         case "ppl":
-            return Step(screen=await people_screen(service, cb.chat))
+            return Step(screen=await people_screen(service, cb.chat, door))
         case "p":
-            return _found(await person_screen(service, cb.chat, cb.item))
+            return _found(await person_screen(service, cb.chat, cb.item, door))
         case "rm":
             removed = org.Membership(cb.item, cb.token, cb.dep or None)
             said = await people.remove_role(service, user_id, cb.chat, removed)
             screen = await person_screen(service, cb.chat, cb.item) or await people_screen(service, cb.chat)
             return Step(said, screen, powers_changed=True)
         case "kick":
-            return Step(screen=kick_confirm(cb.chat, cb.item, await service.name(cb.item)))
+            plan = await people.removal(service, door, cb.chat, cb.item)
+            return Step(screen=kick_confirm(cb.chat, cb.item, await service.name(cb.item), plan))
         case "kickok":
-            said = await people.remove_person(service, user_id, cb.chat, cb.item)
+            said = await people.remove_person(service, door, user_id, cb.chat, cb.item)
             return Step(said, await people_screen(service, cb.chat), powers_changed=True)
+        case "link":
+            said = await people.send_group_link(service, door, user_id, cb.chat, cb.item)
+            return Step(said, await person_screen(service, cb.chat, cb.item))
         case "inv":
             return Step(screen=await invite_menu(service, cb.chat))
         case "invr" | "invd":

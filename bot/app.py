@@ -17,6 +17,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
+from bot.group_door import TelegramDoor
 from bot.menus_refresh import Menus
 from bot.people import invite_link, owner_invite
 from bot.reminders import Reminders
@@ -65,7 +66,7 @@ class App:
         scheduler = Scheduler(reminders, sender, clock)
         menus = Menus(bot, db, settings, service)
         dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler,
-                        menus=menus)
+                        menus=menus, door=TelegramDoor(bot))
         dp.update.outer_middleware(OncePerUpdate(db, clock))
         dp.update.outer_middleware(UserLanguage(db, settings.bot_language))
         dp.include_router(build_router())

@@ -3,7 +3,8 @@
 Plain values in, a plain outcome out; the handler does the Telegram calls and the wording.
 A forum needs the bot as an administrator allowed to manage topics (a topic per incident). A group
 without topics works in "card + replies" mode and only needs the bot to be able to write. Pinning and
-deleting messages are nice to have in both.
+deleting messages, invite links (a personal link into the chat for each person invited) and banning (removing
+a person from the chat) are nice to have in both.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Right(StrEnum):
     MANAGE_TOPICS = "can_manage_topics"
     PIN = "can_pin_messages"
     DELETE = "can_delete_messages"
+    INVITE = "can_invite_users"  # a personal link into the group for each person invited
+    RESTRICT = "can_restrict_members"  # «🚫 Убрать из группы» removes him from the chat too
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class BotRights:
     can_manage_topics: bool = False
     can_pin_messages: bool = False
     can_delete_messages: bool = False
+    can_invite_users: bool = False
+    can_restrict_members: bool = False
 
 
 class Mode(StrEnum):
@@ -76,7 +81,8 @@ def check_rights(rights: BotRights) -> tuple[Mode, tuple[Right, ...], tuple[Righ
             missing.append(Right.ADMIN)
         if not rights.can_manage_topics:
             missing.append(Right.MANAGE_TOPICS)
-    nice = [r for r, ok in ((Right.PIN, rights.can_pin_messages), (Right.DELETE, rights.can_delete_messages))
+    nice = [r for r, ok in ((Right.PIN, rights.can_pin_messages), (Right.DELETE, rights.can_delete_messages),
+                            (Right.INVITE, rights.can_invite_users), (Right.RESTRICT, rights.can_restrict_members))
             if not ok]
     return (Mode.TOPICS if rights.is_forum else Mode.REPLIES), tuple(missing), tuple(nice)
 
@@ -101,7 +107,8 @@ def rights_from_telegram(member: Any, chat: Any) -> BotRights:
 
     return BotRights(is_forum=bool(getattr(chat, "is_forum", False)), is_admin=is_admin, can_send_messages=can_send,
                      can_manage_topics=right("can_manage_topics"), can_pin_messages=right("can_pin_messages"),
-                     can_delete_messages=right("can_delete_messages"))
+                     can_delete_messages=right("can_delete_messages"), can_invite_users=right("can_invite_users"),
+                     can_restrict_members=right("can_restrict_members"))
 
 
 async def bind_group(

@@ -51,6 +51,7 @@ class Cards(Context):
             _("Статус: <b>{status}</b>").format(status=status),
             _("Опубликовано: {link}").format(link=escape(row.published_link)) if row.published_link else None,
             [_("Сроки:"), *deadlines] if deadlines else None,
+            texts.clause_notes(inc.timers, profile, inc.track),  # the clauses' readings, one tap away
         )
 
     def _author_line(self, row: store.IncidentRow) -> str | None:
@@ -77,7 +78,7 @@ class Cards(Context):
             return texts.mention(head.user_id, head.name)
         sub = texts.mention(absence.substitute_id, await self.name(absence.substitute_id))
         return _("{substitute} (и. о.; {head} отсутствует {until})").format(
-            substitute=sub, head=escape(head.name), until=texts.through(absence.until, profile))
+            substitute=sub, head=escape(texts.person_name(head.name)), until=texts.through(absence.until, profile))
 
     async def refresh_card(self, conn: aiosqlite.Connection, incident_id: int, now: datetime) -> None:
         row = await store.load(conn, incident_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot import texts
 from bot.clock import Clock
 from bot.workflow import Actor, may, notices
 from profiles.events import Action
@@ -121,7 +122,7 @@ class Context:
 
     async def name(self, user_id: int) -> str:
         person = await org.person(self.db, user_id)
-        return person.name if person else str(user_id)
+        return texts.person_name(person.name) if person else str(user_id)
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
                   markup: dict[str, Any] | None = None, review: bool = False) -> None:

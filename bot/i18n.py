@@ -76,6 +76,15 @@ def pgettext(context: str, message: str) -> str:
     return translations(_locale.get()).pgettext(context, message)
 
 
+def lower_first(text: str) -> str:
+    """A title or a sentence put after a comma or mid-sentence: its first letter lower-cased, unless the word
+    is an abbreviation or a name written in capitals ("МЦУ", "ЦУР"): only when the second letter is lower-case
+    too. Nothing else changes, so proper names inside keep their capitals ("глава города Ставрополя")."""
+    if len(text) >= 2 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
 def N_(message: str) -> str:  # the gettext convention: marked for extraction, translated on use
     return message
 

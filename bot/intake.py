@@ -15,7 +15,7 @@ import aiosqlite
 from bot import keyboards as kb
 from bot import texts
 from bot.context import Context, IncomingMessage, Reply, notice_plan
-from bot.i18n import _, use
+from bot.i18n import _, lower_first, use
 from bot.workflow import (
     Decision,
     Refusal,
@@ -25,7 +25,6 @@ from bot.workflow import (
     open_incident,
 )
 from bot.workflow.actions import Place
-from bot.workflow.core import title_case_in_text
 from profiles.events import Action
 from profiles.schema import Profile
 from storage import incidents as store
@@ -101,7 +100,7 @@ class Intake(Context):
         group = await org.group(self.db, data["group"])
         text = self._panel_text(profile, data, departments, now, group.title if group else "")
         if not routes:  # he sends it on; whoever routes picks the departments in the group
-            routers = ", ".join(title_case_in_text(profile.roles[r].title) for r in profile.roles_with(Action.ROUTE))
+            routers = ", ".join(lower_first(profile.roles[r].title) for r in profile.roles_with(Action.ROUTE))
             text = texts.lines(text, _("Отделы выберет: {who}.").format(who=escape(routers)))
         several = len(data.get("groups", ())) > 1
         markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],

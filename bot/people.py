@@ -8,18 +8,20 @@ an administrator of the group (buttons are not permissions).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
+from typing import Any, Protocol
 
 import aiosqlite
 
 from bot import texts
-from bot.i18n import _
+from bot.i18n import N_, _, use
 from bot.service import Service
 from profiles.events import Action
 from profiles.schema import Profile
-from storage import absences, invites, org
+from storage import absences, group_members, invites, org
 from storage.incidents import open_incidents
 from storage.outbox import enqueue
 
@@ -119,70 +121,317 @@ async def revoke_invite(service: Service, admin_id: int, token: str) -> str:
     return _("Приглашение отозвано.") if done else _("Приглашение уже использовано или отозвано.")
 
 
-async def join(service: Service, token: str, who: Joiner) -> str:
-    """/start <token>: the opener gets the invite's role; its author hears who joined."""
+_LINK_DEAD = N_("Ссылка недействительна: она уже использована, отозвана или истекла. "
+                "Попросите администратора прислать новую.")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot answers the person: a text, and his invite link to the group's chat (also a button)."""
+
+    text: str
+    link: str | None = None
+
+
+async def join(service: Service, door: Door, token: str, who: Joiner) -> Answer:
+    """/start <token>: the opener gets the invite's role, then his own link into the group's Telegram chat
+    (or is told he is there already); the invite's author hears who accepted it. Opened again by the same
+    person, it answers the same again (a lost answer, a second tap) without giving anything twice."""
     now = service.clock.now()
     invite = await invites.get(service.db, token)
-    if invite is None or not invite.usable(now):
-        return _("Ссылка недействительна: она уже использована, отозвана или истекла. "
-                 "Попросите администратора прислать новую.")
+    again = invite is not None and invite.used_by == who.user_id and invite.chat_id is not None and (
+        org.Membership(who.user_id, invite.role, invite.department_id) in await org.memberships(
+            service.db, invite.chat_id))
+    if invite is None or not (invite.usable(now) or again):
+        return Answer(_(_LINK_DEAD))
     group = await org.group(service.db, invite.chat_id) if invite.chat_id is not None else None
     if invite.chat_id is not None and group is None:
-        return _("Группа, в которую вас пригласили, больше не подключена к боту.")
-    profile = service.profile(group.profile) if group else None
+        return Answer(_("Группа, в которую вас пригласили, больше не подключена к боту."))
     if invite.department_id is not None:
         dep = await org.department(service.db, invite.department_id)
         if dep is None or dep.archived:
-            return _("Отдел, в который вас пригласили, в архиве. Попросите администратора прислать новую ссылку.")
+            return Answer(_("Отдел, в который вас пригласили, в архиве. Попросите администратора прислать новую "
+                            "ссылку."))
     membership = org.Membership(who.user_id, invite.role, invite.department_id)
-    async with service.db.transaction() as conn:
-        if not await invites.use(conn, token, who.user_id, now):  # taken a moment ago by someone else
-            return _("Ссылка недействительна: она уже использована, отозвана или истекла. "
-                     "Попросите администратора прислать новую.")
-        await org.upsert_person(service.db, org.Person(who.user_id, who.name, who.username))
-        await org.add_membership(service.db, invite.chat_id, membership)
-        what = await role_line(service, profile, membership) if profile else _("администратор бота")
-        where = _("«{group}»").format(group=escape(group.title)) if group else ""
-        if invite.created_by and invite.created_by != who.user_id:
-            note = _("✅ {who} присоединился: {what} {where}").format(
-                who=texts.mention(who.user_id, who.name), what=escape(what), where=where).strip()
-            await enqueue(conn, invite.created_by, "sendMessage", {"chat_id": invite.created_by, "text": note}, now)
+    if not again:
+        async with service.db.transaction() as conn:
+            if not await invites.use(conn, token, who.user_id, now):  # taken a moment ago by someone else
+                return Answer(_(_LINK_DEAD))
+            await org.add_person(service.db, org.Person(who.user_id, who.name, who.username))
+            await org.add_membership(service.db, invite.chat_id, membership)
     if group is None:
-        return _("Готово: вы — администратор бота.\n"
-                 "Добавьте меня в группу (лучше с темами), сделайте администратором с правом «Управление темами» "
-                 "и отправьте там /bind. Затем /admin — отделы, люди и приглашения.")
-    return _("Готово: вы — {what} в группе «{group}».\n/help — что делать, /status — открытые инциденты.").format(
-        what=escape(what), group=escape(group.title))
+        return Answer(_("Готово: вы — администратор бота.\n"
+                        "Добавьте меня в группу (лучше с темами), сделайте администратором с правом «Управление "
+                        "темами» и отправьте там /bind. Затем /admin — отделы, люди и приглашения."))
+    profile = service.profile(group.profile)
+    what = await role_line(service, profile, membership)
+    name = await service.name(who.user_id)
+    entry = await bring_in(service, door, group, who.user_id, name, invite.created_by, fresh=False)
+    if not again and invite.created_by and invite.created_by != who.user_id:
+        async with service.db.transaction() as conn:
+            with use(await service.language_of(invite.created_by)):
+                note = texts.lines(
+                    _("✅ Приглашение принято: {who} — {what}, группа «{group}».").format(
+                        who=texts.mention(who.user_id, name), what=escape(texts.lower_first(what)),
+                        group=escape(group.title)),
+                    entry.for_admin())
+            await enqueue(conn, invite.created_by, "sendMessage", {"chat_id": invite.created_by, "text": note}, now)
+    return Answer(texts.lines(
+        _("Готово: вы — {what} в группе «{group}».").format(what=escape(texts.lower_first(what)),
+                                                          group=escape(group.title)),
+        entry.for_person(group.title),
+        _("/help — что делать, /status — открытые инциденты.")), entry.link)
+
+
+# --- the group's Telegram chat ------------------------------------------------------------------
+
+
+class DoorError(Exception):
+    """Telegram would not do it: ``right`` is the bot's missing administrator right, if that is why."""
+
+    def __init__(self, right: str | None, detail: str = "") -> None:
+        super().__init__(detail or right or "")
+        self.right = right
+        self.detail = detail
+
+
+class Door(Protocol):
+    """What the use cases ask Telegram about a group's chat, answered at once (bot/group_door.py)."""
+
+    async def status(self, chat_id: int, user_id: int) -> str | None: ...
+
+    async def may(self, chat_id: int, right: str) -> bool | None: ...
+
+    async def create_link(self, chat_id: int, name: str) -> str: ...
+
+
+RIGHT_TITLES = {  # the bot's administrator rights as Telegram's settings name them
+    "can_invite_users": N_("«Пригласительные ссылки»"),
+    "can_restrict_members": N_("«Блокировка пользователей»"),
+}
+PRESENT = ("creator", "administrator", "member", "restricted")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How a person gets into the group's chat: he is there, or here is his link, or why there is none."""
+
+    present: bool = False
+    link: str | None = None
+    problem: str | None = None
+
+    def for_person(self, group_title: str) -> str:
+        if self.present:
+            return _("Вы уже в группе «{group}» в Telegram: темы инцидентов — там.").format(
+                group=escape(group_title))
+        if self.link:
+            return _("Теперь вступите в группу «{group}» в Telegram — без этого вы не увидите тем с инцидентами. "
+                     "Ссылка только для вас, на одно вступление:\n{link}").format(
+                group=escape(group_title), link=escape(self.link))
+        return _("Ссылку в группу «{group}» создать не удалось: попросите администратора добавить вас в группу в "
+                 "Telegram.").format(group=escape(group_title))
+
+    def for_admin(self) -> str:
+        if self.present:
+            return _("В группе Telegram уже состоит.")
+        if self.link:
+            return _("Личная ссылка в группу отправлена; когда по ней вступят, я сообщу.")
+        return _("⚠️ Ссылку в группу создать не удалось: {problem}. Добавьте человека в группу сами или исправьте "
+                 "это и нажмите «🔗 Ссылка в группу» на его странице (/admin → 👥 Люди).").format(
+            problem=self.problem or "?")
+
+
+def problem_text(e: DoorError) -> str:
+    if e.right in RIGHT_TITLES:
+        return _("у меня нет права {right}").format(right=_(RIGHT_TITLES[e.right]))
+    return _("Telegram ответил: {detail}").format(detail=escape(e.detail or "?"))
+
+
+async def bring_in(service: Service, door: Door, group: org.Group, user_id: int, name: str,
+                   invited_by: int | None, *, fresh: bool) -> Entry:
+    """Into the group's Telegram chat: he is there already, or he gets his own link (one member, named after
+    him; ``fresh``: a new one even if he has one, the old one revoked)."""
+    chat_id, now = group.chat_id, service.clock.now()
+    status = await door.status(chat_id, user_id)
+    if status in PRESENT:
+        async with service.db.transaction() as conn:
+            await _revoke(conn, chat_id, await group_members.set_present(conn, chat_id, user_id, True, now), now)
+        return Entry(present=True)
+    seat = await group_members.seat(service.db, chat_id, user_id)
+    if seat is not None and seat.invite_link and not fresh:
+        return Entry(link=seat.invite_link)
+    try:
+        link = await door.create_link(chat_id, texts.person_name(name))
+    except DoorError as e:
+        async with service.db.transaction() as conn:
+            if seat is None:
+                await group_members.set_present(conn, chat_id, user_id, False, now)
+        return Entry(problem=problem_text(e))
+    async with service.db.transaction() as conn:
+        await _revoke(conn, chat_id, await group_members.set_link(conn, chat_id, user_id, link, invited_by, now), now)
+        if status == "kicked":  # banned once and never let back: the link would not let him in
+            await enqueue(conn, chat_id, "unbanChatMember",
+                          {"chat_id": chat_id, "user_id": user_id, "only_if_banned": True}, now)
+    return Entry(link=link)
+
+
+async def _revoke(conn: aiosqlite.Connection, chat_id: int, link: str | None, now: datetime) -> None:
+    if link:
+        await enqueue(conn, chat_id, "revokeChatInviteLink", {"chat_id": chat_id, "invite_link": link}, now)
+
+
+async def send_group_link(service: Service, door: Door, admin_id: int, chat_id: int, user_id: int) -> str:
+    """«🔗 Ссылка в группу» on a person's page: a new personal link, sent to him; what to tell the admin."""
+    group = await org.group(service.db, chat_id)
+    if group is None or not await service.is_admin(admin_id, chat_id):
+        return _("Это может сделать только администратор группы.")
+    if not await org.roles_of(service.db, user_id, chat_id):
+        return _("У этого человека нет ролей в группе.")
+    name = await service.name(user_id)
+    entry = await bring_in(service, door, group, user_id, name, admin_id, fresh=True)
+    if entry.link:
+        now = service.clock.now()
+        async with service.db.transaction() as conn:
+            with use(await service.language_of(user_id)):
+                text = entry.for_person(group.title)
+                keyboard = join_keyboard(entry.link)
+            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text, "reply_markup": keyboard},
+                          now)
+        return _("Новая ссылка отправлена (дойдёт, если человек уже открывал бота) и есть на его странице — можно "
+                 "переслать; прежняя отозвана.")
+    if entry.present:
+        return _("Уже в группе Telegram.")
+    return _("Ссылку создать не удалось: {problem}.").format(problem=entry.problem)
+
+
+def join_keyboard(link: str) -> dict[str, Any]:
+    return {"inline_keyboard": [[{"text": _("👥 Вступить в группу"), "url": link}]]}
+
+
+async def check_seats(service: Service, door: Door, chat_id: int, user_ids: Iterable[int]) -> None:
+    """Asks Telegram whether these people are in the chat, for those the bot knows nothing about yet (an
+    organisation imported from a file); once known, joins and leaves keep it current."""
+    known = await group_members.seats(service.db, chat_id)
+    for user_id in user_ids:
+        if user_id in known:
+            continue
+        status = await door.status(chat_id, user_id)
+        if status is None:
+            continue  # Telegram cannot tell (yet): asked again next time
+        async with service.db.transaction() as conn:
+            await group_members.set_present(conn, chat_id, user_id, status in PRESENT, service.clock.now())
+
+
+async def member_changed(service: Service, chat_id: int, user_id: int, name: str, present: bool,
+                         invite_link: str | None = None) -> None:
+    """Telegram says someone joined or left the group's chat (a member update or a service message; either or
+    both may come). Recorded for the group's people; a join ends his link (revoked) and his inviter hears of
+    it; a link made for one person used by another is revoked and the inviter warned."""
+    group = await org.group(service.db, chat_id)
+    if group is None:
+        return
+    now = service.clock.now()
+    async with service.db.transaction() as conn:  # read inside: the member update and the service message race
+        seat = await group_members.seat(service.db, chat_id, user_id)
+        ours = seat is not None or bool(await org.memberships_of(service.db, chat_id, user_id))
+        owner = await group_members.owner_of_link(service.db, invite_link) if invite_link and present else None
+        if ours:
+            await _revoke(conn, chat_id, await group_members.set_present(conn, chat_id, user_id, present, now), now)
+            if present and seat is not None and not seat.present and seat.invited_by:
+                with use(await service.language_of(seat.invited_by)):
+                    note = _("✅ {who} теперь в группе «{group}».").format(
+                        who=texts.mention(user_id, await service.name(user_id)), group=escape(group.title))
+                await enqueue(conn, seat.invited_by, "sendMessage", {"chat_id": seat.invited_by, "text": note}, now)
+        if owner is not None and owner[1] != user_id:  # used up (one member): revoked, he needs another
+            other = await group_members.seat(service.db, chat_id, owner[1])
+            await group_members.clear_link(conn, chat_id, owner[1])
+            await _revoke(conn, chat_id, invite_link, now)
+            if other is not None and other.invited_by:
+                with use(await service.language_of(other.invited_by)):
+                    note = _("⚠️ Личной ссылкой в группу «{group}» воспользовался другой человек: {who}. Ссылка была "
+                             "для: {owner}. Проверьте, кто это; новая ссылка — /admin → 👥 Люди → «🔗 Ссылка в "
+                             "группу».").format(group=escape(group.title), owner=escape(await service.name(owner[1])),
+                                               who=texts.mention(user_id, texts.person_name(name)))
+                await enqueue(conn, other.invited_by, "sendMessage", {"chat_id": other.invited_by, "text": note},
+                              now)
 
 
 # --- removing ---------------------------------------------------------------------------------
 
 
-async def remove_person(service: Service, admin_id: int, chat_id: int, user_id: int) -> str:
-    """Every role of the person in the group, at once; he is no one's substitute there any more."""
+@dataclass(frozen=True)
+class Removal:
+    """What «🚫 Убрать из группы» will do in the Telegram chat, known before the admin confirms."""
+
+    kick: bool  # the bot removes him from the chat (ban, then unban so he may be invited again)
+    why_not: str | None = None  # when not: why, for the admin
+
+
+async def removal(service: Service, door: Door, chat_id: int, user_id: int) -> Removal:
+    status = await door.status(chat_id, user_id)
+    if status in ("left", "kicked"):
+        return Removal(False)
+    if status in ("creator", "administrator"):
+        return Removal(False, _("это администратор группы в Telegram, удалите вручную, если нужно"))
+    allowed = await door.may(chat_id, "can_restrict_members")
+    if not allowed:
+        return Removal(False, _("у меня нет права {right}; удалите вручную или дайте мне это право").format(
+            right=_(RIGHT_TITLES["can_restrict_members"])) if allowed is False
+            else _("Telegram не отвечает; удалите вручную, если нужно"))
+    return Removal(True)
+
+
+async def remove_person(service: Service, door: Door, admin_id: int, chat_id: int, user_id: int) -> str:
+    """Every role of the person in the group, at once; he is no one's substitute there any more; his pending
+    link is revoked; and he leaves the group's Telegram chat (banned and unbanned at once, so a new invite
+    works) when the bot may do it; else the admin is told why not."""
     group = await org.group(service.db, chat_id)
     if group is None or not await service.is_admin(admin_id, chat_id):
         return _("Это может сделать только администратор группы.")
     name = escape(await service.name(user_id))
+    plan = await removal(service, door, chat_id, user_id)
     now = service.clock.now()
     async with service.db.transaction() as conn:
         removed = await org.remove_from_group(service.db, chat_id, user_id)
         await absences.clear_person(conn, chat_id, user_id)
         if removed:
-            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": _(
-                "Администратор убрал вас из группы «{group}»: задач там у вас больше нет.").format(
-                group=escape(group.title))}, now)
+            await _revoke(conn, chat_id, await group_members.forget(conn, chat_id, user_id), now)
+            if plan.kick:
+                await enqueue(conn, chat_id, "banChatMember", {"chat_id": chat_id, "user_id": user_id}, now)
+                if is_supergroup(chat_id):  # a basic group has no unban: an admin adds him back by hand
+                    await enqueue(conn, chat_id, "unbanChatMember",
+                                  {"chat_id": chat_id, "user_id": user_id, "only_if_banned": True}, now)
+            with use(await service.language_of(user_id)):
+                note = _("Вас убрали из группы «{group}»: роли там сняты, задач у вас больше нет.").format(
+                    group=escape(group.title))
+            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": note}, now)
             await _refresh_cards(service, conn, chat_id, now)
-    return _("{name} убран из группы.").format(name=name) if removed else _("{name} уже не в группе.").format(
-        name=name)
+    if not removed:
+        return _("Уже не в группе: {name}.").format(name=name)
+    if plan.kick:
+        return _("{name}: роли сняты, из группы в Telegram удаляю.").format(name=name)
+    if plan.why_not:
+        return _("{name}: роли сняты. Из группы в Telegram я не удаляю: {why}.").format(name=name, why=plan.why_not)
+    return _("{name}: роли сняты (в группе Telegram этого человека нет).").format(name=name)
+
+
+def is_supergroup(chat_id: int) -> bool:
+    return str(chat_id).startswith("-100")
 
 
 async def remove_role(service: Service, admin_id: int, chat_id: int, m: org.Membership) -> str:
+    """One role goes; with the last one, his pending link into the chat is revoked too (he stays in the chat
+    if he is there: «🚫 Убрать из группы» removes him)."""
     if not await service.is_admin(admin_id, chat_id):
         return _("Это может сделать только администратор группы.")
+    now = service.clock.now()
     async with service.db.transaction() as conn:
         await org.remove_membership(service.db, chat_id, m)
-        await _refresh_cards(service, conn, chat_id, service.clock.now())
+        if not await org.memberships_of(service.db, chat_id, m.user_id):
+            seat = await group_members.seat(service.db, chat_id, m.user_id)
+            if seat is not None and not seat.present:
+                await _revoke(conn, chat_id, await group_members.forget(conn, chat_id, m.user_id), now)
+        await _refresh_cards(service, conn, chat_id, now)
     return _("Роль снята.")
 
 
@@ -292,13 +541,13 @@ async def set_away(service: Service, by: int, chat_id: int, user_id: int, substi
     period = texts.through(until, profile)
     async with service.db.transaction() as conn:
         await absences.set_absence(conn, chat_id, user_id, substitute_id, until, by, now)
-        await enqueue(conn, substitute_id, "sendMessage", {"chat_id": substitute_id, "text": _(
-            "Вы замещаете {name} в группе «{group}» {period}: напоминания, сроки и кнопки согласования "
-            "теперь приходят вам.").format(name=name, group=escape(group.title), period=period)}, now)
+        await tell(service, conn, substitute_id, lambda: _(
+            "Замещение: {name} отсутствует {period} («{group}»). Напоминания, сроки и кнопки согласования "
+            "теперь приходят вам.").format(name=name, group=escape(group.title), period=texts.through(until, profile)),
+            now)
         if by != user_id:
-            await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": _(
-                "Администратор отметил ваше отсутствие {period}; замещает {sub}.").format(
-                period=period, sub=sub_name)}, now)
+            await tell(service, conn, user_id, lambda: _("Отмечено ваше отсутствие {period}; замещает {sub}.").format(
+                period=texts.through(until, profile), sub=sub_name), now)
         await _refresh_cards(service, conn, chat_id, now)
     return True, _("Отмечено: {name} отсутствует {period}, замещает {sub}.").format(
         name=name, period=period, sub=sub_name)
@@ -319,8 +568,8 @@ async def _away_refusal(service: Service, by: int, chat_id: int, user_id: int, s
         return _("Замещать может только другой сотрудник группы.")
     away = await absences.active(service.db, chat_id, now)
     if substitute_id in away:
-        return _("Он сам отсутствует {period}: выберите другого.").format(
-            period=texts.through(away[substitute_id].until, profile))
+        return _("{name} тоже отсутствует {period}: выберите другого.").format(
+            name=escape(await service.name(substitute_id)), period=texts.through(away[substitute_id].until, profile))
     return None
 
 
@@ -338,14 +587,22 @@ async def come_back(service: Service, by: int, user_id: int, chat_id: int | None
         name = escape(await service.name(user_id))
         async with service.db.transaction() as conn:
             await absences.clear(conn, chat, user_id)
-            await enqueue(conn, away.substitute_id, "sendMessage", {"chat_id": away.substitute_id, "text": _(
-                "{name} вернулся: замещение окончено.").format(name=name)}, now)
+            await tell(service, conn, away.substitute_id,
+                       lambda name=name: _("Замещение окончено: {name} снова на месте.").format(name=name), now)
             await _refresh_cards(service, conn, chat, now)
         ended += 1
     if not ended:
         return _("Отсутствие не отмечено.")
     # told to whoever ended it: the person himself, or an administrator from the person's page
     return _("С возвращением! Замещение окончено.") if by == user_id else _("Замещение окончено.")
+
+
+async def tell(service: Service, conn: aiosqlite.Connection, user_id: int, render: Callable[[], str],
+               now: datetime) -> None:
+    """A private message to someone other than the one acting: rendered in his language, through the outbox."""
+    with use(await service.language_of(user_id)):
+        text = render()
+    await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now)
 
 
 async def _refresh_cards(service: Service, conn: aiosqlite.Connection, chat_id: int, now: datetime) -> None:

@@ -190,8 +190,7 @@ class Reminders:
                 data["noticed_until"] = to_db(notice.at)
                 await store.put_intake(conn, user_id, data, now)
                 with use(await self.service.language_of(user_id)):
-                    left = (_("осталось {left}").format(left=texts.span(timer.due_at - now)) if timer.due_at > now
-                            else _("⚠️ просрочено на {late}").format(late=texts.span(now - timer.due_at)))
+                    left = texts.left_or_late(timer.due_at, now)
                     text = _("⏰ Сообщение «{words}…» ещё не направлено в группу: {title} до {due}, {left} "
                              "({clause}).").format(
                         words=escape(" ".join(str(data.get("text", "")).split()[:6])),

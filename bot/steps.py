@@ -82,7 +82,8 @@ class Steps(Context):
                          "name": msg.user_name, "media": msg.has_media}
                 await self._run(row, profile, command, actor, now, draft=draft)
             else:
-                await self._run(row, profile, command, actor, now, part_by=msg.user_name, comment=msg.text)
+                await self._run(row, profile, command, actor, now, part_by=await self.name(msg.user_id),
+                                comment=msg.text)
             return
 
     async def _incident_of(self, msg: IncomingMessage) -> int | None:
@@ -152,7 +153,7 @@ class Steps(Context):
                 markup = kb.markup([[kb.button(_("Без ссылки"), kb.IncidentCb(
                     action=Step.PUBLISH.value, incident=row.incident.id, value=WITHOUT_LINK))]]) \
                     if offer.needs is Needs.LINK else None
-                await self.say(conn, row, texts.addressed(texts.mention(user_id, await self.name(user_id)), prompt),
+                await self.say(conn, row, texts.address(texts.mention(user_id, await self.name(user_id)), prompt),
                                now, markup)
         return Reply(_("Жду ответа в теме"))
 
@@ -217,7 +218,7 @@ class Steps(Context):
         """Tell the writer in the thread (the group's language) what is missing; text is marked with N_."""
         async with self.db.transaction() as conn:
             with use(self.language):
-                await self.say(conn, row, texts.addressed(texts.mention(msg.user_id, msg.user_name),
+                await self.say(conn, row, texts.address(texts.mention(msg.user_id, await self.name(msg.user_id)),
                                                           escape(text if translated else _(text))), self.clock.now())
 
     async def _reroute_press(self, row: store.IncidentRow, user_id: int, chat_id: int, action: str, value: int,
@@ -302,7 +303,7 @@ class Steps(Context):
             case SubmitDraft():
                 draft_text = (row.draft or {}).get("text", "")
                 await self.say(conn, row, texts.lines(
-                    _("📝 Ответ от {who} на проверке:").format(who=who), texts.quote(draft_text, 3000) or _("(медиа)"),
+                    _("📝 Ответ на проверке ({who}):").format(who=who), texts.quote(draft_text, 3000) or _("(медиа)"),
                     *deadlines, await self._reviewers(profile, inc, row.chat_id)),
                     now, self.keyboard(row, Place.REVIEW, now), review=True)
             case SubmitPart(dep):
@@ -310,7 +311,7 @@ class Steps(Context):
                 accepters = await self._mentions(row.chat_id, actions.who_may(
                     profile, Offer(Step.ACCEPT_PART, dep), inc, now)) if accept["inline_keyboard"] else None
                 await self.say(conn, row, texts.lines(
-                    _("🧩 Часть ответа от {who} ({department}):").format(
+                    _("🧩 Часть ответа ({who}, {department}):").format(
                         who=escape(part_by), department=escape(await self._department_name(dep))),
                     texts.quote(comment, 3000) if comment else None,
                     _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None),
@@ -339,7 +340,7 @@ class Steps(Context):
             case RequestRework():
                 heads = await self._answerers(profile, inc, row.chat_id)
                 await self.say(conn, row, texts.lines(
-                    texts.addressed(heads or _("Исполнитель"), _("ответ возвращён на доработку:")),
+                    texts.address(heads or _("Исполнитель"), _("ответ возвращён на доработку:")),
                     texts.quote(comment, 3000), *deadlines), now)
             case Correct():
                 place = Place.REVIEW if inc.state is State.REVIEW else Place.PUBLISH
@@ -394,7 +395,7 @@ class Steps(Context):
     async def _route_request(self, profile: Profile, row: store.IncidentRow, now: datetime) -> str:
         """Who should pick the departments now, mentioned."""
         routers = await self._mentions(row.chat_id, actions.who_may(profile, Offer(Step.ROUTE), row.incident, now))
-        return texts.addressed(routers or _("Координатор"), _("выберите отделы и нажмите «Направить»."))
+        return texts.address(routers or _("Координатор"), _("выберите отделы и нажмите «Направить»."))
 
     async def _route_keyboard(self, row: store.IncidentRow) -> dict[str, Any]:
         departments = [(d.id, d.name) for d in await org.active_departments(self.db, row.chat_id)]

@@ -12,7 +12,7 @@ from html import escape
 from babel.dates import format_date
 from babel.plural import PluralRule
 
-from bot.i18n import _, current, ngettext
+from bot.i18n import _, current, lower_first, ngettext
 from bot.workflow.model import STATE_TITLES_RU, RunningTimer
 from profiles.events import OUTCOME_TITLES_RU
 from profiles.schema import Profile
@@ -32,9 +32,15 @@ def plural(n: int, one: str, few: str, many: str) -> str:
     return f"{n} {ngettext(one, many, n)}"
 
 
+def minutes_of(delta: timedelta) -> int:
+    """Whole minutes as people read a clock: rounded to the nearest minute, not down ("3 ч" right after routing,
+    not "2 ч 59 мин"; "30 мин" in a 30-minute reminder)."""
+    return max(round(delta.total_seconds() / 60), 0)
+
+
 def span(delta: timedelta, days: bool = True) -> str:
-    """1 ч 12 мин; 3 дн 2 ч; 45 мин (days=False: 24 ч rather than 1 дн)."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
+    """1 ч 12 мин; 3 дн 2 ч; 45 мин (days=False: 24 ч rather than 1 дн); "меньше минуты" under half a minute."""
+    minutes = minutes_of(delta)
     days, rest = divmod(minutes, 24 * 60) if days else (0, minutes)
     hours, mins = divmod(rest, 60)
     parts = []
@@ -68,18 +74,54 @@ def through(until: datetime, profile: Profile) -> str:
 
 def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime) -> str:
     spec = profile.timer(timer.timer_id, track)
-    if timer.paused_at is not None:
-        state = _("⏸ приостановлен")
-    elif timer.due_at >= now:
-        state = _("осталось {left}").format(left=span(timer.due_at - now))
-    else:
-        state = _("⚠️ просрочено на {late}").format(late=span(now - timer.due_at))
+    state = _("⏸ приостановлен") if timer.paused_at is not None else left_or_late(timer.due_at, now)
     return _("• {title} — до {due}, {state} ({clause})").format(
         title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause))
 
 
+def clause_notes(timers: Iterable[RunningTimer], profile: Profile, track: str) -> str | None:
+    """The long reading of the clauses shown (the profile's ``note`` of each timer that has one), one tap away:
+    an expandable quote under the deadlines, each note after its short label ("п. 17 по аналогии — …")."""
+    notes: dict[str, str] = {}
+    for timer in timers:
+        spec = profile.timer(timer.timer_id, track)
+        if spec.note:
+            notes.setdefault(f"{spec.clause}: {spec.note}", "")
+    if not notes:
+        return None
+    return "<blockquote expandable>" + "\n".join(f"ℹ️ {escape(n)}" for n in notes) + "</blockquote>"
+
+
+def left_or_late(due: datetime, now: datetime) -> str:
+    """"осталось 1 ч 12 мин", "⚠️ просрочено на 10 мин", or "⚠️ просрочено только что" (never "на меньше минуты")."""
+    if due >= now:
+        return _("осталось {left}").format(left=span(due - now))
+    if minutes_of(now - due) == 0:
+        return _("⚠️ просрочено только что")
+    return _("⚠️ просрочено на {late}").format(late=span(now - due))
+
+
+_PATRONYMIC_ENDINGS = ("ович", "евич", "ич", "овна", "евна", "ична", "инична", "оглы", "кызы", "улы")
+
+
+def person_name(name: str) -> str:
+    """One name form per person: the organisation's "Фамилия Имя" where it gives the full "Фамилия Имя Отчество"
+    (the patronymic dropped), else the name as it is (Telegram's first and last name)."""
+    words = name.split()
+    if len(words) == 3 and words[2].lower().endswith(_PATRONYMIC_ENDINGS) and words[2][:1].isupper():
+        return f"{words[0]} {words[1]}"
+    return " ".join(words) or name
+
+
 def mention(user_id: int, name: str) -> str:
-    return f'<a href="tg://user?id={int(user_id)}">{escape(name)}</a>'
+    """A person named so that his phone rings (a tg://user link), in the one name form (person_name)."""
+    return f'<a href="tg://user?id={int(user_id)}">{escape(person_name(name))}</a>'
+
+
+def address(who: str, text: str) -> str:
+    """"Иванова Анна, напишите в эту тему…": a text addressed to someone (a mention, already HTML) after a comma,
+    its first letter lower-cased (lower_first keeps abbreviations)."""
+    return f"{who}, {lower_first(text)}"
 
 
 def quote(text: str, limit: int = CARD_QUOTE_LIMIT) -> str:
@@ -125,10 +167,3 @@ def lines(*parts: str | Iterable[str] | None) -> str:
             out.extend(x for x in p if x)
     return "\n".join(out)
 
-
-def addressed(who: str, text: str) -> str:
-    """«Иванова Анна, напишите…»: a sentence addressed to someone, its first letter lower-cased after the
-    comma (unless it starts a proper name or an abbreviation)."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        text = text[0].lower() + text[1:]
-    return f"{who}, {text}"

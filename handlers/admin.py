@@ -26,6 +26,8 @@ RIGHT_TITLES = {  # as Telegram names them; translated on use
     Right.MANAGE_TOPICS: N_("«Управление темами»"),
     Right.PIN: N_("«Закрепление сообщений»"),
     Right.DELETE: N_("«Удаление сообщений»"),
+    Right.INVITE: N_("«Пригласительные ссылки»"),
+    Right.RESTRICT: N_("«Блокировка пользователей»"),
 }
 
 
@@ -126,7 +128,8 @@ def _needed(missing: tuple[Right, ...]) -> str:
 
 def _wanted(o: BindOutcome) -> str:
     many = len(o.nice_to_have) > 1
-    titles = _(" и ").join(_(RIGHT_TITLES[r]) for r in o.nice_to_have)
+    names = [_(RIGHT_TITLES[r]) for r in o.nice_to_have]
+    titles = _(" и ").join([", ".join(names[:-1]), names[-1]] if many else names)
     if Right.ADMIN in o.missing:
         return (_("ещё права {rights}") if many else _("ещё право {rights}")).format(rights=titles)
     if not o.bot_is_admin:

@@ -32,12 +32,14 @@ router = Router(name="panel")
 
 
 @router.message(CommandStart(deep_link=True), F.chat.type == "private")
-async def start_with_token(message: Message, command: CommandObject, service: Service, menus: Menus) -> None:
+async def start_with_token(message: Message, command: CommandObject, service: Service, menus: Menus,
+                           door: people.Door) -> None:
     user = message.from_user
     if user is None:
         return
     who = people.Joiner(user.id, user.full_name, user.username)
-    await message.answer(await people.join(service, (command.args or "").strip(), who))
+    answer = await people.join(service, door, (command.args or "").strip(), who)
+    await message.answer(answer.text, reply_markup=people.join_keyboard(answer.link) if answer.link else None)
     menus.refresh()  # his role's commands
 
 
@@ -64,11 +66,11 @@ async def admin_in_group(message: Message) -> None:
 
 @router.callback_query(panel.AdminCb.filter())
 async def admin_press(query: CallbackQuery, callback_data: panel.AdminCb, service: Service, settings: Settings,
-                      bot: Bot, menus: Menus) -> None:
+                      bot: Bot, menus: Menus, door: people.Door) -> None:
     me = await bot.me()
-    step = await panel.press(service, callback_data, query.from_user.id,
+    step = await panel.press(service, callback_data, query.from_user.id, door=door,
                              invite_ttl=timedelta(hours=settings.invite_ttl_hours), bot_username=me.username or "")
-    await query.answer(step.said, show_alert=bool(step.said) and step.screen is None)
+    await query.answer(step.said[:200] if step.said else None, show_alert=bool(step.said) and step.screen is None)
     if step.question:
         await bot.send_message(query.from_user.id, step.question)
     if step.powers_changed:

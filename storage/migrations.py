@@ -192,7 +192,21 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE people ADD COLUMN language TEXT
     """,
-    # 5: steps from the profile — co-executors' parts accepted, repeated messages linked to the earlier one
+    # 5: who of a group's people is in its Telegram chat, and the invite link the bot made for each one not yet there
+    """
+    CREATE TABLE group_members (
+        chat_id      INTEGER NOT NULL,
+        user_id      INTEGER NOT NULL,
+        present      INTEGER NOT NULL DEFAULT 0,
+        invite_link  TEXT,
+        link_made_at TEXT,
+        invited_by   INTEGER,
+        updated_at   TEXT NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE UNIQUE INDEX group_members_by_link ON group_members(invite_link) WHERE invite_link IS NOT NULL
+    """,
+    # 6: steps from the profile — co-executors' parts accepted, repeated messages linked to the earlier one
     """
     ALTER TABLE incidents ADD COLUMN parts_accepted TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE incidents ADD COLUMN repeat_of INTEGER REFERENCES incidents(id);

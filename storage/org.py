@@ -156,6 +156,14 @@ async def upsert_person(db: Database, person: Person) -> str:
     return "updated"
 
 
+async def add_person(db: Database, person: Person) -> None:
+    """Someone joining by an invite: added under his Telegram name. One already known (the organisation file,
+    an earlier invite) keeps the name he has, so each person is named one way; his username follows Telegram."""
+    await db.conn.execute(
+        "INSERT INTO people (user_id, name, username) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+        "username = COALESCE(excluded.username, username)", (person.user_id, person.name, person.username))
+
+
 async def person(db: Database, user_id: int) -> Person | None:
     row = await db.fetchone("SELECT user_id, name, username FROM people WHERE user_id = ?", (user_id,))
     return None if row is None else Person(row["user_id"], row["name"], row["username"])
@@ -217,6 +225,13 @@ async def remove_from_group(db: Database, chat_id: int, user_id: int) -> int:
     """Every role the person holds in the group, gone at once; returns how many."""
     cursor = await db.conn.execute("DELETE FROM memberships WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
     return cursor.rowcount
+
+
+async def memberships_of(db: Database, chat_id: int, user_id: int) -> list[Membership]:
+    """The person's memberships in the group (not the bot-wide admin role)."""
+    rows = await db.fetchall("SELECT user_id, role, department_id FROM memberships WHERE chat_id = ? AND user_id = ?",
+                             (chat_id, user_id))
+    return [Membership(r["user_id"], r["role"], r["department_id"]) for r in rows]
 
 
 async def roles_of(db: Database, user_id: int, chat_id: int | None) -> frozenset[str]:

@@ -25,6 +25,8 @@ from tests.emulator import TelegramEmulator
 
 ORG_FILE = Path(__file__).parent / "data" / "org-example.toml"
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
+FULL_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True,
+               "can_invite_users": True, "can_restrict_members": True}
 
 
 @dataclass
@@ -38,8 +40,9 @@ class Scenario:
     @contextlib.asynccontextmanager
     async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
                     start: datetime = START, admin_ids: tuple[int, ...] = (100001,),
-                    bot_in_group: bool = True) -> AsyncIterator[Scenario]:
-        """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it."""
+                    bot_in_group: bool = True, bot_rights: dict[str, bool] | None = None) -> AsyncIterator[Scenario]:
+        """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it. The bot is an
+        administrator with every right the README asks for, unless ``bot_rights`` says otherwise."""
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
                                 database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids))
@@ -52,8 +55,7 @@ class Scenario:
             s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
                                            owner=s.people["coordinator"],
                                            bot_status="administrator" if bot_in_group else None,
-                                           bot_rights={"can_manage_topics": True, "can_delete_messages": True,
-                                                       "can_pin_messages": True})
+                                           bot_rights=FULL_RIGHTS if bot_rights is None else bot_rights)
             await s.run()
             try:
                 yield s

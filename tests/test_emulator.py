@@ -517,6 +517,54 @@ async def test_members_admins_commands_and_chat_actions(tg: TelegramEmulator, bo
     assert await bot.delete_webhook() is True
 
 
+async def test_invite_links_joining_banning_and_unbanning(tg: TelegramEmulator, bot: Bot):
+    alice, bob = tg.create_user("Alice"), tg.create_user("Bob")
+    group = tg.create_supergroup("Дом 5", members=[bob], bot_status="administrator",
+                                 bot_rights={"can_invite_users": True, "can_restrict_members": True})
+    with pytest.raises(TelegramBadRequest, match="member_limit"):
+        await bot.create_chat_invite_link(group.id, member_limit=0)
+    assert len(tg.violations()) == 1  # a documented limit broken: a violation, not just a refusal
+    tg.clear_calls()
+    link = await bot.create_chat_invite_link(group.id, name="Alice · руководитель", member_limit=1)
+    assert link.invite_link.startswith("https://t.me/+") and link.member_limit == 1 and not link.is_revoked
+
+    # one person joins by it: chat_member with the link (the bot administers the group), and the service message
+    tg.join_by_link(alice, group, link.invite_link)
+    with pytest.raises(ValueError, match="USERS_TOO_MUCH"):
+        tg.join_by_link(tg.create_user("Carol"), group, link.invite_link)
+    updates = await bot.get_updates(timeout=1, allowed_updates=["message", "chat_member"])
+    joined, service = updates[0].chat_member, updates[1].message
+    assert joined.invite_link.invite_link == link.invite_link and joined.new_chat_member.status == "member"
+    assert [u.id for u in service.new_chat_members] == [alice.id]
+    assert (await bot.revoke_chat_invite_link(group.id, link.invite_link)).is_revoked
+    assert tg.invite_links(group)[0].is_revoked
+
+    # banned, then unbanned: out of the group, free to come back by a new link
+    assert await bot.ban_chat_member(group.id, alice.id)
+    assert tg.member_status(group, alice) == "kicked"
+    assert await bot.unban_chat_member(group.id, alice.id, only_if_banned=True)
+    assert tg.member_status(group, alice) == "left"
+    assert await bot.unban_chat_member(group.id, bob.id, only_if_banned=True)  # not banned: nothing happens
+    assert tg.member_status(group, bob) == "member"
+    again = await bot.create_chat_invite_link(group.id, member_limit=1)
+    tg.join_by_link(alice, group, again.invite_link)
+    assert tg.member_status(group, alice) == "member"
+    with pytest.raises(TelegramBadRequest, match="can't remove chat owner"):
+        await bot.ban_chat_member(group.id, next(m.user.id for m in group.members.values() if m.status == "creator"))
+
+    # without the rights: refused as Telegram refuses
+    plain = tg.create_supergroup("Дом 7", bot_status="administrator", bot_rights={})
+    with pytest.raises(TelegramBadRequest, match="not enough rights to manage chat invite links"):
+        await bot.create_chat_invite_link(plain.id, member_limit=1)
+    with pytest.raises(TelegramBadRequest, match="not enough rights to restrict"):
+        await bot.ban_chat_member(plain.id, alice.id)
+    basic = tg.create_group("Совет дома", members=[alice], bot_status="administrator",
+                            bot_rights={"can_restrict_members": True})
+    with pytest.raises(TelegramBadRequest, match="supergroup and channel chats only"):
+        await bot.unban_chat_member(basic.id, alice.id)
+    tg.assert_no_violations()
+
+
 # ====================================================================================== the whole bot
 async def test_a_dispatcher_polling_the_emulator_end_to_end(tg: TelegramEmulator, bot: Bot):
     dp = Dispatcher()

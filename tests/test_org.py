@@ -303,7 +303,8 @@ async def test_bind_group_records_and_rebinds(db):
 # --- /bind ----------------------------------------------------------------------------------------------
 
 FORUM_OK = BotRights(is_forum=True, is_admin=True, can_manage_topics=True, can_pin_messages=True,
-                     can_delete_messages=True)
+                     can_delete_messages=True, can_invite_users=True, can_restrict_members=True)
+NICE = "«Закрепление сообщений», «Удаление сообщений», «Пригласительные ссылки» и «Блокировка пользователей»"
 
 
 class Probe:
@@ -367,11 +368,12 @@ async def test_bind_a_forum_where_the_bot_is_no_admin(db):
     assert outcome.missing == (Right.ADMIN, Right.MANAGE_TOPICS)
     text = render_bind(outcome, "Инциденты")
     assert "Нужно: сделайте меня администратором с правом «Управление темами»." in text
-    assert "Желательно: ещё права «Закрепление сообщений» и «Удаление сообщений»." in text
+    assert f"Желательно: ещё права {NICE}." in text
 
 
 async def test_bind_a_forum_where_the_bot_may_not_manage_topics(db):
-    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_pin_messages=True))
+    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_pin_messages=True, can_invite_users=True,
+                                          can_restrict_members=True))
     assert outcome.status is Status.NOT_BOUND and outcome.missing == (Right.MANAGE_TOPICS,)
     text = render_bind(outcome, "Инциденты")
     assert "Нужно: дайте мне право «Управление темами»." in text
@@ -380,8 +382,16 @@ async def test_bind_a_forum_where_the_bot_may_not_manage_topics(db):
 
 async def test_bind_a_forum_without_pin_and_delete_binds_and_asks_for_them(db):
     outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_manage_topics=True))
-    assert outcome.status is Status.BOUND and outcome.nice_to_have == (Right.PIN, Right.DELETE)
-    assert "Желательно: дайте мне права «Закрепление сообщений» и «Удаление сообщений»." in render_bind(outcome, "x")
+    assert outcome.status is Status.BOUND
+    assert outcome.nice_to_have == (Right.PIN, Right.DELETE, Right.INVITE, Right.RESTRICT)
+    assert f"Желательно: дайте мне права {NICE}." in render_bind(outcome, "x")
+    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_manage_topics=True, can_pin_messages=True,
+                                          can_invite_users=True, can_restrict_members=True))
+    assert "Желательно: дайте мне право «Удаление сообщений»." in render_bind(outcome, "x")
+    outcome, _ = await bind(db, BotRights(is_forum=True, is_admin=True, can_manage_topics=True, can_pin_messages=True,
+                                          can_delete_messages=True))
+    assert "Желательно: дайте мне права «Пригласительные ссылки» и «Блокировка пользователей»." in render_bind(
+        outcome, "x")
 
 
 async def test_bind_a_group_without_topics_works_with_cards_and_replies(db):
@@ -391,7 +401,7 @@ async def test_bind_a_group_without_topics_works_with_cards_and_replies(db):
     assert group is not None and not group.is_forum
     text = render_bind(outcome, "x")
     assert "карточка инцидента и ответы на неё" in text
-    assert "сделайте меня администратором с правами «Закрепление сообщений» и «Удаление сообщений»" in text
+    assert f"сделайте меня администратором с правами {NICE}" in text
 
 
 async def test_bind_where_the_bot_may_not_write(db):
@@ -402,8 +412,8 @@ async def test_bind_where_the_bot_may_not_write(db):
 
 def test_check_rights_table():
     assert check_rights(FORUM_OK) == (Mode.TOPICS, (), ())
-    assert check_rights(BotRights(is_forum=False, is_admin=True, can_pin_messages=True, can_delete_messages=True)) \
-        == (Mode.REPLIES, (), ())
+    assert check_rights(BotRights(is_forum=False, is_admin=True, can_pin_messages=True, can_delete_messages=True,
+                                  can_invite_users=True, can_restrict_members=True)) == (Mode.REPLIES, (), ())
 
 
 def test_rights_from_telegram_objects():

@@ -38,7 +38,7 @@ async def test_reminders_overdue_repeats_and_stop(tmp_path):
         await s.at(msk("2026-11-23T12:00"))  # 1 h before the 3 h answer deadline (п. 6.2)
         last = thread_texts(s, topic)[-1]
         assert "⏰" in last and "до 13:00" in last and "осталось 1 ч" in last and "п. 6.2" in last
-        assert "Петров Пётр Петрович" in last  # the head who must answer, mentioned
+        assert "Петров Пётр" in last  # the head who must answer, mentioned
         await s.at(msk("2026-11-23T12:45"))
         assert "осталось 15 мин" in thread_texts(s, topic)[-1]
 

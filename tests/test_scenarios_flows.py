@@ -229,9 +229,9 @@ async def test_not_our_competence_then_rerouted_to_another_department(tmp_path):
         assert db_incident(s)["state"] == "assigned"  # nothing changes until the reason is written
         await say(s, s.zhkh, topic, "Дороги — это отдел дорожного хозяйства, не ЖКХ.")
         reroute = last(s, topic)
-        assert "Петров Пётр Петрович: не наша компетенция." in reroute.content
+        assert "Петров Пётр: не наша компетенция." in reroute.content
         assert "Дороги — это отдел дорожного хозяйства" in reroute.content
-        assert "Иванова Анна Сергеевна, Смирнов Дмитрий Олегович, выберите отделы" in reroute.content
+        assert "Иванова Анна, Смирнов Дмитрий, выберите отделы" in reroute.content
         assert ROADS in reroute.button_texts and "📨 Направить" in reroute.button_texts
         inc = db_incident(s)
         assert (inc["state"], inc["departments"]) == ("new", [])
@@ -248,7 +248,7 @@ async def test_not_our_competence_then_rerouted_to_another_department(tmp_path):
         inc = db_incident(s)
         assert (inc["state"], inc["departments"]) == ("assigned", [ROADS_ID])
         card = tg.message(s.group, card.message_id)
-        assert ROADS in card.content and "Сидоров Сергей Иванович" in card.content
+        assert ROADS in card.content and "Сидоров Сергей" in card.content
         assert ZHKH not in card.content
         qid = await press(s, s.coordinator, reroute, "📨 Направить")  # pressed again: already routed
         assert tg.callback_answer(qid).show_alert and db_incident(s)["departments"] == [ROADS_ID]
@@ -265,7 +265,7 @@ async def test_not_our_competence_then_rerouted_to_another_department(tmp_path):
         # the new head answers: his answer goes to review
         await say(s, s.roads, topic, "Яму у школы № 3 заделаем 25 ноября.")
         review = last(s, topic)
-        assert "📝 Ответ от Сидоров Сергей Иванович на проверке" in review.content
+        assert "📝 Ответ на проверке (Сидоров Сергей)" in review.content
         assert "✅ Согласовать" in review.button_texts
         inc = db_incident(s)
         assert inc["state"] == "review" and inc["draft"]["author"] == s.roads.id
@@ -412,7 +412,7 @@ async def test_withdrawn_draft_then_a_new_answer(tmp_path):
         assert tg.callback_answer(qid).show_alert and db_incident(s)["state"] == "review"
         await press(s, s.zhkh, first_review, "🗑 Отозвать")
         note = last(s, topic).content
-        assert "🗑 Ответ отозван (Петров Пётр Петрович)." in note
+        assert "🗑 Ответ отозван (Петров Пётр)." in note
         assert "Обоснованный ответ исполнителя — до 13:00" in note  # the same 3 h from routing (п. 6.2)
         assert db_incident(s)["state"] == "assigned"
         assert [t["timer_id"] for t in db_timers(s)] == ["answer"]
@@ -453,7 +453,7 @@ async def test_co_executor_sends_a_part_the_lead_sends_the_answer(tmp_path):
         assert "Первый выбранный отдел — ответственный (★)." in panel.content
         topic = await send_panel(s, panel, [])
         card = card_of(s, topic)
-        assert f"★ {ZHKH} — Петров Пётр Петрович; {ROADS} — Сидоров Сергей Иванович" in card.content
+        assert f"★ {ZHKH} — Петров Пётр; {ROADS} — Сидоров Сергей" in card.content
         assert "Ответ соисполнителя" in card.content
         inc = db_incident(s)
         assert inc["departments"] == [ZHKH_ID, ROADS_ID]
@@ -471,7 +471,7 @@ async def test_co_executor_sends_a_part_the_lead_sends_the_answer(tmp_path):
         # the lead's message is the draft of the answer
         await say(s, s.zhkh, topic, "Воду откачали; дорогу подсыплют щебнем до среды.")
         review = last(s, topic)
-        assert "📝 Ответ от Петров Пётр Петрович на проверке" in review.content
+        assert "📝 Ответ на проверке (Петров Пётр)" in review.content
         assert "✅ Согласовать" in review.button_texts
         inc = db_incident(s)
         assert inc["state"] == "review" and inc["draft"]["author"] == s.zhkh.id

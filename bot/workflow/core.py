@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.i18n import _
+from bot.i18n import _, lower_first
 from bot.workflow.model import STATE_TITLES_RU, Actor, Incident, RunningTimer, State, StoppedTimer
 from profiles.deadlines import due_at
 from profiles.events import Action, Event, Outcome, approved_step
@@ -310,14 +310,6 @@ def joint_answer(profile: Profile, incident: Incident) -> bool:
     return bool(profile.workflow.joint_answer_by) and len(incident.departments) > 1
 
 
-def title_case_in_text(title: str) -> str:
-    """A role title inside a sentence: the first letter lower-cased unless it starts a proper name or an
-    abbreviation ("Глава города" → "глава города", "МЦУ" stays)."""
-    if len(title) > 1 and title[0].isupper() and title[1].islower():
-        return title[0].lower() + title[1:]
-    return title
-
-
 def _permission(profile: Profile, incident: Incident, command: Command, actor: Actor) -> str | None:
     """None when the actor may do it; else the reason they may not."""
     if isinstance(command, Approve | RequestRework | Tick):
@@ -325,7 +317,7 @@ def _permission(profile: Profile, incident: Incident, command: Command, actor: A
         if step is None:
             return _("Согласовывать нечего: ответа на согласовании нет.")
         if not holds_role(profile, actor, step.role):
-            return _("Это решение принимает {role}.").format(role=title_case_in_text(profile.roles[step.role].title))
+            return _("Это решение принимает {role}.").format(role=lower_first(profile.roles[step.role].title))
         return None
     if isinstance(command, ReturnNotCompetent) and may(profile, actor, Action.RETURN):
         return None
@@ -334,10 +326,10 @@ def _permission(profile: Profile, incident: Incident, command: Command, actor: A
         assert role is not None
         if holds_role(profile, actor, role):
             return None
-        return _("Общий ответ готовит {role}.").format(role=title_case_in_text(profile.roles[role].title))
+        return _("Общий ответ готовит {role}.").format(role=lower_first(profile.roles[role].title))
     action = _ACTION_OF[type(command)]
     if not may(profile, actor, action):
-        who = ", ".join(title_case_in_text(profile.roles[r].title) for r in profile.roles_with(action)) or _("никто")
+        who = ", ".join(lower_first(profile.roles[r].title) for r in profile.roles_with(action)) or _("никто")
         return _("Это может сделать только {who}.").format(who=who)
     if action is Action.ANSWER:
         if isinstance(command, SubmitPart):

@@ -24,7 +24,7 @@ from .faults import Fault, Faults, FloodControl
 from .html import HtmlParseError, parse_html, utf16_len
 from .server import DEFAULT_TOKEN, TelegramEmulator
 from .spec import SPEC_ENV_VAR, ApiSpec, SpecError, SpecNotFoundError, find_spec_path, load_spec
-from .state import Button, CallbackQuery, Chat, Clock, FakeClock, Member, Message, Topic, User
+from .state import Button, CallbackQuery, Chat, Clock, FakeClock, InviteLink, Member, Message, Topic, User
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -41,6 +41,7 @@ __all__ = [
     "Faults",
     "FloodControl",
     "HtmlParseError",
+    "InviteLink",
     "Member",
     "Message",
     "NotEmulated",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .errors import NotEmulated
 from .methods import forward_origin
 from .spec import ApiSpec
 from .state import ADMIN_RIGHTS, TOPIC_COLORS, CallbackQuery, Chat, Member, Message, StoredFile, Topic, User, World
@@ -154,6 +155,47 @@ class WorldActions:
             message = self.world.add_message(chat, actor, service={"new_chat_members": [self.world.bot.to_api()]})
             self._deliver("message", message)
         return member
+
+    def bot_gets_chat_member(self, chat: Chat) -> bool:
+        """Telegram sends ``chat_member`` updates only to bots that administer the chat."""
+        member = chat.member(self.world.bot.id)
+        return member is not None and member.is_admin
+
+    def join_by_link(self, user: User, chat: Chat, invite_link: str) -> Member:
+        """The user opens an invite link and joins: ``chat_member`` with ``invite_link`` (to an administrator
+        bot) and the "new_chat_members" service message. Raises ValueError with Telegram's reason when the
+        link does not let him in (unknown, revoked, expired, used up, or he is banned or already there)."""
+        link = chat.invite_links.get(invite_link)
+        if link is None:
+            raise ValueError("INVITE_HASH_INVALID: no such invite link")
+        if link.is_revoked or (link.expire_date is not None and link.expire_date <= self.world.now()):
+            raise ValueError("INVITE_HASH_EXPIRED: the link was revoked or has expired")
+        if link.creates_join_request:
+            raise NotEmulated("join requests are not emulated")
+        still_in = [uid for uid in link.joined if (m := chat.member(uid)) is not None and m.is_present]
+        if link.member_limit is not None and len(still_in) >= link.member_limit:
+            raise ValueError("USERS_TOO_MUCH: the link's member limit is reached")
+        old = chat.member(user.id)
+        if old is not None and old.status == "kicked":
+            raise ValueError("USER_BANNED_IN_CHANNEL: the user is banned in the chat")
+        if old is not None and old.is_present:
+            raise ValueError("USER_ALREADY_PARTICIPANT")
+        new = Member(user, "member")
+        chat.members[user.id] = new
+        link.joined.append(user.id)
+        if self.bot_gets_chat_member(chat):
+            self._push("chat_member", {
+                "chat": chat.to_api(),
+                "from": user.to_api(),
+                "date": self.world.now(),
+                "old_chat_member": (old or Member(user, "left")).to_api(),
+                "new_chat_member": new.to_api(),
+                "invite_link": link.to_api(),
+            })
+        if chat.is_group:
+            message = self.world.add_message(chat, user, service={"new_chat_members": [user.to_api()]})
+            self._deliver("message", message)
+        return new
 
     def promote_bot(self, chat: Chat, *, by: User | None = None, **rights: bool) -> Member:
         """Make the bot an administrator with the given rights, e.g. ``promote_bot(chat, can_manage_topics=True)``."""

@@ -11,6 +11,8 @@ with ``emulator.register_method``) rather than letting it pass silently.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import re
 from collections.abc import Awaitable, Callable
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import NotEmulated, SpecViolation, bad_request, forbidden
 from .spec import Upload
-from .state import TOPIC_COLORS, Chat, Message, StoredFile
+from .state import TOPIC_COLORS, Chat, InviteLink, Member, Message, StoredFile
 from .text import FormattedText, format_text
 
 if TYPE_CHECKING:
@@ -615,6 +617,126 @@ def leave_chat(emu: TelegramEmulator, p: dict[str, Any]) -> Any:
         raise bad_request("chat member status can't be changed in private chats")
     check_bot_in_chat(emu, chat)
     emu.set_member(chat, emu.world.bot, "left")
+    return True
+
+
+# ======================================================================================= invite links
+def _admin_with(emu: TelegramEmulator, chat: Chat, right: str, refusal: str) -> Member:
+    """The bot is an administrator of the group allowed ``right`` (the creator may do anything)."""
+    if chat.type == "private":
+        raise bad_request("chat member status can't be changed in private chats"
+                          if right == "can_restrict_members" else "can't invite members to a private chat")
+    check_bot_in_chat(emu, chat)
+    member = chat.member(emu.world.bot.id)
+    assert member is not None
+    if not member.is_admin:
+        raise bad_request("CHAT_ADMIN_REQUIRED")
+    if not member.can(right):
+        raise bad_request(refusal)
+    return member
+
+
+def _link_limits(p: dict[str, Any]) -> None:
+    if "name" in p and len(p["name"]) > 32:
+        raise SpecViolation("Bad Request: invite link name must be 0-32 characters")
+    if "member_limit" in p and not 1 <= p["member_limit"] <= 99999:
+        raise SpecViolation("Bad Request: member_limit must be 1-99999")
+    if p.get("creates_join_request") and "member_limit" in p:
+        raise SpecViolation("Bad Request: member_limit can't be specified for a link that creates join requests")
+
+
+@method("createChatInviteLink")
+def create_chat_invite_link(emu: TelegramEmulator, p: dict[str, Any]) -> Any:
+    _link_limits(p)
+    chat = chat_or_404(emu, p["chat_id"])
+    _admin_with(emu, chat, "can_invite_users", "not enough rights to manage chat invite links")
+    if "expire_date" in p and p["expire_date"] <= emu.world.now():
+        raise bad_request("EXPIRE_DATE_INVALID")
+    number = len(chat.invite_links) + 1
+    code = hashlib.sha1(f"{chat.id}:{number}".encode()).digest()
+    url = "https://t.me/+" + base64.urlsafe_b64encode(code).decode()[:16]
+    link = InviteLink(
+        url,
+        emu.world.bot,
+        name=p.get("name") or None,
+        expire_date=p.get("expire_date"),
+        member_limit=p.get("member_limit"),
+        creates_join_request=bool(p.get("creates_join_request", False)),
+    )
+    chat.invite_links[url] = link
+    return link.to_api()
+
+
+@method("revokeChatInviteLink")
+def revoke_chat_invite_link(emu: TelegramEmulator, p: dict[str, Any]) -> Any:
+    chat = chat_or_404(emu, p["chat_id"])
+    _admin_with(emu, chat, "can_invite_users", "not enough rights to manage chat invite links")
+    link = chat.invite_links.get(p["invite_link"])
+    if link is None:
+        raise bad_request("INVITE_HASH_INVALID")
+    if link.creator is not emu.world.bot:
+        raise bad_request("CHAT_ADMIN_REQUIRED")  # a bot revokes only the links it made
+    link.is_revoked = True
+    return link.to_api()
+
+
+# ======================================================================================== ban, unban
+def _restrictable(emu: TelegramEmulator, p: dict[str, Any]) -> tuple[Chat, Any]:
+    chat = chat_or_404(emu, p["chat_id"])
+    _admin_with(emu, chat, "can_restrict_members", "not enough rights to restrict/unrestrict chat member")
+    user = emu.world.users.get(p["user_id"])
+    if user is None:
+        raise bad_request("user not found")
+    if user is emu.world.bot:
+        raise bad_request("can't restrict self")
+    return chat, user
+
+
+@method("banChatMember")
+def ban_chat_member(emu: TelegramEmulator, p: dict[str, Any]) -> Any:
+    chat, user = _restrictable(emu, p)
+    member = chat.member(user.id)
+    if member is not None and member.status == "creator":
+        raise bad_request("can't remove chat owner")
+    if member is not None and member.status == "administrator":
+        raise bad_request("user is an administrator of the chat")
+    until = p.get("until_date", 0) if chat.type != "group" else 0
+    now = emu.world.now()
+    if until and not 30 <= until - now <= 366 * 86400:
+        until = 0  # "considered to be banned forever"
+    was_present = member is not None and member.is_present
+    if member is not None and member.status == "kicked":
+        member.until_date = until
+        return True
+    emu.set_member(chat, user, "kicked", by=emu.world.bot, notify=emu.bot_gets_chat_member(chat))
+    chat.members[user.id].until_date = until
+    if was_present and chat.is_group:
+        emu.world.add_message(chat, emu.world.bot, service={"left_chat_member": user.to_api()})
+    return True
+
+
+@method("unbanChatMember")
+def unban_chat_member(emu: TelegramEmulator, p: dict[str, Any]) -> Any:
+    chat = chat_or_404(emu, p["chat_id"])
+    if chat.type == "group":
+        raise bad_request("method is available for supergroup and channel chats only")
+    chat, user = _restrictable(emu, p)
+    member = chat.member(user.id)
+    if member is None or member.status == "left":
+        return True
+    if member.status == "kicked":
+        emu.set_member(chat, user, "left", by=emu.world.bot, notify=emu.bot_gets_chat_member(chat))
+        return True
+    if p.get("only_if_banned"):
+        return True
+    if member.status == "creator":
+        raise bad_request("can't remove chat owner")
+    if member.status == "administrator":
+        raise bad_request("user is an administrator of the chat")
+    was_present = member.is_present
+    emu.set_member(chat, user, "left", by=emu.world.bot, notify=emu.bot_gets_chat_member(chat))
+    if was_present:
+        emu.world.add_message(chat, emu.world.bot, service={"left_chat_member": user.to_api()})
     return True
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from .calls import CallRecord
 from .methods import scope_key
-from .state import CallbackQuery, Chat, Message, Topic, User, World
+from .state import CallbackQuery, Chat, InviteLink, Message, Topic, User, World
 from .updates import UpdateFeed
 
 ChatRef = Chat | User | int | str
@@ -85,6 +85,15 @@ class Reading:
 
     def topic(self, chat: ChatRef, name: str) -> Topic:
         return self.chat(chat).topic_by_name(name)
+
+    def invite_links(self, chat: ChatRef) -> list[InviteLink]:
+        """The chat's additional invite links (createChatInviteLink), oldest first."""
+        return list(self.chat(chat).invite_links.values())
+
+    def member_status(self, chat: ChatRef, user: User | int) -> str:
+        """The user's status in the chat as getChatMember would say it ("left" when never there)."""
+        member = self.chat(chat).member(user.id if isinstance(user, User) else user)
+        return member.status if member else "left"
 
     def chat_actions(self, chat: ChatRef) -> list[tuple[str, int | None]]:
         """sendChatAction calls for the chat: (action, thread id)."""

@@ -172,6 +172,36 @@ class Topic:
         return data
 
 
+@dataclass(eq=False)
+class InviteLink:
+    """An additional invite link of a chat (createChatInviteLink): who made it, its limits, who joined by it."""
+
+    invite_link: str
+    creator: User
+    name: str | None = None
+    expire_date: int | None = None
+    member_limit: int | None = None
+    creates_join_request: bool = False
+    is_revoked: bool = False
+    joined: list[int] = field(default_factory=list)  # users who joined by it, in order
+
+    def to_api(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "invite_link": self.invite_link,
+            "creator": self.creator.to_api(),
+            "creates_join_request": self.creates_join_request,
+            "is_primary": False,
+            "is_revoked": self.is_revoked,
+        }
+        if self.name:
+            data["name"] = self.name
+        if self.expire_date is not None:
+            data["expire_date"] = self.expire_date
+        if self.member_limit is not None:
+            data["member_limit"] = self.member_limit
+        return data
+
+
 @dataclass(frozen=True)
 class Button:
     """One inline keyboard button as a test wants to see it."""
@@ -299,6 +329,7 @@ class Chat:
     messages: dict[int, Message] = field(default_factory=dict)
     deleted_messages: dict[int, Message] = field(default_factory=dict)
     topics: dict[int, Topic] = field(default_factory=dict)
+    invite_links: dict[str, InviteLink] = field(default_factory=dict)  # additional links, by URL
     pinned: list[int] = field(default_factory=list)  # pinned message ids, most recent last
     actions: list[tuple[str, int | None]] = field(default_factory=list)  # sendChatAction log
     next_message_id: int = 1
