@@ -39,7 +39,7 @@ class Cards(Context):
         if inc.outcome:
             reason = f": {escape(row.outcome_reason)}" if row.outcome_reason else ""
             status = texts.outcome_title(inc.outcome) + reason
-        deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in inc.timers]
+        deadlines = [texts.deadline_line(t, profile, inc.track, now, countdown=False) for t in inc.timers]
         return texts.lines(
             f"<b>№{inc.id} · {escape(source.title)}</b>" + (_(" ❗ общественно значимое") if row.significant else ""),
             _("Выявлено: {when}").format(when=texts.when(row.detected_at, profile, now)),

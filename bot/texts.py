@@ -72,9 +72,19 @@ def through(until: datetime, profile: Profile) -> str:
     return _("по {day}").format(day=format_date(last, "d MMM", locale=current()))
 
 
-def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime) -> str:
+def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime, countdown: bool = True) -> str:
+    """«• title — до 13:00, осталось 2 ч (п. 6.2)». Without the countdown (the card: it would go stale between
+    edits) only what cannot: the deadline, and «просрочено» once it has passed (the card is redrawn then)."""
     spec = profile.timer(timer.timer_id, track)
-    state = _("⏸ приостановлен") if timer.paused_at is not None else left_or_late(timer.due_at, now)
+    if timer.paused_at is not None:
+        state: str | None = _("⏸ приостановлен")
+    elif countdown:
+        state = left_or_late(timer.due_at, now)
+    else:
+        state = _("⚠️ просрочено") if timer.due_at < now else None
+    if state is None:
+        return _("• {title} — до {due} ({clause})").format(
+            title=escape(spec.title), due=when(timer.due_at, profile, now), clause=escape(spec.clause))
     return _("• {title} — до {due}, {state} ({clause})").format(
         title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause))
 
