@@ -310,14 +310,14 @@ class Steps(Context):
                     _("🧩 Часть ответа от {who} ({department}):").format(
                         who=escape(part_by), department=escape(await self._department_name(dep))),
                     texts.quote(comment, 3000) if comment else None,
-                    _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None),
-                    now, accept if accept["inline_keyboard"] else None)
+                    _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None,
+                    *deadlines), now, accept if accept["inline_keyboard"] else None)
             case AcceptPart(dep):
                 lead = await self._mentions_heads(inc.lead, row.chat_id)
                 await self.say(conn, row, texts.lines(
                     _("✅ Часть отдела «{department}» принята и передана ответственному исполнителю.").format(
                         department=escape(await self._department_name(dep))),
-                    _("Ответственный: {who}").format(who=lead) if lead else None), now)
+                    _("Ответственный: {who}").format(who=lead) if lead else None, *deadlines), now)
             case Approve() if inc.state is State.APPROVED:
                 final = row.final_text or (row.draft or {}).get("text", "")
                 await self.say(conn, row, texts.lines(
@@ -330,7 +330,7 @@ class Steps(Context):
             case Approve():
                 step = profile.approval[inc.step]
                 await self.say(conn, row, texts.lines(
-                    _("✅ Этап согласован. Дальше: {step}.").format(step=escape(step.title)),
+                    _("✅ Этап согласован. Дальше: {step}.").format(step=escape(step.title)), *deadlines,
                     await self._reviewers(profile, inc, row.chat_id)), now, self.keyboard(row, Place.REVIEW, now))
             case RequestRework():
                 heads = await self._answerers(profile, inc, row.chat_id)
@@ -358,7 +358,7 @@ class Steps(Context):
             case ReturnNotCompetent():
                 await self.say(conn, row, texts.lines(
                     _("🚫 {who}: не наша компетенция.").format(who=who), texts.quote(comment, 1000),
-                    await self._route_request(profile, row, now)), now, await self._route_keyboard(row))
+                    await self._route_request(profile, row, now), *deadlines), now, await self._route_keyboard(row))
             case Route():
                 await self.say(conn, row, texts.lines(
                     _("📨 Направлено: {departments}").format(departments=escape(", ".join(
