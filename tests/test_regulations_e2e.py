@@ -1,0 +1,332 @@
+"""Every regulation end to end in Telegram: the real bot against the strict Bot API emulator, one organisation
+per profile (tests/data/org-*.toml), each path the regulation describes taken from intake to closed, with
+the deadline and the clause the bot prints at each step.
+
+The people are the scenario's: ``coordinator`` (100001), ``substitute`` (100002), ``controller`` (100003),
+``zhkh`` (200001) and ``roads`` (200002) heads; each org file gives them the profile's roles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.emulator import CallbackQuery, Message, Topic, User
+from tests.scenario import Scenario
+
+DATA = Path(__file__).parent / "data"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def local(zone: str, text: str) -> datetime:
+    """'2026-11-23 10:00' in the profile's zone, as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+async def bind(s: Scenario, profile: str) -> None:
+    s.tg.send_text(s.coordinator, f"/bind {profile}", chat=s.group)
+    await s.settle()
+    assert "подключена" in s.tg.last_bot_message(s.group).content
+
+
+async def panel_for(s: Scenario, user: User, text: str) -> Message:
+    """A person who takes messages in sends a post to the bot; the intake panel it answers with."""
+    s.tg.send_text(user, text)
+    await s.settle()
+    panel = s.tg.last_bot_message(user)
+    assert panel is not None and "Новое сообщение" in panel.content, panel
+    return panel
+
+
+async def press(s: Scenario, user: User, message: Message, button: str) -> CallbackQuery:
+    """Press a button of the message as it is now; the bot's answer to the press."""
+    qid = s.tg.press_button(user, s.tg.message(message.chat.id, message.message_id), button)
+    await s.settle()
+    answer = s.tg.callback_answer(qid)
+    assert answer.answered, button
+    return answer
+
+
+async def refused(s: Scenario, user: User, message: Message, button: str, why: str = "") -> None:
+    """The press is refused with an alert (containing ``why``) and changes nothing in the thread."""
+    before = bot_count(s)
+    answer = await press(s, user, message, button)
+    assert answer.show_alert, (button, answer.text)
+    assert why in (answer.text or ""), (button, answer.text)
+    assert bot_count(s) == before, button
+
+
+async def send_panel(s: Scenario, user: User, panel: Message, departments: list[str]) -> Topic:
+    for dep in departments:
+        await press(s, user, panel, dep)
+    answer = await press(s, user, panel, "📨 Отправить в группу")
+    assert answer.text == "Отправлено", answer.text
+    return s.tg.topics(s.group)[-1]
+
+
+async def say(s: Scenario, user: User, topic: Topic, text: str) -> Message:
+    sent = s.tg.send_text(user, text, chat=s.group, thread=topic.thread_id)
+    await s.settle()
+    return sent
+
+
+async def step(s: Scenario, user: User, message: Message, button: str, words: str, topic: Topic,
+               prompt: str = "") -> Message:
+    """A step that asks for words: press, see the question in the thread, write; the bot's announcement."""
+    answer = await press(s, user, message, button)
+    assert answer.text == "Жду ответа в теме", (button, answer.text)
+    if prompt:
+        assert prompt in last(s, topic).content, last(s, topic).content
+    await say(s, user, topic, words)
+    return last(s, topic)
+
+
+def card_of(s: Scenario, topic: Topic) -> Message:
+    return s.tg.messages(s.group, topic.thread_id, from_bot=True)[0]
+
+
+def last(s: Scenario, topic: Topic) -> Message:
+    found = s.tg.last_bot_message(s.group, topic.thread_id)
+    assert found is not None
+    return found
+
+
+def last_with(s: Scenario, topic: Topic, button: str) -> Message:
+    """The latest bot message in the thread that carries this button."""
+    return next(m for m in reversed(s.tg.messages(s.group, topic.thread_id, from_bot=True))
+                if button in m.button_texts)
+
+
+def bot_count(s: Scenario) -> int:
+    return sum(len(s.tg.messages(c, from_bot=True)) for c in (s.group, *s.people.values()))
+
+
+def private(s: Scenario, user: User) -> list[str]:
+    return [m.content for m in s.tg.messages(user, from_bot=True)]
+
+
+def db_incident(s: Scenario, incident_id: int) -> dict[str, Any]:
+    with contextlib.closing(sqlite3.connect(s.settings.database_path)) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+    assert row is not None
+    found = dict(row)
+    for key in ("departments", "parts_done", "draft"):
+        if found.get(key) is not None:
+            found[key] = json.loads(found[key])
+    return found
+
+
+def running(s: Scenario, incident_id: int) -> dict[str, str]:
+    """Running timers of an incident: timer id (with ``@department`` for a co-executor's) -> due, UTC."""
+    with contextlib.closing(sqlite3.connect(s.settings.database_path)) as conn:
+        rows = conn.execute("SELECT timer_id, department_id, due_at FROM timers WHERE incident_id = ? "
+                            "AND stopped_at IS NULL ORDER BY id", (incident_id,)).fetchall()
+    return {t + (f"@{d}" if d else ""): due for t, d, due in rows}
+
+
+def dump(s: Scenario, topic: Topic) -> str:  # for a failing assertion's message
+    return "\n---\n".join(f"{m.content}\n{m.button_texts}" for m in s.tg.messages(s.group, topic.thread_id))
+
+
+def advance(s: Scenario, **delta: float) -> None:
+    s.clock.advance(timedelta(**delta))
+
+
+# --- Yelets ---------------------------------------------------------------------------------------------
+
+MSK = "Europe/Moscow"
+YELETS_ZHKH, YELETS_ROADS = "Управление ЖКХ", "Управление дорожного хозяйства"
+
+
+YELETS_CHECKLIST = ("Есть приветствие автора сообщения", "Нет грамматических ошибок",
+                    "Даны ответы на все вопросы сообщения")
+
+
+def yelets(tmp_path: Path, at: str = "2026-11-23 10:00") -> Any:
+    return Scenario.start(tmp_path, org_file=DATA / "org-yelets.toml", start=local(MSK, at))
+
+
+async def test_yelets_intake_panel_shows_the_p5_routing_deadline(tmp_path):
+    """The intake deadline is the profile's routing timer (п. 5: 1 working hour), not п. 3's 8 hours that also
+    start at detection."""
+    async with yelets(tmp_path) as s:
+        await bind(s, "yelets")
+        panel = await panel_for(s, s.coordinator, "Яма во дворе дома 5 https://vk.com/wall-1_1")
+        assert "Порядок: Сообщения из «Системы Инцидент» (п. 2, 3)" in panel.content
+        assert "Выявлено: 10:00 (время получения) — направить до 11:00 (п. 5)" in panel.content
+        assert "(п. 3)" not in panel.content and "24 нояб." not in panel.content
+        await press(s, s.coordinator, panel, "✖️ Отмена")
+
+        # a post published at 12:40, forwarded at 12:50: 20 working minutes before lunch, 40 after it
+        s.clock.set(local(MSK, "2026-11-23 12:50"))
+        channel = s.tg.create_channel("Елец онлайн", username="elets_online")
+        post = s.tg.post_to_channel(channel, "Не горят фонари на ул. Мира")
+        s.tg.send_forwarded(s.coordinator, channel, text=post.text, date=int(local(MSK, "2026-11-23 12:40").timestamp()),
+                            origin_message_id=post.message_id)
+        await s.settle()
+        panel = s.tg.last_bot_message(s.coordinator)
+        assert "Выявлено: 12:40 (время публикации)" in panel.content and "направить" not in panel.content
+        await press(s, s.coordinator, panel, "Мессенджеры")  # the source, hence the track and its timers
+        panel = s.tg.message(s.coordinator, panel.message_id)
+        assert "Выявлено: 12:40 (время публикации) — направить до 14:40 (п. 5)" in panel.content, panel.content
+        s.tg.assert_no_violations()
+
+
+async def test_yelets_clarification_checklist_rework_intermediate_and_final_answer(tmp_path):
+    async with yelets(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "yelets")
+        panel = await panel_for(s, s.coordinator, "Яма во дворе дома 5 https://vk.com/wall-1_1")
+        topic = await send_panel(s, s.coordinator, panel, [YELETS_ZHKH])
+        card = card_of(s, topic)
+        assert "Разместить ответ или запрос автору — до 24 нояб. 10:00, осталось 1 дн (п. 3)" in card.content
+        assert "Подготовить проект ответа — до 17:00, осталось 7 ч (п. 6)" in card.content
+        # п. 4 is Yelets' only outcome without an answer, under its own words; nothing else is offered
+        assert card.button_texts == ["🚫 Не наша компетенция", "❓ Вопрос автору", "↪️ Перенаправить (п. 4)"]
+
+        # п. 3, 5: a question to the author stops the clocks
+        await refused(s, s.zhkh, card, "❓ Вопрос автору", "Это может сделать только отдел по обращениям граждан")
+        note = await step(s, s.coordinator, card, "❓ Вопрос автору", "Уточните, пожалуйста, номер дома.", topic,
+                          prompt="напишите в эту тему вопрос, размещённый для автора")
+        assert "❓ Автору задан вопрос (Иванова Анна Сергеевна):" in note.content
+        assert "Уточните, пожалуйста, номер дома." in note.content
+        assert "Сроки приостановлены до ответа автора." in note.content
+        card = card_of(s, topic)
+        assert "Статус: запрошено уточнение у автора" in card.content
+        assert "Разместить ответ или запрос автору — до 24 нояб. 10:00, ⏸ приостановлен (п. 3)" in card.content
+        assert "Подготовить проект ответа — до 17:00, ⏸ приостановлен (п. 6)" in card.content
+        assert card.button_texts == ["💬 Автор ответил", "🔇 Автор не ответил", "↪️ Перенаправить (п. 4)"]
+        before = bot_count(s)
+        await say(s, s.zhkh, topic, "Ждём ответа автора.")  # no draft while the author is asked
+        assert bot_count(s) == before and db_incident(s, 1)["state"] == "clarification"
+
+        advance(s, hours=2)  # 12:00: the author answers; the clocks go on from what was left
+        note = await step(s, s.coordinator, card, "💬 Автор ответил", "Дом 5 по ул. Мира.", topic,
+                          prompt="пришлите в эту тему ответ автора")
+        assert "💬 Автор ответил:" in note.content and "Дом 5 по ул. Мира." in note.content
+        assert "Сроки продолжаются." in note.content
+        assert "Разместить ответ или запрос автору — до 24 нояб. 12:00" in note.content and "(п. 3)" in note.content
+        assert "Подготовить проект ответа — до 24 нояб. 10:00" in note.content and "(п. 6)" in note.content
+        assert db_incident(s, 1)["state"] == "assigned"
+
+        # п. 7: the draft is checked on three points, ticked on the review message
+        await say(s, s.zhkh, topic, "Яму заделаем завтра.")
+        review = last(s, topic)
+        assert "📝 Ответ от Петров Пётр Петрович на проверке:" in review.content
+        assert "Проверить и разместить ответ — до 12:30, осталось 30 мин (п. 7)" in review.content
+        assert review.button_texts == [*(f"☐ {item}" for item in YELETS_CHECKLIST),
+                                       "✅ Согласовать", "↩️ На доработку", "✏️ Исправить", "🗑 Отозвать"]
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        assert answer.show_alert and answer.text == "Отметьте пункты проверки: " + "; ".join(YELETS_CHECKLIST)
+        await refused(s, s.zhkh, review, f"☐ {YELETS_CHECKLIST[0]}", "Это решение принимает отдел по обращениям")
+        answer = await press(s, s.coordinator, review, f"☐ {YELETS_CHECKLIST[0]}")
+        assert answer.text == f"☑ {YELETS_CHECKLIST[0]}"
+        review = tg.message(s.group, review.message_id)
+        assert review.button_texts[:3] == [f"☑ {YELETS_CHECKLIST[0]}", f"☐ {YELETS_CHECKLIST[1]}",
+                                           f"☐ {YELETS_CHECKLIST[2]}"]
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        assert answer.show_alert and answer.text == "Отметьте пункты проверки: " + "; ".join(YELETS_CHECKLIST[1:])
+        assert db_incident(s, 1)["state"] == "review"
+        await press(s, s.coordinator, review, f"☑ {YELETS_CHECKLIST[0]}")  # unticked again
+        assert tg.message(s.group, review.message_id).button_texts[0] == f"☐ {YELETS_CHECKLIST[0]}"
+
+        # п. 8: back for rework, 30 working minutes
+        note = await step(s, s.coordinator, review, "↩️ На доработку", "Нет приветствия и срока.", topic,
+                          prompt="напишите в эту тему, что доработать")
+        assert "Петров Пётр Петрович, ответ возвращён на доработку:" in note.content
+        assert "Доработать проект ответа — до 12:30, осталось 30 мин (п. 8)" in note.content
+        advance(s, minutes=10)
+        await say(s, s.zhkh, topic, "Здравствуйте! Яму во дворе дома 5 заделаем 24 ноября.")
+        review = last(s, topic)
+        assert "Проверить и разместить ответ — до 12:40, осталось 30 мин (п. 7)" in review.content
+        assert review.button_texts[:3] == [f"☐ {item}" for item in YELETS_CHECKLIST]  # a new draft: ticks afresh
+        for item in YELETS_CHECKLIST:
+            await press(s, s.coordinator, review, f"☐ {item}")
+        assert tg.message(s.group, review.message_id).button_texts[:3] == [f"☑ {i}" for i in YELETS_CHECKLIST]
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        assert answer.text == "Готово", answer.text
+        assert "✅ Согласовано. Текст для размещения — ниже, отдельным сообщением." in tg.messages(
+            s.group, topic.thread_id, from_bot=True)[-2].content
+        to_post = last(s, topic)
+        assert to_post.content == "Здравствуйте! Яму во дворе дома 5 заделаем 24 ноября."
+        assert to_post.button_texts == ["📤 Опубликовано", "⏳ Промежуточный"]
+
+        # п. 9: an intermediate answer; the final draft is due in 7 working days
+        await refused(s, s.zhkh, to_post, "⏳ Промежуточный", "Это может сделать только")
+        answer = await press(s, s.coordinator, to_post, "⏳ Промежуточный")
+        note = last(s, topic)
+        assert "⏳ Промежуточный ответ размещён." in note.content
+        assert ("Направить окончательный проект ответа после промежуточного — до 2 дек. 18:00" in note.content
+                and "(п. 9)" in note.content), note.content
+        assert list(running(s, 1)) == ["final_draft"]
+        card = card_of(s, topic)
+        assert "Статус: дан промежуточный ответ" in card.content
+
+        s.clock.set(local(MSK, "2026-11-24 15:00"))
+        await say(s, s.zhkh, topic, "Здравствуйте! Яма заделана 24 ноября.")
+        review = last(s, topic)
+        assert "Проверить и разместить ответ — до 15:30, осталось 30 мин (п. 7)" in review.content
+        for item in YELETS_CHECKLIST:
+            await press(s, s.coordinator, review, f"☐ {item}")
+        await press(s, s.coordinator, review, "✅ Согласовать")
+        to_post = last(s, topic)
+        assert to_post.content == "Здравствуйте! Яма заделана 24 ноября."
+        await press(s, s.coordinator, to_post, "📤 Опубликовано")
+        await say(s, s.coordinator, topic, "https://vk.com/wall-1_1?reply=9")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        assert tg.topics(s.group)[0].closed
+        inc = db_incident(s, 1)
+        assert (inc["state"], inc["outcome"], inc["published_link"]) == (
+            "closed", "published", "https://vk.com/wall-1_1?reply=9")
+        assert "Статус: ответ опубликован" in card_of(s, topic).content
+        with contextlib.closing(sqlite3.connect(s.settings.database_path)) as conn:  # the ticks are history
+            ticks = [e for (e,) in conn.execute("SELECT event FROM incident_events WHERE incident_id = 1 "
+                                                "AND event LIKE '%checked:%' ORDER BY id")]
+        assert ticks == ["checked:check:0", "unchecked:check:0",
+                         *["checked:check:0", "checked:check:1", "checked:check:2"] * 2]
+        tg.assert_no_violations()
+
+
+async def test_yelets_unanswered_question_return_and_redirect_not_competent(tmp_path):
+    async with yelets(tmp_path) as s:
+        await bind(s, "yelets")
+        panel = await panel_for(s, s.coordinator, "Почему не убирают снег у ТЦ? https://vk.com/wall-1_2")
+        topic = await send_panel(s, s.coordinator, panel, [YELETS_ROADS])
+        await step(s, s.coordinator, card_of(s, topic), "❓ Вопрос автору", "Уточните адрес ТЦ.", topic)
+        advance(s, hours=1)  # 11:00: no answer from the author; the clocks go on all the same
+        answer = await press(s, s.coordinator, card_of(s, topic), "🔇 Автор не ответил")
+        assert answer.text == "Готово"
+        note = last(s, topic)
+        assert "🔇 Автор не ответил. Сроки продолжаются." in note.content
+        assert "Разместить ответ или запрос автору — до 24 нояб. 11:00" in note.content
+        assert "Подготовить проект ответа — до 18:00, осталось 7 ч (п. 6)" in note.content
+
+        # the unit returns it (not its competence): routed again within 1 working hour of the return (п. 5)
+        note = await step(s, s.roads, card_of(s, topic), "🚫 Не наша компетенция",
+                          "Уборка у ТЦ — обязанность собственника, не администрации.", topic,
+                          prompt="почему вопрос не вашей компетенции")
+        assert "Сидоров Сергей Иванович: не наша компетенция." in note.content
+        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «Направить»." in note.content
+        assert "Направить сообщение исполнителю — до 12:00, осталось 1 ч (п. 5)" in note.content, note.content
+        card = card_of(s, topic)
+        assert "Статус: ожидает направления" in card.content
+        assert "Направить сообщение исполнителю — до 12:00, осталось 1 ч (п. 5)" in card.content
+
+        # п. 4: redirected elsewhere with the reasons, under the profile's own button and question
+        note = await step(s, s.coordinator, card, "↪️ Перенаправить (п. 4)",
+                          "Перенаправлено собственнику ТЦ: уборка прилегающей территории.", topic,
+                          prompt="куда перенаправлено сообщение и по каким причинам (п. 4)")
+        assert note.content == ("⛔ Закрыт: не относится к компетенции администрации. Причина: Перенаправлено "
+                                "собственнику ТЦ: уборка прилегающей территории.")
+        card = card_of(s, topic)
+        assert "Статус: не относится к компетенции администрации" in card.content and card.buttons == []
+        assert s.tg.topics(s.group)[0].closed and running(s, 1) == {}
+        s.tg.assert_no_violations()
