@@ -82,7 +82,7 @@ class Steps(Context):
                          "name": msg.user_name, "media": msg.has_media}
                 await self._run(row, profile, command, actor, now, draft=draft)
             else:
-                await self._run(row, profile, command, actor, now, part_by=msg.user_name, comment=msg.text)
+                await self._run(row, profile, command, actor, now, comment=msg.text)
             return
 
     async def _incident_of(self, msg: IncomingMessage) -> int | None:
@@ -255,7 +255,7 @@ class Steps(Context):
     # --- running a command and announcing it -------------------------------------------------
 
     async def _run(self, row: store.IncidentRow, profile: Profile, command: Command, actor: Actor, now: datetime,
-                   *, draft: dict[str, Any] | None = None, comment: str = "", part_by: str = "",
+                   *, draft: dict[str, Any] | None = None, comment: str = "",
                    clear_awaited: tuple[int, int] | None = None) -> str | None:
         async with self.db.transaction() as conn:
             if clear_awaited:
@@ -283,13 +283,12 @@ class Steps(Context):
             fresh = await store.load(conn, row.incident.id)
             assert fresh is not None
             with use(self.language):  # told in the group; a refusal above is the presser's
-                await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
+                await self._announce(conn, fresh, profile, command, decision, actor, now, comment)
             await self.refresh_card(conn, row.incident.id, now)
         return None
 
     async def _announce(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
-                        command: Command, decision: Decision, actor: Actor, now: datetime, comment: str,
-                        part_by: str) -> None:
+                        command: Command, decision: Decision, actor: Actor, now: datetime, comment: str) -> None:
         """What the group is told after a step: who did what, what is due next and from whom (mentioned, so
         their phones ring), with the buttons of the next step."""
         inc = row.incident
@@ -308,7 +307,7 @@ class Steps(Context):
                     profile, Offer(Step.ACCEPT_PART, dep), inc, now)) if accept["inline_keyboard"] else None
                 await self.say(conn, row, texts.lines(
                     _("🧩 Часть ответа от {who} ({department}):").format(
-                        who=escape(part_by), department=escape(await self._department_name(dep))),
+                        who=who, department=escape(await self._department_name(dep))),
                     texts.quote(comment, 3000) if comment else None,
                     _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None,
                     *deadlines), now, accept if accept["inline_keyboard"] else None)
