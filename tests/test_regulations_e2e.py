@@ -330,3 +330,161 @@ async def test_yelets_unanswered_question_return_and_redirect_not_competent(tmp_
         assert "Статус: не относится к компетенции администрации" in card.content and card.buttons == []
         assert s.tg.topics(s.group)[0].closed and running(s, 1) == {}
         s.tg.assert_no_violations()
+
+
+# --- Stavropol ------------------------------------------------------------------------------------------
+
+STAV_ZHKH, STAV_ROADS = "Комитет городского хозяйства", "Комитет по транспорту и связи"
+
+
+def stavropol(tmp_path: Path, at: str = "2026-11-23 10:00") -> Any:
+    return Scenario.start(tmp_path, org_file=DATA / "org-stavropol.toml", start=local(MSK, at))
+
+
+async def approve_chain(s: Scenario, topic: Topic, review: Message, chain: list[tuple[User, str]]) -> Message:
+    """Each approver of the chain in turn on the latest review message; the last message after the final one.
+    ``chain``: (who approves, what the thread then says: the next step's title, or the final approval)."""
+    for user, then in chain:
+        answer = await press(s, user, review, "✅ Согласовать")
+        assert answer.text == "Готово", (answer.text, dump(s, topic))
+        review = last_with(s, topic, "✅ Согласовать") if "Этап согласован" in then else review
+        said = [m.content for m in s.tg.messages(s.group, topic.thread_id, from_bot=True)[-3:]]
+        assert any(then in t for t in said), (then, said)
+    return last(s, topic)
+
+
+async def test_stavropol_chain_of_three_parts_accepted_rework_intermediate_and_final(tmp_path):
+    async with stavropol(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "stavropol")
+        panel = await panel_for(s, s.coordinator, "Двор затопило, дорогу размыло https://vk.com/wall-1_15")
+        assert "Выявлено: 10:00 (время получения) — направить до 10:30 (подп. 2 п. 9)" in panel.content
+        topic = await send_panel(s, s.coordinator, panel, [STAV_ZHKH, STAV_ROADS])
+        card = card_of(s, topic)
+        assert f"★ {STAV_ZHKH} — Петров Пётр Петрович; {STAV_ROADS} — Сидоров Сергей Иванович" in card.content
+        for line in ("Подготовить, согласовать и разместить ответ — до 15:00, осталось 5 ч (п. 11)",
+                     "Направить проект ответа на согласование — до 12:30, осталось 2 ч 30 мин (п. 12)",
+                     "Информация соисполнителя для общего ответа — до 12:00, осталось 2 ч (абз. 2 п. 18)",
+                     "Вернуть сообщение не по компетенции с обоснованием — до 10:30, осталось 30 мин (п. 10)"):
+            assert line in card.content, (line, card.content)
+        assert card.button_texts == ["🚫 Не наша компетенция", "⛔ Не обрабатывать", "↪️ Не компетенция администрации"]
+
+        # абз. 2-3 п. 18: the co-executor's part; reception agrees it and passes it to the lead
+        advance(s, minutes=20)
+        await say(s, s.roads, topic, "Дорогу подсыплем щебнем до среды.")
+        part = last(s, topic)
+        assert f"🧩 Часть ответа от Сидоров Сергей Иванович ({STAV_ROADS}):" in part.content, part.content
+        assert "Принять и передать ответственному: Иванова Анна Сергеевна" in part.content
+        assert ("Согласовать информацию соисполнителя и передать основному исполнителю — до 10:50, осталось 30 мин "
+                "(абз. 3 п. 18)") in part.content
+        assert part.button_texts == ["✅ Принять часть"]
+        assert "part@2" not in running(s, 1) and "part_accept" in running(s, 1)
+        await refused(s, s.zhkh, part, "✅ Принять часть", "Это может сделать только отдел приема граждан")
+        answer = await press(s, s.coordinator, part, "✅ Принять часть")
+        assert answer.text == "Готово"
+        note = last(s, topic)
+        assert f"✅ Часть отдела «{STAV_ROADS}» принята и передана ответственному исполнителю." in note.content
+        assert "Ответственный: Петров Пётр Петрович" in note.content
+        assert "part_accept" not in running(s, 1)
+        await refused(s, s.coordinator, part, "✅ Принять часть", "Эта часть уже принята.")
+
+        # п. 12-16: the draft, the remarks window, rework, then МЦУ and ЦУР after reception
+        advance(s, minutes=10)  # 10:30
+        await say(s, s.zhkh, topic, "Воду откачали; дорогу подсыплют щебнем до среды.")
+        review = last(s, topic)
+        assert "Согласовать проект с МЦУ — до 11:00, осталось 30 мин (п. 13)" in review.content
+        assert "Вернуть проект с замечаниями на доработку — до 10:40, осталось 10 мин (п. 15)" in review.content
+        assert "Проверяет: Иванова Анна Сергеевна" in review.content
+        await refused(s, s.controller, review, "✅ Согласовать", "Это решение принимает отдел приема граждан")
+        advance(s, minutes=5)
+        note = await step(s, s.coordinator, review, "↩️ На доработку", "Укажите дату подсыпки.", topic)
+        assert "Устранить замечания и направить проект повторно — до 10:50, осталось 15 мин (п. 16)" in note.content
+        advance(s, minutes=10)  # 10:45
+        await say(s, s.zhkh, topic, "Воду откачали; дорогу подсыплют щебнем 25 ноября.")
+        review = last(s, topic)
+        assert "Согласовать проект с МЦУ — до 11:15, осталось 30 мин (п. 13)" in review.content
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        note = last(s, topic)
+        assert "✅ Этап согласован. Дальше: Согласование МЦУ." in note.content
+        assert "Проверяет: Кузьмин Олег Петрович" in note.content
+        await refused(s, s.coordinator, note, "✅ Согласовать", "Это решение принимает муниципальный центр управления")
+        await press(s, s.controller, note, "✅ Согласовать")
+        note = last(s, topic)
+        assert "✅ Этап согласован. Дальше: Согласование ЦУР («проектным офисом»)." in note.content
+        assert "Проверяет: Смирнов Дмитрий Олегович" in note.content
+        assert "agree" not in running(s, 1)  # п. 13 is met once МЦУ agreed
+        await press(s, s.substitute, note, "✅ Согласовать")
+        approved = tg.messages(s.group, topic.thread_id, from_bot=True)[-2]
+        assert "✅ Согласовано." in approved.content
+        assert "Разместить согласованный ответ — до 11:15, осталось 30 мин (п. 14)" in approved.content
+        assert "Разместит и отметит: Иванова Анна Сергеевна" in approved.content
+        to_post = last(s, topic)
+        assert to_post.button_texts == ["📤 Опубликовано", "⏳ Промежуточный"]
+
+        # п. 12, 17: an intermediate answer meets п. 11; the final draft within 3 working days
+        await press(s, s.coordinator, to_post, "⏳ Промежуточный")
+        note = last(s, topic)
+        assert ("Направить проект окончательного ответа после промежуточного — до 26 нояб. 18:00" in note.content
+                and "(п. 17)" in note.content), note.content
+        assert list(running(s, 1)) == ["final_draft"]
+
+        s.clock.set(local(MSK, "2026-11-25 11:00"))
+        await say(s, s.zhkh, topic, "Дорога подсыпана 25 ноября.")
+        review = last(s, topic)
+        assert "Согласовать проект с МЦУ — до 11:30, осталось 30 мин (п. 13)" in review.content
+        await approve_chain(s, topic, review, [(s.coordinator, "Дальше: Согласование МЦУ"),
+                                               (s.controller, "Дальше: Согласование ЦУР"),
+                                               (s.substitute, "✅ Согласовано.")])
+        # п. 14: no later than п. 11 — which the intermediate answer met: 30 minutes
+        assert "Разместить согласованный ответ — до 11:30, осталось 30 мин (п. 14)" in tg.messages(
+            s.group, topic.thread_id, from_bot=True)[-2].content
+        await press(s, s.coordinator, last(s, topic), "📤 Опубликовано")
+        await press(s, s.coordinator, last(s, topic), "Без ссылки")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        inc = db_incident(s, 1)
+        assert (inc["state"], inc["outcome"]) == ("closed", "published") and running(s, 1) == {}
+        tg.assert_no_violations()
+
+
+async def test_stavropol_repeat_return_not_competent_and_not_processed(tmp_path):
+    async with stavropol(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "stavropol")
+        first = await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "Не вывозят мусор на ул. Ленина https://vk.com/wall-1_40"), [STAV_ZHKH])
+
+        # п. 19: the same link again is proposed as a repeat, and the card says so
+        advance(s, minutes=30)
+        panel = await panel_for(s, s.coordinator, "Опять не вывезли мусор! https://vk.com/wall-1_40")
+        assert "🔁 Повтор инцидента №1 (п. 19)" in panel.content
+        assert "✅ 🔁 Повтор №1" in panel.button_texts
+        topic = await send_panel(s, s.coordinator, panel, [STAV_ZHKH])
+        assert topic.thread_id != first.thread_id
+        card = card_of(s, topic)
+        assert "🔁 Повторное сообщение: см. №1 (п. 19)" in card.content
+        assert "Повторное сообщение: учтите ответ на предыдущее и сообщите, что сделано." in card.content
+        assert db_incident(s, 2)["repeat_of"] == 1
+
+        # п. 10: returned with the reasons; routed again within 30 minutes of the return (подп. 2 п. 9)
+        advance(s, minutes=10)  # 10:40
+        note = await step(s, s.zhkh, card, "🚫 Не наша компетенция",
+                          "Вывоз мусора — региональный оператор, не администрация.", topic)
+        assert "Направить сообщение в орган администрации — до 11:10, осталось 30 мин (подп. 2 п. 9)" in note.content
+        note = await step(s, s.coordinator, card_of(s, topic), "↪️ Не компетенция администрации",
+                          "Направлено региональному оператору.", topic,
+                          prompt="куда перенаправлено сообщение и почему")
+        assert note.content == ("⛔ Закрыт: не относится к компетенции администрации. "
+                                "Причина: Направлено региональному оператору.")
+        assert (db_incident(s, 2)["outcome"], running(s, 2)) == ("not_competent", {})
+
+        # п. 22: not processed
+        panel = await panel_for(s, s.coordinator, "Оскорбления в адрес сотрудников https://ok.ru/group/1/topic/5")
+        assert "🔁" not in panel.content
+        topic = await send_panel(s, s.coordinator, panel, [STAV_ROADS])
+        await refused(s, s.roads, card_of(s, topic), "⛔ Не обрабатывать", "Это может сделать только")
+        note = await step(s, s.coordinator, card_of(s, topic), "⛔ Не обрабатывать", "Нецензурная брань.", topic,
+                          prompt="почему сообщение не обрабатывается")
+        assert note.content == "⛔ Закрыт: не подлежит обработке. Причина: Нецензурная брань."
+        assert "Статус: не подлежит обработке: Нецензурная брань." in card_of(s, topic).content
+        assert db_incident(s, 3)["outcome"] == "not_processed"
+        tg.assert_no_violations()
