@@ -366,13 +366,15 @@ class Steps(Context):
             case RequestClarification():
                 await self.say(conn, row, texts.lines(
                     _("❓ Автору задан вопрос ({who}):").format(who=who), texts.quote(comment, 1000),
-                    _("Сроки приостановлены до ответа автора.")), now)
+                    _("Сроки приостановлены до ответа автора.") if decision.paused else None), now)
             case ClarificationReceived(answered=True):
                 await self.say(conn, row, texts.lines(
-                    _("💬 Автор ответил:"), texts.quote(comment, 3000), _("Сроки продолжаются."), *deadlines), now)
+                    _("💬 Автор ответил:"), texts.quote(comment, 3000), _("Сроки продолжаются.") if deadlines else None,
+                    *deadlines), now)
             case ClarificationReceived():
                 await self.say(conn, row, texts.lines(
-                    _("🔇 Автор не ответил. Сроки продолжаются."), *deadlines), now)
+                    _("🔇 Автор не ответил. Сроки продолжаются.") if deadlines else _("🔇 Автор не ответил"),
+                    *deadlines), now)
             case NeedExplanation():
                 await self.say(conn, row, texts.lines(
                     _("💬 Нужно разъяснение вместо ответа ({who}).").format(who=who), *deadlines), now)
