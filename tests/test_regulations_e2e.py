@@ -488,3 +488,190 @@ async def test_stavropol_repeat_return_not_competent_and_not_processed(tmp_path)
         assert "Статус: не подлежит обработке: Нецензурная брань." in card_of(s, topic).content
         assert db_incident(s, 3)["outcome"] == "not_processed"
         tg.assert_no_violations()
+
+
+# --- Pervomaysky district ----------------------------------------------------------------------------------
+
+BARNAUL = "Asia/Barnaul"
+PERV_ZHKH, PERV_ROADS = "Комитет по ЖКХ", "Отдел по транспорту и дорогам"
+CURATOR = "куратор — уполномоченное должностное лицо управления печати и массовых коммуникаций Алтайского края"
+
+
+def pervomaysky(tmp_path: Path, at: str = "2026-11-23 10:00") -> Any:
+    """The curator is ``coordinator``, the technical executor ``substitute``, the responsible executor
+    ``controller``."""
+    return Scenario.start(tmp_path, org_file=DATA / "org-pervomaysky.toml", start=local(BARNAUL, at))
+
+
+async def test_pervomaysky_technical_executor_intake_curator_routes_joint_answer_and_final(tmp_path):
+    async with pervomaysky(tmp_path) as s:
+        tg = s.tg
+        tech, curator, responsible = s.substitute, s.coordinator, s.controller
+        await bind(s, "pervomaysky")
+
+        # п. 7, 9: the technical executor takes the message in; the curator picks the bodies in the thread
+        panel = await panel_for(s, tech, "Дорогу размыло, во дворе вода https://vk.com/wall-1_50")
+        assert "Выявлено: 10:00 (время получения) — направить до 10:30 (п. 9)" in panel.content
+        assert f"Отделы выберет: {CURATOR}." in panel.content
+        assert PERV_ZHKH not in panel.button_texts  # he does not pick them
+        topic = await send_panel(s, tech, panel, [])
+        card = card_of(s, topic)
+        assert "Статус: ожидает направления" in card.content
+        assert "Направить сообщение в администрацию — до 10:30, осталось 30 мин (п. 9)" in card.content
+        assert "Подготовить и разместить ответ — до 24 нояб. 11:00, осталось 1 дн 1 ч (п. 11)" in card.content
+        picker = last_with(s, topic, "📨 Направить")
+        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «Направить»." in picker.content
+        assert picker.button_texts == [PERV_ZHKH, PERV_ROADS, "📨 Направить"]
+        await refused(s, tech, picker, PERV_ZHKH, "Это может сделать только куратор")
+        advance(s, minutes=10)
+        await press(s, curator, picker, PERV_ZHKH)
+        await press(s, curator, picker, PERV_ROADS)
+        assert tg.message(s.group, picker.message_id).button_texts[:2] == [f"★ {PERV_ZHKH}", f"✅ {PERV_ROADS}"]
+        answer = await press(s, curator, picker, "📨 Направить")
+        assert answer.text == "Направлено"
+        note = last(s, topic)
+        assert f"📨 Направлено: {PERV_ZHKH}, {PERV_ROADS}" in note.content
+        # the joint answer is the responsible executor's: he is asked first, then every body's head
+        assert "Фёдоров Игорь Павлович, Петров Пётр Петрович, Сидоров Сергей Иванович" in note.content
+        assert "Направить согласованный проект куратору — до 24 нояб. 07:00" in note.content  # 11:00 − 4 h (п. 12)
+        assert "Информация исполнителя для общего ответа — до 12:10, осталось 2 ч (п. 17)" in note.content
+        assert "Вернуть куратору сообщение не по компетенции — до 10:40, осталось 30 мин (п. 10)" in note.content
+        assert "route" not in running(s, 1)
+
+        # п. 17: each body sends its part — the lead's too; the responsible executor writes the joint answer
+        await say(s, s.zhkh, topic, "Воду откачаем сегодня.")
+        assert f"🧩 Часть ответа от Петров Пётр Петрович ({PERV_ZHKH}):" in last(s, topic).content
+        await say(s, s.roads, topic, "Дорогу отсыплем 25 ноября.")
+        assert f"🧩 Часть ответа от Сидоров Сергей Иванович ({PERV_ROADS}):" in last(s, topic).content
+        assert last(s, topic).buttons == []  # п. 17 has no acceptance of parts
+        assert db_incident(s, 1)["state"] == "assigned"
+        advance(s, minutes=50)  # 11:00
+        await say(s, responsible, topic, "Воду откачали, дорогу отсыплют 25 ноября.")
+        review = last(s, topic)
+        assert "📝 Ответ от Фёдоров Игорь Павлович на проверке:" in review.content
+        assert "Проверяет: Фёдоров Игорь Павлович" in review.content
+        await refused(s, curator, review, "✅ Согласовать", "Это решение принимает заместитель главы района")
+        await press(s, responsible, review, "✅ Согласовать")
+        note = last(s, topic)
+        assert "✅ Этап согласован. Дальше: Согласование куратором." in note.content
+        assert "Согласовать проект или вернуть на доработку — до 11:30, осталось 30 мин (п. 13)" in note.content
+        assert "to_curator" not in running(s, 1)  # п. 12 is met: the draft went to the curator
+
+        # п. 14: back for rework, 1 hour; the responsible executor sends it again
+        note = await step(s, curator, note, "↩️ На доработку", "Укажите, кто отсыплет дорогу.", topic)
+        assert "ответ возвращён на доработку" in note.content and "Фёдоров Игорь Павлович" in note.content
+        assert "Доработать проект и направить куратору повторно — до 12:00, осталось 1 ч (п. 14)" in note.content
+        advance(s, minutes=20)  # 11:20
+        await say(s, responsible, topic, "Воду откачали; дорогу отсыплет подрядчик 25 ноября.")
+        review = last(s, topic)
+        await press(s, responsible, review, "✅ Согласовать")
+        assert "rework" not in running(s, 1)
+        assert "Согласовать проект или вернуть на доработку — до 11:50, осталось 30 мин (п. 13)" in last(
+            s, topic).content
+        await press(s, curator, last(s, topic), "✅ Согласовать")
+        approved = tg.messages(s.group, topic.thread_id, from_bot=True)[-2]
+        assert "Разместить согласованный ответ — до 11:50, осталось 30 мин (п. 15)" in approved.content
+        assert "Разместит и отметит: Смирнов Дмитрий Олегович" in approved.content
+        to_post = last(s, topic)
+        await refused(s, curator, to_post, "⏳ Промежуточный", "Это может сделать только")
+
+        # п. 12, 16: the technical executor publishes an intermediate answer; the final is due in 7 working days
+        await press(s, tech, to_post, "⏳ Промежуточный")
+        note = last(s, topic)
+        assert "⏳ Промежуточный ответ размещён." in note.content
+        assert ("Направить окончательный проект ответа после промежуточного — до 2 дек. 18:00" in note.content
+                and "(п. 16)" in note.content), note.content
+        s.clock.set(local(BARNAUL, "2026-11-25 15:00"))
+        await say(s, responsible, topic, "Дорога отсыпана 25 ноября.")
+        review = last(s, topic)
+        await press(s, responsible, review, "✅ Согласовать")
+        await press(s, curator, last(s, topic), "✅ Согласовать")
+        await press(s, tech, last(s, topic), "📤 Опубликовано")
+        await say(s, tech, topic, "https://vk.com/wall-1_50?reply=3")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        assert (db_incident(s, 1)["outcome"], running(s, 1)) == ("published", {})
+        tg.assert_no_violations()
+
+
+async def test_pervomaysky_question_to_the_author_return_by_the_technical_executor_and_outcomes(tmp_path):
+    async with pervomaysky(tmp_path) as s:
+        tech, curator = s.substitute, s.coordinator
+        await bind(s, "pervomaysky")
+        topic = await send_panel(s, curator, await panel_for(
+            s, curator, "Когда отремонтируют дорогу на ул. Мира? https://vk.com/wall-1_60"), [PERV_ROADS])
+        card = card_of(s, topic)
+        assert card.button_texts == ["🚫 Не наша компетенция", "❓ Вопрос автору", "⛔ Не обрабатывать",
+                                     "↪️ Не компетенция администрации"]
+        due = dict(running(s, 1))
+
+        # п. 5, 13: the curator asks the author; the Положение stops no clock meanwhile
+        await refused(s, tech, card, "❓ Вопрос автору", "Это может сделать только куратор")
+        note = await step(s, curator, card, "❓ Вопрос автору", "Уточните участок дороги.", topic)
+        assert "❓ Автору задан вопрос (Иванова Анна Сергеевна):" in note.content
+        assert "приостановлены" not in note.content, note.content
+        assert "⏸" not in card_of(s, topic).content and running(s, 1) == due
+        assert "Статус: запрошено уточнение у автора" in card_of(s, topic).content
+        advance(s, minutes=30)
+        note = await step(s, curator, card_of(s, topic), "💬 Автор ответил", "От дома 1 до дома 15.", topic)
+        assert "💬 Автор ответил:" in note.content and "От дома 1 до дома 15." in note.content
+        assert running(s, 1) == due and db_incident(s, 1)["state"] == "assigned"
+
+        # п. 10: the technical executor returns it as not the administration's; the curator has 30 minutes again
+        note = await step(s, tech, card_of(s, topic), "🚫 Не наша компетенция",
+                          "Дорога региональная: ГКУ «Алтайавтодор».", topic)
+        assert "🚫 Смирнов Дмитрий Олегович: не наша компетенция." in note.content
+        assert f"Иванова Анна Сергеевна, выберите отделы" in note.content
+        assert "Направить сообщение в администрацию — до 11:00, осталось 30 мин (п. 9)" in note.content
+        note = await step(s, curator, card_of(s, topic), "↪️ Не компетенция администрации",
+                          "Перенаправлено в ГКУ «Алтайавтодор».", topic)
+        assert note.content == ("⛔ Закрыт: не относится к компетенции администрации. "
+                                "Причина: Перенаправлено в ГКУ «Алтайавтодор».")
+
+        # п. 20: not processed
+        topic = await send_panel(s, curator, await panel_for(
+            s, curator, "Реклама: окна недорого https://ok.ru/group/1/topic/9"), [PERV_ZHKH])
+        note = await step(s, curator, card_of(s, topic), "⛔ Не обрабатывать", "Реклама.", topic)
+        assert note.content == "⛔ Закрыт: не подлежит обработке. Причина: Реклама."
+        assert [db_incident(s, i)["outcome"] for i in (1, 2)] == ["not_competent", "not_processed"]
+        s.tg.assert_no_violations()
+
+
+async def test_pervomaysky_repeats_are_linked_and_three_in_a_day_are_a_surge(tmp_path):
+    async with pervomaysky(tmp_path) as s:
+        tech, curator, responsible = s.substitute, s.coordinator, s.controller
+        await bind(s, "pervomaysky")
+        link = "https://vk.com/wall-1_70"
+        await send_panel(s, tech, await panel_for(s, tech, f"Нет отопления в школе № 2 {link}"), [])
+        assert not [t for t in private(s, responsible) if "Повышенная активность" in t]
+
+        # п. 18: the same link is a repeat of №1, on the panel and on the card
+        advance(s, hours=3)
+        panel = await panel_for(s, tech, f"Дети мёрзнут в школе № 2! {link}")
+        assert "🔁 Повтор инцидента №1 (п. 18)" in panel.content and "✅ 🔁 Повтор №1" in panel.button_texts
+        topic = await send_panel(s, tech, panel, [])
+        card = card_of(s, topic)
+        assert "🔁 Повторное сообщение: см. №1 (п. 18)" in card.content
+        assert "Ответ на повторное сообщение должен содержать информацию о принятых мерах" in card.content
+        assert not [t for t in private(s, responsible) if "Повышенная активность" in t]
+
+        # a message the coordinator says is not a repeat is not linked
+        panel = await panel_for(s, curator, f"Кстати, в школе № 2 течёт крыша {link}")
+        await press(s, curator, panel, "✅ 🔁 Повтор №2")
+        panel = s.tg.message(curator, panel.message_id)
+        assert "🔁 Повтор №2" in panel.button_texts and "Повтор инцидента" not in panel.content
+        await press(s, curator, panel, "🔁 Повтор №2")  # changed his mind: a repeat after all
+
+        # п. 24: the third message on one issue within 24 hours — the responsible executor is told at once
+        advance(s, hours=20)
+        topic = await send_panel(s, curator, s.tg.message(curator, panel.message_id), [PERV_ZHKH])
+        assert db_incident(s, 3)["repeat_of"] == 2
+        [alert] = [t for t in private(s, responsible) if "Повышенная активность" in t]
+        assert "📈 Повышенная активность: 3 сообщения по одному вопросу за 1 дн (п. 24)" in alert, alert
+        assert "Инциденты: №1, №2, №3" in alert and link in alert
+        assert not [t for m in (curator, tech, s.zhkh) for t in private(s, m) if "Повышенная активность" in t]
+
+        # a fourth within the window tells nobody again
+        advance(s, hours=1)
+        await send_panel(s, curator, await panel_for(s, curator, f"Школа № 2 — холодно {link}"), [PERV_ZHKH])
+        assert len([t for t in private(s, responsible) if "Повышенная активность" in t]) == 1
+        s.tg.assert_no_violations()
