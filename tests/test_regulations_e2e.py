@@ -675,3 +675,31 @@ async def test_pervomaysky_repeats_are_linked_and_three_in_a_day_are_a_surge(tmp
         await send_panel(s, curator, await panel_for(s, curator, f"Школа № 2 — холодно {link}"), [PERV_ZHKH])
         assert len([t for t in private(s, responsible) if "Повышенная активность" in t]) == 1
         s.tg.assert_no_violations()
+
+
+async def test_pervomaysky_monthly_report_counts_the_answer_approved_by_the_responsible_executor(tmp_path):
+    """п. 23: the answer deadline (п. 12) is met when the responsible executor approves the draft, not by the
+    draft itself: an answer approved on time is «1 из 1», on time."""
+    async with pervomaysky(tmp_path) as s:
+        tech, curator, responsible = s.substitute, s.coordinator, s.controller
+        await bind(s, "pervomaysky")
+        topic = await send_panel(s, curator, await panel_for(
+            s, curator, "Не убран снег у остановки https://vk.com/wall-1_80"), [PERV_ZHKH])
+        advance(s, minutes=40)
+        await say(s, s.zhkh, topic, "Снег у остановки уберём сегодня до 14:00.")
+        assert "на проверке" in last(s, topic).content  # one body: its head writes the answer himself
+        advance(s, minutes=20)  # 11:00, long before the п. 12 deadline (24 нояб. 07:00)
+        await press(s, responsible, last(s, topic), "✅ Согласовать")
+        await press(s, curator, last(s, topic), "✅ Согласовать")
+        await press(s, tech, last(s, topic), "📤 Опубликовано")
+        await press(s, tech, last(s, topic), "Без ссылки")
+        assert db_incident(s, 1)["outcome"] == "published"
+
+        s.tg.send_text(responsible, "/report 2026-11")
+        await s.settle()
+        summary = s.tg.bot_messages(responsible)[-4].content.replace("\xa0", " ")
+        assert summary.startswith("Отчёт за ноябрь 2026"), summary
+        assert "Ответ дан: 1 из 1" in summary, summary
+        assert "В срок: 100 % (1 из 1 срока)" in summary, summary
+        assert "Время ответа: медиана 1 ч" in summary, summary
+        s.tg.assert_no_violations()
