@@ -703,3 +703,209 @@ async def test_pervomaysky_monthly_report_counts_the_answer_approved_by_the_resp
         assert "В срок: 100 % (1 из 1 срока)" in summary, summary
         assert "Время ответа: медиана 1 ч" in summary, summary
         s.tg.assert_no_violations()
+
+
+# --- Yuzhno-Sakhalinsk ----------------------------------------------------------------------------------------
+
+SAKHALIN = "Asia/Sakhalin"
+YS_ZHKH, YS_ROADS = "Департамент ЖКХ", "Департамент транспорта"
+YS_CHECKLIST = ("Ответ информативен", "Ответ полный", "Ответ соответствует изложенному в сообщении")
+
+
+def yuzhno_sakhalinsk(tmp_path: Path, at: str = "2026-11-23 10:00") -> Any:
+    """The operator is ``coordinator``, the first vice-mayor ``controller``."""
+    return Scenario.start(tmp_path, org_file=DATA / "org-yuzhno-sakhalinsk.toml", start=local(SAKHALIN, at))
+
+
+async def test_yuzhno_sakhalinsk_checklist_rework_and_publication(tmp_path):
+    async with yuzhno_sakhalinsk(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "yuzhno_sakhalinsk")
+        panel = await panel_for(s, s.coordinator, "Не работает фонтан в парке https://vk.com/wall-1_90")
+        assert "Выявлено: 10:00 (время получения) — направить до 13:00 (п. 3.1)" in panel.content
+        topic = await send_panel(s, s.coordinator, panel, [YS_ZHKH])
+        card = card_of(s, topic)
+        for line in ("Обработать сообщение и направить ответ оператору — до 14:00, осталось 4 ч (абз. 1 п. 3.2)",
+                     "Общий срок обработки, подготовки и доработки ответа — до 24 нояб. 09:00, осталось 23 ч "
+                     "(абз. 5 п. 3.2)",
+                     "Опубликовать ответ (передать его в департамент информационной политики) — до 24 нояб. 10:00, "
+                     "осталось 1 дн (п. 3.3)"):
+            assert line in card.content, (line, card.content)
+        # 3.6-3.8: the outcomes; the explanation is sent only once it is decided on (3.7)
+        assert card.button_texts == ["🚫 Не наша компетенция", "💬 Нужно разъяснение", "⛔ Не обрабатывать",
+                                     "📄 Обращение по 59-ФЗ"]
+
+        # 3.2: the operator checks the answer on three points before accepting it
+        advance(s, hours=1)
+        await say(s, s.zhkh, topic, "Фонтан отключён на зиму.")
+        review = last(s, topic)
+        assert review.button_texts == [*(f"☐ {item}" for item in YS_CHECKLIST),
+                                       "✅ Согласовать", "↩️ На доработку", "✏️ Исправить", "🗑 Отозвать"]
+        assert "answer" not in running(s, 1)
+        await press(s, s.coordinator, review, f"☐ {YS_CHECKLIST[0]}")
+        await press(s, s.coordinator, review, f"☐ {YS_CHECKLIST[2]}")
+        assert tg.message(s.group, review.message_id).button_texts[:3] == [
+            f"☑ {YS_CHECKLIST[0]}", f"☐ {YS_CHECKLIST[1]}", f"☑ {YS_CHECKLIST[2]}"]
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        assert answer.show_alert and answer.text == f"Отметьте пункты проверки: {YS_CHECKLIST[1]}"
+        assert db_incident(s, 1)["state"] == "review"
+
+        # абз. 4 п. 3.2: not full — 3 hours to rework it
+        advance(s, minutes=10)  # 11:10
+        note = await step(s, s.coordinator, review, "↩️ На доработку", "Когда включат фонтан?", topic)
+        assert "Доработать ответ по замечаниям оператора — до 14:10, осталось 3 ч (абз. 4 п. 3.2)" in note.content
+        advance(s, minutes=50)  # 12:00
+        await say(s, s.zhkh, topic, "Фонтан отключён на зиму и заработает 1 мая.")
+        review = last(s, topic)
+        assert review.button_texts[:3] == [f"☐ {item}" for item in YS_CHECKLIST]
+        for item in YS_CHECKLIST:
+            await press(s, s.coordinator, review, f"☐ {item}")
+        answer = await press(s, s.coordinator, review, "✅ Согласовать")
+        assert answer.text == "Готово"
+        assert "total" not in running(s, 1)  # абз. 5 п. 3.2: met when the operator accepted the answer
+        to_post = last(s, topic)
+        assert to_post.content == "Фонтан отключён на зиму и заработает 1 мая."
+        assert to_post.button_texts == ["📤 Опубликовано"]  # the Порядок has no intermediate answers
+        await refused(s, s.zhkh, to_post, "📤 Опубликовано", "Это может сделать только оператор")
+        await press(s, s.coordinator, to_post, "📤 Опубликовано")
+        await say(s, s.coordinator, topic, "https://vk.com/wall-1_90?reply=4")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        assert (db_incident(s, 1)["outcome"], running(s, 1)) == ("published", {})
+        tg.assert_no_violations()
+
+
+async def test_yuzhno_sakhalinsk_explanation_formal_appeal_and_not_processed(tmp_path):
+    async with yuzhno_sakhalinsk(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "yuzhno_sakhalinsk")
+        topic = await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "Суд неправильно решил моё дело! https://vk.com/wall-1_91"), [YS_ROADS])
+
+        # 3.7: an explanation instead of an answer, within 12 working hours of the message
+        card = card_of(s, topic)
+        await refused(s, s.roads, card, "💬 Нужно разъяснение", "Это может сделать только оператор")
+        answer = await press(s, s.coordinator, card, "💬 Нужно разъяснение")
+        assert answer.text == "Готово"
+        note = last(s, topic)
+        assert "💬 Нужно разъяснение вместо ответа (Иванова Анна Сергеевна)." in note.content
+        assert "Направить пользователю разъяснение — до 24 нояб. 15:00, осталось 1 дн 5 ч (п. 3.7)" in note.content
+        assert sorted(running(s, 1)) == ["answer", "explain"]  # 3.3 and абз. 5 п. 3.2 no longer apply
+        card = card_of(s, topic)
+        assert card.button_texts == ["🚫 Не наша компетенция", "⛔ Не обрабатывать", "📤 Разъяснение направлено",
+                                     "📄 Обращение по 59-ФЗ"]
+        await refused(s, s.roads, card, "📤 Разъяснение направлено", "Это может сделать только оператор")
+        note = await step(s, s.coordinator, card, "📤 Разъяснение направлено",
+                          "Разъяснено право обжалования судебного решения в вышестоящем суде.", topic,
+                          prompt="пришлите в эту тему текст или ссылку разъяснения")
+        assert note.content == ("⛔ Закрыт: дано разъяснение. Причина: Разъяснено право обжалования судебного "
+                                "решения в вышестоящем суде.")
+        assert (db_incident(s, 1)["outcome"], running(s, 1)) == ("explained", {})
+
+        # 3.8: with the user's consent, a formal appeal under 59-ФЗ — under the profile's own question
+        topic = await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "Прошу проверить начисления за отопление https://ok.ru/group/1/topic/2"), [YS_ZHKH])
+        note = await step(s, s.coordinator, card_of(s, topic), "📄 Обращение по 59-ФЗ",
+                          "Согласие получено, данные направлены 23.11.", topic,
+                          prompt="согласие пользователя получено; ФИО, адрес для ответа и телефон направлены на "
+                                 "priem@yuzhno-sakh.ru (п. 3.8)")
+        assert note.content == ("⛔ Закрыт: переведено в обращение по 59-ФЗ. "
+                                "Причина: Согласие получено, данные направлены 23.11.")
+
+        # 3.6: threats, obscenity, unreadable — not processed
+        topic = await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "%%%%% ####### https://vk.com/wall-1_92"), [YS_ZHKH])
+        note = await step(s, s.coordinator, card_of(s, topic), "⛔ Не обрабатывать", "Нечитаемое сообщение.", topic)
+        assert note.content == "⛔ Закрыт: не подлежит обработке. Причина: Нечитаемое сообщение."
+        assert [db_incident(s, i)["outcome"] for i in (1, 2, 3)] == ["explained", "formal_appeal", "not_processed"]
+        tg.assert_no_violations()
+
+
+# --- Izobilny ------------------------------------------------------------------------------------------------
+
+IZ_ZHKH, IZ_ROADS = "Управление жилищно-коммунального хозяйства", "Отдел дорожного хозяйства и транспорта"
+
+
+async def test_izobilny_co_executor_rework_intermediate_and_final_answer(tmp_path):
+    async with Scenario.start(tmp_path) as s:  # tests/data/org-example.toml, Monday 10:00 in Moscow
+        tg = s.tg
+        await bind(s, "izobilny")
+        panel = await panel_for(s, s.coordinator, "Двор затопило, дорогу размыло https://vk.com/wall-1_15")
+        assert "Выявлено: 10:00 (время получения) — направить до 10:30 (п. 6.2)" in panel.content
+        topic = await send_panel(s, s.coordinator, panel, [IZ_ZHKH, IZ_ROADS])
+        card = card_of(s, topic)
+        assert "Обоснованный ответ исполнителя — до 13:00, осталось 3 ч (п. 6.2)" in card.content
+        assert "Ответ соисполнителя — до 13:00, осталось 3 ч (п. 6.2)" in card.content
+        assert card.button_texts == ["🚫 Не наша компетенция", "⛔ Не обрабатывать", "↪️ Не компетенция администрации"]
+
+        advance(s, minutes=30)
+        await say(s, s.roads, topic, "Дорогу подсыплем щебнем до среды.")
+        part = last(s, topic)
+        assert f"🧩 Часть ответа от Сидоров Сергей Иванович ({IZ_ROADS}):" in part.content
+        assert part.buttons == []  # the Порядок has no acceptance of parts
+        assert list(running(s, 1)) == ["answer"]
+
+        advance(s, minutes=30)  # 11:00
+        await say(s, s.zhkh, topic, "Воду откачали.")
+        review = last(s, topic)
+        assert "Корректировка и размещение ответа — до 11:30, осталось 30 мин (п. 6.2)" in review.content
+        assert "Проверяет: Иванова Анна Сергеевна, Смирнов Дмитрий Олегович" in review.content
+        advance(s, minutes=10)
+        note = await step(s, s.coordinator, review, "↩️ На доработку", "А дорога?", topic)
+        # the same 3 hours from routing (п. 6.2): no separate rework deadline
+        assert "Обоснованный ответ исполнителя — до 13:00, осталось 1 ч 50 мин (п. 6.2)" in note.content
+        advance(s, minutes=10)  # 11:20
+        await say(s, s.zhkh, topic, "Воду откачали; дорогу подсыплют щебнем до среды.")
+        review = last(s, topic)
+        assert "Корректировка и размещение ответа — до 11:50, осталось 30 мин (п. 6.2)" in review.content
+        await press(s, s.substitute, review, "✅ Согласовать")  # the substitute acts for the chief (п. 3)
+        to_post = last(s, topic)
+        assert to_post.button_texts == ["📤 Опубликовано", "⏳ Промежуточный"]
+        await press(s, s.coordinator, to_post, "⏳ Промежуточный")
+        note = last(s, topic)
+        assert "Окончательный ответ после промежуточного — до 26 нояб. 18:00, осталось 3 дн 6 ч" in note.content
+        assert "(не установлен Порядком (по аналогии с п. 17 Положения г. Ставрополя))" in note.content
+
+        s.clock.set(local(MSK, "2026-11-24 10:00"))
+        await say(s, s.zhkh, topic, "Дорога подсыпана, вода откачана.")
+        review = last(s, topic)
+        assert "Корректировка и размещение ответа — до 10:30, осталось 30 мин (п. 6.2)" in review.content
+        await press(s, s.coordinator, review, "✅ Согласовать")
+        await press(s, s.coordinator, last(s, topic), "📤 Опубликовано")
+        await say(s, s.coordinator, topic, "https://vk.com/wall-1_15?reply=8")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        assert (db_incident(s, 1)["outcome"], running(s, 1)) == ("published", {})
+        tg.assert_no_violations()
+
+
+async def test_izobilny_governor_track_return_reroute_and_both_outcomes(tmp_path):
+    async with Scenario.start(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "izobilny")
+        panel = await panel_for(s, s.coordinator, "Нет воды третий день, ул. Школьная")
+        await press(s, s.coordinator, panel, "Телеграм Губернатора")
+        panel = tg.message(s.coordinator, panel.message_id)
+        assert "Выявлено: 10:00 (время получения) — направить до 11:00 (п. 6.3)" in panel.content
+        topic = await send_panel(s, s.coordinator, panel, [IZ_ROADS])
+        assert "Обоснованный ответ исполнителя — до 11:30, осталось 1 ч 30 мин (п. 6.3)" in card_of(s, topic).content
+
+        # not this department's: returned, re-routed; the answer runs from the new routing (п. 6.3)
+        advance(s, minutes=20)
+        note = await step(s, s.roads, card_of(s, topic), "🚫 Не наша компетенция", "Водоснабжение — ЖКХ.", topic)
+        assert "Иванова Анна Сергеевна, Смирнов Дмитрий Олегович, выберите отделы" in note.content
+        await press(s, s.coordinator, note, IZ_ZHKH)
+        await press(s, s.coordinator, note, "📨 Направить")
+        note = last(s, topic)
+        assert f"📨 Направлено: {IZ_ZHKH}" in note.content
+        assert "Обоснованный ответ исполнителя — до 11:50, осталось 1 ч 30 мин (п. 6.3)" in note.content
+        # then it turns out to be the water utility's, not the administration's
+        note = await step(s, s.coordinator, card_of(s, topic), "↪️ Не компетенция администрации",
+                          "Перенаправлено в ГУП СК «Ставрополькрайводоканал».", topic)
+        assert note.content == ("⛔ Закрыт: не относится к компетенции администрации. "
+                                "Причина: Перенаправлено в ГУП СК «Ставрополькрайводоканал».")
+
+        topic = await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "Купите окна https://vk.com/wall-1_99"), [IZ_ZHKH])
+        note = await step(s, s.substitute, card_of(s, topic), "⛔ Не обрабатывать", "Реклама.", topic)
+        assert note.content == "⛔ Закрыт: не подлежит обработке. Причина: Реклама."
+        assert [db_incident(s, i)["outcome"] for i in (1, 2)] == ["not_competent", "not_processed"]
+        tg.assert_no_violations()
