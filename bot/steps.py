@@ -241,7 +241,8 @@ class Steps(Context):
                                         {"kind": "reroute", "incident": row.incident.id, "chosen": chosen}, now)
                 if message_id:  # the keyboard shows what is picked, the lead first (★)
                     with use(self.language):
-                        keyboard = kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)
+                        keyboard = kb.reroute_keyboard(row.incident.id, list(active.items()), chosen,
+                                                       actions.words(profile, Step.ROUTE)[0])
                     await enqueue_latest(conn, chat_id, "editMessageReplyMarkup", {
                         "chat_id": chat_id, "message_id": message_id, "reply_markup": keyboard},
                         now, key=f"reroute:{row.incident.id}:{message_id}")
@@ -387,11 +388,13 @@ class Steps(Context):
     async def _route_request(self, profile: Profile, row: store.IncidentRow, now: datetime) -> str:
         """Who should pick the departments now, mentioned."""
         routers = await self._mentions(row.chat_id, actions.who_may(profile, Offer(Step.ROUTE), row.incident, now))
-        return texts.addressed(routers or _("Координатор"), _("выберите отделы и нажмите «Направить»."))
+        return texts.addressed(routers or _("Координатор"), _("выберите отделы и нажмите «{button}».").format(
+            button=escape(actions.words(profile, Step.ROUTE)[0])))
 
     async def _route_keyboard(self, row: store.IncidentRow) -> dict[str, Any]:
         departments = [(d.id, d.name) for d in await org.active_departments(self.db, row.chat_id)]
-        return kb.reroute_keyboard(row.incident.id, departments, [])
+        return kb.reroute_keyboard(row.incident.id, departments, [],
+                                   actions.words(self.profile(row.profile), Step.ROUTE)[0])
 
     async def _mentions(self, chat_id: int, roles: list[str]) -> str:
         people = {p.user_id: p for p in await self.with_role(chat_id, *roles)}
