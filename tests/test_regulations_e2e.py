@@ -100,8 +100,9 @@ def last(s: Scenario, topic: Topic) -> Message:
 
 def last_with(s: Scenario, topic: Topic, button: str) -> Message:
     """The latest bot message in the thread that carries this button."""
-    return next(m for m in reversed(s.tg.messages(s.group, topic.thread_id, from_bot=True))
-                if button in m.button_texts)
+    found = [m for m in s.tg.messages(s.group, topic.thread_id, from_bot=True) if button in m.button_texts]
+    assert found, f"no message with {button!r} in the thread:\n{dump(s, topic)}"
+    return found[-1]
 
 
 def bot_count(s: Scenario) -> int:
@@ -169,8 +170,8 @@ async def test_yelets_intake_panel_shows_the_p5_routing_deadline(tmp_path):
         s.clock.set(local(MSK, "2026-11-23 12:50"))
         channel = s.tg.create_channel("Елец онлайн", username="elets_online")
         post = s.tg.post_to_channel(channel, "Не горят фонари на ул. Мира")
-        s.tg.send_forwarded(s.coordinator, channel, text=post.text, date=int(local(MSK, "2026-11-23 12:40").timestamp()),
-                            origin_message_id=post.message_id)
+        posted = int(local(MSK, "2026-11-23 12:40").timestamp())
+        s.tg.send_forwarded(s.coordinator, channel, text=post.text, date=posted, origin_message_id=post.message_id)
         await s.settle()
         panel = s.tg.last_bot_message(s.coordinator)
         assert "Выявлено: 12:40 (время публикации)" in panel.content and "направить" not in panel.content
@@ -314,7 +315,7 @@ async def test_yelets_unanswered_question_return_and_redirect_not_competent(tmp_
                           "Уборка у ТЦ — обязанность собственника, не администрации.", topic,
                           prompt="почему вопрос не вашей компетенции")
         assert "Сидоров Сергей Иванович: не наша компетенция." in note.content
-        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «Направить»." in note.content
+        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «📨 Направить»." in note.content
         assert "Направить сообщение исполнителю — до 12:00, осталось 1 ч (п. 5)" in note.content, note.content
         card = card_of(s, topic)
         assert "Статус: ожидает направления" in card.content
@@ -520,7 +521,7 @@ async def test_pervomaysky_technical_executor_intake_curator_routes_joint_answer
         assert "Направить сообщение в администрацию — до 10:30, осталось 30 мин (п. 9)" in card.content
         assert "Подготовить и разместить ответ — до 24 нояб. 11:00, осталось 1 дн 1 ч (п. 11)" in card.content
         picker = last_with(s, topic, "📨 Направить")
-        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «Направить»." in picker.content
+        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «📨 Направить»." in picker.content
         assert picker.button_texts == [PERV_ZHKH, PERV_ROADS, "📨 Направить"]
         await refused(s, tech, picker, PERV_ZHKH, "Это может сделать только куратор")
         advance(s, minutes=10)
@@ -620,7 +621,7 @@ async def test_pervomaysky_question_to_the_author_return_by_the_technical_execut
         note = await step(s, tech, card_of(s, topic), "🚫 Не наша компетенция",
                           "Дорога региональная: ГКУ «Алтайавтодор».", topic)
         assert "🚫 Смирнов Дмитрий Олегович: не наша компетенция." in note.content
-        assert f"Иванова Анна Сергеевна, выберите отделы" in note.content
+        assert "Иванова Анна Сергеевна, выберите отделы" in note.content
         assert "Направить сообщение в администрацию — до 11:00, осталось 30 мин (п. 9)" in note.content
         note = await step(s, curator, card_of(s, topic), "↪️ Не компетенция администрации",
                           "Перенаправлено в ГКУ «Алтайавтодор».", topic)
@@ -908,4 +909,185 @@ async def test_izobilny_governor_track_return_reroute_and_both_outcomes(tmp_path
         note = await step(s, s.substitute, card_of(s, topic), "⛔ Не обрабатывать", "Реклама.", topic)
         assert note.content == "⛔ Закрыт: не подлежит обработке. Причина: Реклама."
         assert [db_incident(s, i)["outcome"] for i in (1, 2)] == ["not_competent", "not_processed"]
+        tg.assert_no_violations()
+
+
+# --- Testgrad: a made-up municipality, every feature, its own words on every button ------------------------
+
+TESTGRAD = DATA / "profiles"
+EKB = "Asia/Yekaterinburg"
+TG_ZHKH, TG_ROADS = "Отдел ЖКХ", "Отдел дорог"
+TG_CHECKLIST = ("Факты проверены", "Тон вежливый")
+DEFAULT_LABELS = {"📨 Направить", "🚫 Не наша компетенция", "🗑 Отозвать", "✅ Принять часть", "✅ Согласовать",
+                  "↩️ На доработку", "✏️ Исправить", "📤 Опубликовано", "⏳ Промежуточный", "❓ Вопрос автору",
+                  "💬 Автор ответил", "🔇 Автор не ответил", "💬 Нужно разъяснение", "⛔ Не обрабатывать",
+                  "↪️ Не компетенция администрации", "📄 Обращение по 59-ФЗ", "📤 Разъяснение направлено"}
+
+
+@contextlib.asynccontextmanager
+async def in_testgrad(tmp_path: Path) -> Any:
+    """Testgrad's profile from tests/data/profiles (PROFILES_DIR); the dispatcher is ``coordinator``, the
+    clerk ``substitute``, the chief ``controller``, the editor a fifth person."""
+    async with Scenario.start(tmp_path, org_file=DATA / "org-testgrad.toml", profiles_dir=TESTGRAD,
+                              start=local(EKB, "2026-11-23 10:00")) as s:
+        editor = s.tg.create_user("Editor", user_id=100004, started=True)
+        s.tg.set_member(s.group, editor, "member", notify=False)
+        s.people["editor"] = editor
+        await bind(s, "testgrad")
+        yield s
+
+
+def group_buttons(s: Scenario) -> set[str]:
+    """Every button label the bot ever put in the group (as the messages are now)."""
+    return {b for m in s.tg.messages(s.group, from_bot=True) for b in m.button_texts}
+
+
+async def test_testgrad_custom_buttons_through_a_joint_answer_two_steps_and_a_final_answer(tmp_path):
+    async with in_testgrad(tmp_path) as s:
+        tg = s.tg
+        dispatcher, clerk, chief, editor = s.coordinator, s.substitute, s.controller, s.editor
+
+        # the clerk takes it in; the dispatcher picks the departments under the profile's own button
+        panel = await panel_for(s, clerk, "Во дворе дома 3 прорвало трубу, дорогу размыло https://vk.com/wall-7_1")
+        assert "Выявлено: 10:00 (время получения) — направить до 11:00 (ст. 1)" in panel.content
+        assert "Отделы выберет: диспетчер." in panel.content
+        topic = await send_panel(s, clerk, panel, [])
+        picker = last_with(s, topic, "🧭 Распределить")
+        assert "Иванова Анна Сергеевна, выберите отделы и нажмите «🧭 Распределить»." in picker.content
+        assert "Распределить сообщение — до 11:00, осталось 1 ч (ст. 1)" in card_of(s, topic).content
+        advance(s, minutes=10)
+        await press(s, dispatcher, picker, TG_ZHKH)
+        await press(s, dispatcher, picker, TG_ROADS)
+        assert tg.message(s.group, picker.message_id).button_texts[-1] == "🧭 Распределить"
+        assert (await press(s, dispatcher, picker, "🧭 Распределить")).text == "Направлено"
+        note = last(s, topic)
+        assert "Общий ответ — до 15:10, осталось 5 ч (ст. 2)" in note.content
+        assert "Часть отдела — до 12:10, осталось 2 ч (ст. 3)" in note.content
+        assert card_of(s, topic).button_texts == ["🙅 Не к нам", "🙋 Спросить автора", "📚 Разъяснить", "🗑 Спам",
+                                                  "🏛 Не администрация", "📨 В обращения"]
+
+        # every department's part, accepted by the dispatcher; the editor compiles the joint answer
+        await say(s, s.roads, topic, "Дорогу восстановим за два дня.")
+        part = last(s, topic)
+        assert part.button_texts == ["📥 Часть принята"]
+        assert "Принять часть — до 10:40, осталось 30 мин (ст. 4)" in part.content
+        await refused(s, editor, part, "📥 Часть принята", "Это может сделать только диспетчер")
+        await press(s, dispatcher, part, "📥 Часть принята")
+        assert f"✅ Часть отдела «{TG_ROADS}» принята" in last(s, topic).content
+        await say(s, s.zhkh, topic, "Трубу заменим сегодня.")  # the lead's is a part too: a joint answer
+        await press(s, dispatcher, last(s, topic), "📥 Часть принята")
+        assert f"✅ Часть отдела «{TG_ZHKH}» принята" in last(s, topic).content
+        await say(s, editor, topic, "Трубу заменят сегодня, дорогу восстановят за два дня.")
+        review = last(s, topic)
+        assert "Проверить проект — до 11:10, осталось 1 ч (ст. 5)" in review.content
+        assert review.button_texts == [*(f"☐ {i}" for i in TG_CHECKLIST), "👍 Одобрить", "👎 Переделать",
+                                       "🖊 Поправить", "↩️ Забрать проект"]
+        await press(s, editor, review, "↩️ Забрать проект")
+        assert "🗑 Ответ отозван (Лебедева Ольга Андреевна)." in last(s, topic).content
+        await say(s, editor, topic, "Трубу заменят сегодня, дорогу восстановят до 25 ноября.")
+        review = last(s, topic)
+        answer = await press(s, editor, review, "👍 Одобрить")
+        assert answer.show_alert and answer.text == "Отметьте пункты проверки: " + "; ".join(TG_CHECKLIST)
+        for item in TG_CHECKLIST:
+            await press(s, editor, review, f"☐ {item}")
+        await press(s, editor, review, "👍 Одобрить")
+        note = last(s, topic)
+        assert "✅ Этап согласован. Дальше: Утверждение начальником штаба." in note.content
+        assert "Утвердить проект — до 10:40, осталось 30 мин (ст. 6)" in note.content
+        assert note.button_texts == ["👍 Одобрить", "👎 Переделать", "🖊 Поправить", "↩️ Забрать проект"]
+
+        # the chief sends it back under his own words; the editor answers again
+        note = await step(s, chief, note, "👎 Переделать", "Укажите телефон аварийной службы.", topic,
+                          prompt="что переделать? (ст. 6)")
+        assert "Общий ответ — до 15:10, осталось 5 ч (ст. 2)" in note.content  # from the routing
+        await say(s, editor, topic, "Трубу заменят сегодня, дорогу восстановят до 25 ноября. Аварийная: 112.")
+        review = last(s, topic)
+        note = await step(s, dispatcher, review, "🖊 Поправить",
+                          "Трубу заменят сегодня, дорогу восстановят до 25 ноября. Аварийная служба: 112.", topic)
+        assert "✏️ Исправленный текст:" in note.content
+        for item in TG_CHECKLIST:
+            await press(s, editor, note, f"☐ {item}")
+        await press(s, editor, note, "👍 Одобрить")
+        await press(s, chief, last(s, topic), "👍 Одобрить")
+        approved = tg.messages(s.group, topic.thread_id, from_bot=True)[-2]
+        assert "Разместить ответ — до 10:40, осталось 30 мин (ст. 7)" in approved.content
+        to_post = last(s, topic)
+        assert to_post.content == "Трубу заменят сегодня, дорогу восстановят до 25 ноября. Аварийная служба: 112."
+        assert to_post.button_texts == ["🌐 Размещено", "🕐 Промежуточно"]
+        await press(s, dispatcher, to_post, "🕐 Промежуточно")
+        note = last(s, topic)
+        assert "Окончательный ответ — до 30 нояб. 18:00" in note.content and "(ст. 8)" in note.content
+
+        s.clock.set(local(EKB, "2026-11-25 10:00"))
+        await say(s, editor, topic, "Труба заменена, дорога восстановлена.")
+        review = last(s, topic)
+        for item in TG_CHECKLIST:
+            await press(s, editor, review, f"☐ {item}")
+        await press(s, editor, review, "👍 Одобрить")
+        await press(s, chief, last(s, topic), "👍 Одобрить")
+        await step(s, dispatcher, last(s, topic), "🌐 Размещено", "https://vk.com/wall-7_1?reply=2", topic,
+                   prompt="ссылка на размещённый ответ? (ст. 7)")
+        assert "📤 Ответ размещён. Инцидент №1 закрыт." in last(s, topic).content
+        assert (db_incident(s, 1)["outcome"], running(s, 1)) == ("published", {})
+        assert not group_buttons(s) & DEFAULT_LABELS, group_buttons(s) & DEFAULT_LABELS
+        tg.assert_no_violations()
+
+
+async def test_testgrad_repeat_surge_explanation_and_every_outcome(tmp_path):
+    async with in_testgrad(tmp_path) as s:
+        tg = s.tg
+        dispatcher, chief = s.coordinator, s.controller
+        link = "https://vk.com/wall-7_2"
+        first = await send_panel(s, dispatcher, await panel_for(s, dispatcher, f"Нет света в доме 9 {link}"),
+                                 [TG_ZHKH])
+        advance(s, hours=2)
+        panel = await panel_for(s, dispatcher, f"Снова нет света в доме 9! {link}")
+        assert "🔁 Повтор инцидента №1 (ст. 10)" in panel.content
+        second = await send_panel(s, dispatcher, panel, [TG_ZHKH])
+        assert "🔁 Повторное сообщение: см. №1 (ст. 10)" in card_of(s, second).content
+        assert "Сообщите, что сделано по прошлому сообщению." in card_of(s, second).content
+        [alert] = [t for t in private(s, chief) if "Повышенная активность" in t]
+        assert "2 сообщения по одному вопросу за 12 ч (ст. 11)" in alert and "№1, №2" in alert
+
+        # a question to the author under the profile's words: the clocks stop, then go on
+        note = await step(s, dispatcher, card_of(s, first), "🙋 Спросить автора", "Какой подъезд?", first,
+                          prompt="какой вопрос задан автору? (ст. 2)")
+        assert "Сроки приостановлены до ответа автора." in note.content
+        assert "Общий ответ — до 15:00, ⏸ приостановлен (ст. 2)" in card_of(s, first).content
+        advance(s, minutes=30)  # 12:30
+        note = await step(s, dispatcher, card_of(s, first), "🗣 Автор ответил", "Второй подъезд.", first,
+                          prompt="что ответил автор?")
+        assert "Общий ответ — до 15:30, осталось 3 ч (ст. 2)" in note.content
+
+        # an explanation instead of an answer, under the profile's words
+        assert "✉️ Разъяснили" not in card_of(s, first).button_texts
+        await press(s, dispatcher, card_of(s, first), "📚 Разъяснить")
+        # 8 working hours from 12:30
+        assert "Направить разъяснение — до 24 нояб. 12:30, осталось 1 дн (ст. 9)" in last(s, first).content
+        note = await step(s, dispatcher, card_of(s, first), "✉️ Разъяснили", "Отключение плановое, до 18:00.",
+                          first, prompt="текст разъяснения?")
+        assert note.content == "⛔ Закрыт: дано разъяснение. Причина: Отключение плановое, до 18:00."
+
+        # the author is silent; the head says it is not his; it goes elsewhere
+        await step(s, dispatcher, card_of(s, second), "🙋 Спросить автора", "Какой подъезд?", second)
+        await press(s, dispatcher, card_of(s, second), "🤐 Автор молчит")
+        assert "🔇 Автор не ответил. Сроки продолжаются." in last(s, second).content
+        note = await step(s, s.zhkh, card_of(s, second), "🙅 Не к нам", "Сети — у энергосбыта.", second,
+                          prompt="почему не к вам? (ст. 1)")
+        assert "Распределить сообщение — до 14:30, осталось 2 ч (ст. 1)" in note.content  # over lunch
+        assert note.button_texts[-1] == "🧭 Распределить"
+        note = await step(s, dispatcher, card_of(s, second), "🏛 Не администрация", "Передано в энергосбыт.",
+                          second, prompt="кому передано?")
+        assert note.content == "⛔ Закрыт: не относится к компетенции администрации. Причина: Передано в энергосбыт."
+
+        third = await send_panel(s, dispatcher, await panel_for(s, dispatcher, "Купите слона https://vk.com/w-3"),
+                                 [TG_ROADS])
+        await step(s, dispatcher, card_of(s, third), "🗑 Спам", "Реклама.", third, prompt="почему это спам?")
+        fourth = await send_panel(s, dispatcher, await panel_for(s, dispatcher, "Прошу проверить счёт https://vk.com/w-4"),
+                                  [TG_ROADS])
+        await step(s, dispatcher, card_of(s, fourth), "📨 В обращения", "№ 15-П от 23.11.", fourth,
+                   prompt="номер обращения?")
+        assert [db_incident(s, i)["outcome"] for i in (1, 2, 3, 4)] == [
+            "explained", "not_competent", "not_processed", "formal_appeal"]
+        assert not group_buttons(s) & DEFAULT_LABELS, group_buttons(s) & DEFAULT_LABELS
         tg.assert_no_violations()
