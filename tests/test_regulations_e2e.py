@@ -561,10 +561,13 @@ async def test_pervomaysky_technical_executor_intake_curator_routes_joint_answer
         assert "Информация исполнителя для общего ответа — до 12:10, осталось 2 ч (п. 17)" in note.content
         assert "Вернуть куратору сообщение не по компетенции — до 10:40, осталось 30 мин (п. 10)" in note.content
         assert "route" not in running(s, 1)
+        # п. 17: «каждым исполнителем» — the lead body's information is due in 2 hours too
+        assert sorted(t for t in running(s, 1) if t.startswith("part")) == ["part@1", "part@2"]
 
         # п. 17: each body sends its part — the lead's too; the responsible executor writes the joint answer
         await say(s, s.zhkh, topic, "Воду откачаем сегодня.")
         assert f"🧩 Часть ответа от Петров Пётр Петрович ({PERV_ZHKH}):" in last(s, topic).content
+        assert sorted(t for t in running(s, 1) if t.startswith("part")) == ["part@2"]
         await say(s, s.roads, topic, "Дорогу отсыплем 25 ноября.")
         assert f"🧩 Часть ответа от Сидоров Сергей Иванович ({PERV_ROADS}):" in last(s, topic).content
         assert last(s, topic).buttons == []  # п. 17 has no acceptance of parts
