@@ -3,7 +3,8 @@ per profile (tests/data/org-*.toml), each path the regulation describes taken fr
 the deadline and the clause the bot prints at each step.
 
 The people are the scenario's: ``coordinator`` (100001), ``substitute`` (100002), ``controller`` (100003),
-``zhkh`` (200001) and ``roads`` (200002) heads; each org file gives them the profile's roles.
+``zhkh`` (200001) and ``roads`` (200002) heads; each org file gives them the profile's roles (Testgrad, a
+made-up municipality in tests/data/profiles, adds an editor).
 """
 
 from __future__ import annotations
