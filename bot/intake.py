@@ -299,8 +299,9 @@ class Intake(Context):
         for person in await self.with_role(row.chat_id, *profile.roles_with(Action.ESCALATIONS)):
             with use(await self.language_of(person.user_id)):
                 text = texts.lines(
-                    _("📈 <b>Повышенная активность</b>: {count} сообщения по одному вопросу за {window} ({clause})")
-                    .format(count=len(same), window=texts.span(surge.window), clause=escape(surge.clause)),
+                    _("📈 <b>Повышенная активность</b>: {messages} по одному вопросу за {window} ({clause})").format(
+                        messages=texts.plural(len(same), "сообщение", "сообщения", "сообщений"),
+                        window=texts.span(surge.window), clause=escape(surge.clause)),
                     _("Инциденты: {numbers}").format(numbers=", ".join(f"№{i}" for i in same)),
                     texts.quote(row.text, 1000), f"🔗 {escape(row.link)}" if row.link else None)
             await enqueue(conn, person.user_id, "sendMessage", {"chat_id": person.user_id, "text": text}, now)

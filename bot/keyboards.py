@@ -56,10 +56,12 @@ def intake_keyboard(profile: Profile, source: str | None, departments: list[tupl
     ])
 
 
-def reroute_keyboard(incident_id: int, departments: list[tuple[int, str]], chosen: list[int]) -> dict[str, Any]:
+def reroute_keyboard(incident_id: int, departments: list[tuple[int, str]], chosen: list[int],
+                     send: str) -> dict[str, Any]:
+    """The department picker in the thread; ``send``: the route step's label (the profile's own, or the default)."""
     deps = [button(_dep_mark(d, chosen) + name, IncidentCb(action="rd", incident=incident_id, value=d))
             for d, name in departments]
-    return markup([*pairs(deps), [button(_("📨 Направить"), IncidentCb(action="rs", incident=incident_id))]])
+    return markup([*pairs(deps), [button(send, IncidentCb(action="rs", incident=incident_id))]])
 
 
 def _dep_mark(dep: int, chosen: list[int]) -> str:

@@ -82,8 +82,7 @@ class Steps(Context):
                          "name": msg.user_name, "media": msg.has_media}
                 await self._run(row, profile, command, actor, now, draft=draft)
             else:
-                await self._run(row, profile, command, actor, now, part_by=await self.name(msg.user_id),
-                                comment=msg.text)
+                await self._run(row, profile, command, actor, now, comment=msg.text)
             return
 
     async def _incident_of(self, msg: IncomingMessage) -> int | None:
@@ -243,7 +242,8 @@ class Steps(Context):
                                         {"kind": "reroute", "incident": row.incident.id, "chosen": chosen}, now)
                 if message_id:  # the keyboard shows what is picked, the lead first (★)
                     with use(self.language):
-                        keyboard = kb.reroute_keyboard(row.incident.id, list(active.items()), chosen)
+                        keyboard = kb.reroute_keyboard(row.incident.id, list(active.items()), chosen,
+                                                       actions.words(profile, Step.ROUTE)[0])
                     await enqueue_latest(conn, chat_id, "editMessageReplyMarkup", {
                         "chat_id": chat_id, "message_id": message_id, "reply_markup": keyboard},
                         now, key=f"reroute:{row.incident.id}:{message_id}")
@@ -257,7 +257,7 @@ class Steps(Context):
     # --- running a command and announcing it -------------------------------------------------
 
     async def _run(self, row: store.IncidentRow, profile: Profile, command: Command, actor: Actor, now: datetime,
-                   *, draft: dict[str, Any] | None = None, comment: str = "", part_by: str = "",
+                   *, draft: dict[str, Any] | None = None, comment: str = "",
                    clear_awaited: tuple[int, int] | None = None) -> str | None:
         async with self.db.transaction() as conn:
             if clear_awaited:
@@ -287,13 +287,12 @@ class Steps(Context):
             if current.incident.state is State.REVIEW:  # decided or superseded: the old buttons go
                 await self.retire_review(conn, fresh, now)
             with use(self.language):  # told in the group; a refusal above is the presser's
-                await self._announce(conn, fresh, profile, command, decision, actor, now, comment, part_by)
+                await self._announce(conn, fresh, profile, command, decision, actor, now, comment)
             await self.refresh_card(conn, row.incident.id, now)
         return None
 
     async def _announce(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
-                        command: Command, decision: Decision, actor: Actor, now: datetime, comment: str,
-                        part_by: str) -> None:
+                        command: Command, decision: Decision, actor: Actor, now: datetime, comment: str) -> None:
         """What the group is told after a step: who did what, what is due next and from whom (mentioned, so
         their phones ring), with the buttons of the next step."""
         inc = row.incident
@@ -312,16 +311,16 @@ class Steps(Context):
                     profile, Offer(Step.ACCEPT_PART, dep), inc, now)) if accept["inline_keyboard"] else None
                 await self.say(conn, row, texts.lines(
                     _("🧩 Часть ответа ({who}, {department}):").format(
-                        who=escape(part_by), department=escape(await self._department_name(dep))),
+                        who=who, department=escape(await self._department_name(dep))),
                     texts.quote(comment, 3000) if comment else None,
-                    _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None),
-                    now, accept if accept["inline_keyboard"] else None)
+                    _("Принять и передать ответственному: {who}").format(who=accepters) if accepters else None,
+                    *deadlines), now, accept if accept["inline_keyboard"] else None)
             case AcceptPart(dep):
                 lead = await self._mentions_heads(inc.lead, row.chat_id)
                 await self.say(conn, row, texts.lines(
                     _("✅ Часть отдела «{department}» принята и передана ответственному исполнителю.").format(
                         department=escape(await self._department_name(dep))),
-                    _("Ответственный: {who}").format(who=lead) if lead else None), now)
+                    _("Ответственный: {who}").format(who=lead) if lead else None, *deadlines), now)
             case Approve() if inc.state is State.APPROVED:
                 final = row.final_text or (row.draft or {}).get("text", "")
                 await self.say(conn, row, texts.lines(
@@ -334,7 +333,7 @@ class Steps(Context):
             case Approve():
                 step = profile.approval[inc.step]
                 await self.say(conn, row, texts.lines(
-                    _("✅ Этап согласован. Дальше: {step}.").format(step=escape(step.title)),
+                    _("✅ Этап согласован. Дальше: {step}.").format(step=escape(step.title)), *deadlines,
                     await self._reviewers(profile, inc, row.chat_id)), now, self.keyboard(row, Place.REVIEW, now),
                     review=True)
             case RequestRework():
@@ -363,7 +362,7 @@ class Steps(Context):
             case ReturnNotCompetent():
                 await self.say(conn, row, texts.lines(
                     _("🚫 {who}: не наша компетенция.").format(who=who), texts.quote(comment, 1000),
-                    await self._route_request(profile, row, now)), now, await self._route_keyboard(row))
+                    await self._route_request(profile, row, now), *deadlines), now, await self._route_keyboard(row))
             case Route():
                 if row.thread_id:  # the topic's name follows the department
                     await enqueue(conn, row.chat_id, "editForumTopic", {
@@ -376,13 +375,15 @@ class Steps(Context):
             case RequestClarification():
                 await self.say(conn, row, texts.lines(
                     _("❓ Автору задан вопрос ({who}):").format(who=who), texts.quote(comment, 1000),
-                    _("Сроки приостановлены до ответа автора.")), now)
+                    _("Сроки приостановлены до ответа автора.") if decision.paused else None), now)
             case ClarificationReceived(answered=True):
                 await self.say(conn, row, texts.lines(
-                    _("💬 Автор ответил:"), texts.quote(comment, 3000), _("Сроки продолжаются."), *deadlines), now)
+                    _("💬 Автор ответил:"), texts.quote(comment, 3000), _("Сроки продолжаются.") if deadlines else None,
+                    *deadlines), now)
             case ClarificationReceived():
                 await self.say(conn, row, texts.lines(
-                    _("🔇 Автор не ответил. Сроки продолжаются."), *deadlines), now)
+                    _("🔇 Автор не ответил. Сроки продолжаются.") if deadlines else _("🔇 Автор не ответил"),
+                    *deadlines), now)
             case NeedExplanation():
                 await self.say(conn, row, texts.lines(
                     _("💬 Нужно разъяснение вместо ответа ({who}).").format(who=who), *deadlines), now)
@@ -395,11 +396,13 @@ class Steps(Context):
     async def _route_request(self, profile: Profile, row: store.IncidentRow, now: datetime) -> str:
         """Who should pick the departments now, mentioned."""
         routers = await self._mentions(row.chat_id, actions.who_may(profile, Offer(Step.ROUTE), row.incident, now))
-        return texts.address(routers or _("Координатор"), _("выберите отделы и нажмите «Направить»."))
+        return texts.address(routers or _("Координатор"), _("выберите отделы и нажмите «{button}».").format(
+            button=escape(actions.words(profile, Step.ROUTE)[0])))
 
     async def _route_keyboard(self, row: store.IncidentRow) -> dict[str, Any]:
         departments = [(d.id, d.name) for d in await org.active_departments(self.db, row.chat_id)]
-        return kb.reroute_keyboard(row.incident.id, departments, [])
+        return kb.reroute_keyboard(row.incident.id, departments, [],
+                                   actions.words(self.profile(row.profile), Step.ROUTE)[0])
 
     async def _mentions(self, chat_id: int, roles: list[str]) -> str:
         people = {p.user_id: p for p in await self.with_role(chat_id, *roles)}

@@ -457,14 +457,39 @@ class Profile(Strict):
         if wf.joint_answer_by and wf.joint_answer_by not in self.roles:
             problems.append(("workflow.joint_answer_by", f"unknown role {wf.joint_answer_by!r}; "
                              f"known: {_list(set(self.roles))}"))
-        for event in (Event.PART_ACCEPTED, Event.EXPLANATION_NEEDED):
-            if self.uses(event) and not self.causers(event):
-                problems.append(("timers", f"the event {event.value!r} is used but no role can cause it"))
+        how = {Event.PART_ACCEPTED: "give a role the 'route' action",
+               Event.EXPLANATION_NEEDED: "add 'explained' to workflow.outcomes and give a role the 'close' action"}
+        for i, t in enumerate(self.timers):
+            for field in ("start", "stop", "pause", "resume"):
+                for event in getattr(t, field):
+                    if event in how and not self.causers(event):
+                        problems.append((f"timers[{i}] ({t.id}).{field}",
+                                         f"no role can cause the event {event!r}: {how[Event(event)]}"))
         valid = {s.value for s in Step} | {f"{Step.CLOSE.value}.{o.value}" for o in Outcome}
         for key in self.buttons:
             if key not in valid:
                 problems.append((f"buttons.{key}", f"unknown step; known: {_list(valid)}"))
+            elif (why := self._not_offered(key)) is not None:
+                problems.append((f"buttons.{key}", f"this profile never offers the step: {why}"))
         return problems
+
+    def _not_offered(self, key: str) -> str | None:
+        """Why a step with words under [buttons] is never offered by this profile (None: it may be)."""
+        wf = self.workflow
+        step, _dot, outcome = key.partition(".")
+        if outcome:
+            return None if outcome in wf.outcomes else f"{outcome!r} is not in workflow.outcomes"
+        if step in (Step.CLARIFY, Step.CLARIFIED, Step.NO_REPLY) and not wf.clarifications:
+            return "workflow.clarifications is off"
+        if step == Step.INTERMEDIATE and not wf.intermediate_answers:
+            return "workflow.intermediate_answers is off"
+        if step == Step.EXPLAIN and not (Outcome.EXPLAINED in wf.outcomes and self.uses(Event.EXPLANATION_NEEDED)):
+            return "no 'explained' outcome with a timer started by 'explanation_needed'"
+        if step == Step.ACCEPT_PART and not self.uses(Event.PART_ACCEPTED):
+            return "no timer uses the 'part_accepted' event"
+        if step == Step.TICK and not any(a.checklist for a in self.approval):
+            return "no approval step has a checklist"
+        return None
 
     def _check_duration(self, key: str, t: TimerSpec) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

@@ -40,15 +40,18 @@ class Scenario:
     @contextlib.asynccontextmanager
     async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
                     start: datetime = START, admin_ids: tuple[int, ...] = (100001,),
-                    bot_in_group: bool = True, bot_rights: dict[str, bool] | None = None) -> AsyncIterator[Scenario]:
+                    bot_in_group: bool = True, bot_rights: dict[str, bool] | None = None,
+                    profiles_dir: Path | None = None) -> AsyncIterator[Scenario]:
         """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it. The bot is an
-        administrator with every right the README asks for, unless ``bot_rights`` says otherwise."""
+        administrator with every right the README asks for, unless ``bot_rights`` says otherwise.
+        ``profiles_dir``: profiles of the test's own (PROFILES_DIR), besides the built-in ones."""
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
-                                database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids))
+                                database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids),
+                                profiles_dir=profiles_dir)
             if org:
                 db = await Database.open(settings.database_path)
-                await import_org(db, read_org_file(org_file))
+                await import_org(db, read_org_file(org_file, profiles_dir=profiles_dir))
                 await db.close()
             s = cls(tg, settings, FakeClock(start))
             s.users()

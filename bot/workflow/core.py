@@ -379,7 +379,7 @@ def _apply(profile: Profile, incident: Incident, events: list[tuple[str, datetim
         for spec in specs:
             if event not in spec.start:
                 continue
-            for dep in _instances(spec, incident, event, department):
+            for dep in _instances(profile, spec, incident, event, department):
                 timer = _start(profile, spec, times, at, running, dep)
                 running[timer.key] = timer
                 started.append(timer)
@@ -402,14 +402,17 @@ def _stops(event: str, timer: RunningTimer, department: int | None) -> bool:
 _PER_DEPARTMENT = (Event.PART_SUBMITTED, Event.PART_ACCEPTED)
 
 
-def _instances(spec: TimerSpec, incident: Incident, event: str, department: int | None) -> list[int | None]:
-    """Which copies of a timer an event starts: one per co-executor for per-co-executor timers
-    (only the event's own co-executor when the event is about one part)."""
+def _instances(profile: Profile, spec: TimerSpec, incident: Incident, event: str,
+               department: int | None) -> list[int | None]:
+    """Which copies of a timer an event starts: one per contributor of a part for per-co-executor timers —
+    the co-executors, or every department when one role compiles a joint answer (Первомайский р-н п. 17:
+    «каждым исполнителем») — only the event's own department when the event is about one part."""
     if spec.per != "co_executor":
         return [None]
     if event in _PER_DEPARTMENT and department is not None:
         return [department]
-    return [d for d in incident.co_executors if d not in incident.parts_done]
+    contributors = incident.departments if joint_answer(profile, incident) else incident.co_executors
+    return [d for d in contributors if d not in incident.parts_done]
 
 
 def _start(profile: Profile, spec: TimerSpec, times: dict[str, datetime], at: datetime,
