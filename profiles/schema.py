@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from profiles.calendar import ProductionCalendar
 from profiles.clocks import BusinessClock, Clock, OfficeHours, Period
 from profiles.events import APPROVED_STEP_PREFIX, Action, Event, Outcome
+from profiles.quiet import QuietHours
 
 _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?:in)?)?$")
 
@@ -164,6 +165,7 @@ class RoleSpec(Strict):
 class TrackSpec(Strict):
     title: str = Field(min_length=1)
     clause: str = ""
+    urgent: bool = False  # its notices are not held back by quiet hours (Южно-Сахалинск п. 3.9)
 
 
 class SourceSpec(Strict):
@@ -217,6 +219,7 @@ class TimerSpec(Strict):
     kind: Literal["deadline", "window"] = "deadline"  # a window lapses silently when it runs out
     reminders: list[Duration] = []  # before the deadline, on the timer's own clock
     overdue_every: Duration | None = None  # repeat the overdue notice this often
+    urgent: bool = False  # its notices are not held back by quiet hours
     note: str = ""  # how an ambiguous clause is read, and why
 
     @field_validator("start", "stop", "pause", "resume", mode="before")
@@ -246,6 +249,31 @@ class WorkflowSpec(Strict):
     outcomes: list[Outcome] = []  # ways to end an incident without an answer
     intermediate_answers: bool = True
     clarifications: bool = False  # questions to the author (Елец п. 3, 5)
+    # The timer that runs while a message waits to be sent on (starts on "detected"): the intake panel
+    # shows its deadline and the coordinator is reminded by it. Named, never guessed.
+    routing_timer: str | None = None
+
+
+def _clock_time(value: object) -> object:
+    return _parse_time(value) if isinstance(value, str) else value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time), PlainSerializer(lambda t: f"{t:%H:%M}")]
+
+
+class QuietHoursSpec(Strict):
+    """When people are not pinged. A reminder, an overdue notice or the digest that falls inside is
+    delivered when the quiet time ends, marked so, unless its track or timer is urgent; an urgent one in
+    quiet hours also mentions the ``on_call`` roles. The deadline itself never moves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: ClockTime = Field(alias="from")  # "21:00": nights from…
+    end: ClockTime = Field(alias="to")  # …"08:00" (the next morning when earlier than from)
+    days_off: bool = False  # days off of the production calendar are quiet all day
+    on_call: list[str] = []  # roles pinged anyway by an urgent notice in quiet hours
+    clause: str = ""
+    note: str = ""
 
 
 class ProfileMeta(Strict):
@@ -278,6 +306,7 @@ class Profile(Strict):
     approval: list[ApprovalStep] = []
     timers: list[TimerSpec] = Field(min_length=1)
     workflow: WorkflowSpec = WorkflowSpec()
+    quiet_hours: QuietHoursSpec | None = None  # none: people may be pinged at any hour
 
     # --- derived views -----------------------------------------------------------------------
 
@@ -307,6 +336,22 @@ class Profile(Strict):
             if t.id == timer_id:
                 return t
         raise KeyError(f"profile {self.id}: no timer {timer_id!r} on track {track!r}")
+
+    def routing_timer(self, track: str) -> TimerSpec | None:
+        """The timer a message runs on until it is sent on (``workflow.routing_timer``), on this track."""
+        name = self.workflow.routing_timer
+        return next((t for t in self.timers_for(track) if t.id == name), None) if name else None
+
+    @cached_property
+    def quiet(self) -> QuietHours | None:
+        q = self.quiet_hours
+        if q is None:
+            return None
+        return QuietHours(self.tz, q.start, q.end, q.days_off, self.clock.calendar)
+
+    def urgent(self, timer: TimerSpec, track: str) -> bool:
+        """Notices of this timer on this track are not held back by quiet hours."""
+        return timer.urgent or (track in self.tracks and self.tracks[track].urgent)
 
     def events(self) -> set[str]:
         return {e.value for e in Event} | {APPROVED_STEP_PREFIX + s.id for s in self.approval}
@@ -362,6 +407,34 @@ class Profile(Strict):
             if bool(t.pause) != bool(t.resume):
                 problems.append((f"{key}.resume", "pause and resume go together"))
             problems += self._check_duration(key, t)
+        problems += self._check_routing_timer()
+        if self.quiet_hours is not None:
+            for j, role in enumerate(self.quiet_hours.on_call):
+                if role not in roles:
+                    problems.append((f"quiet_hours.on_call[{j}]", f"unknown role {role!r}; known: {_list(roles)}"))
+        return problems
+
+    def _check_routing_timer(self) -> list[tuple[str, str]]:
+        name = self.workflow.routing_timer
+        detected = Event.DETECTED.value
+        if name is None:
+            if any(detected in t.start for t in self.timers):
+                return [("workflow.routing_timer", "required: name the timer a message runs on until it is sent "
+                         "on (one that starts on 'detected'), e.g. routing_timer = \"route\"")]
+            return []
+        named = [t for t in self.timers if t.id == name]
+        if not named:
+            return [("workflow.routing_timer", f"unknown timer {name!r}; known: {_list({t.id for t in self.timers})}")]
+        problems: list[tuple[str, str]] = []
+        known = self.events()
+        if any(detected not in t.start and set(t.start) <= known for t in named):  # else: its unknown event is said
+            problems.append(("workflow.routing_timer", f"timer {name!r} does not start on 'detected': "
+                             "it cannot be the deadline of a message not yet sent on"))
+        if any(t.kind == "window" for t in named):
+            problems.append(("workflow.routing_timer", f"timer {name!r} is a window, not a deadline"))
+        for track in self.tracks:
+            if self.routing_timer(track) is None:
+                problems.append(("workflow.routing_timer", f"timer {name!r} does not run on track {track!r}"))
         return problems
 
     def _check_duration(self, key: str, t: TimerSpec) -> list[tuple[str, str]]:
