@@ -286,7 +286,7 @@ async def run_latency(workdir: Path, n: int, window: int, lead: int, max_late: f
         stopping.set()
         while busy.is_set():  # a tick in flight finishes before the scheduler stops and the database closes
             await asyncio.sleep(0.01)
-        scheduler.stop()
+        await scheduler.stop()
         await asyncio.sleep(0.1)
         row = await db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
         result.outbox_rows = int(row["n"]) if row else 0
