@@ -264,6 +264,8 @@ class Reminders:
         due_at_ = w.timer.due_at
         if due_at_ > now:
             left = _("осталось {left}").format(left=texts.left(notices.left(w.profile, w.spec, due_at_, now)))
+        elif now - due_at_ < timedelta(minutes=1):
+            left = _("⚠️ срок истёк")
         else:
             left = _("⚠️ просрочено на {late}").format(late=_late(due_at_, now))
         return _("⏰ Сообщение «{words}…» ещё не направлено в группу: {title} до {due}, {left} ({clause}).").format(

@@ -35,8 +35,9 @@ STOP_WAIT = 5.0  # s: how long stop() lets a tick under way finish before cancel
 
 
 class Scheduler:
-    def __init__(self, reminders: Reminders, sender: Sender, clock: Clock) -> None:
+    def __init__(self, reminders: Reminders, sender: Sender, clock: Clock, stop_wait: float = STOP_WAIT) -> None:
         self.reminders = reminders
+        self.stop_wait = stop_wait
         self.sender = sender
         self.clock = clock
         self.aps = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True})
@@ -55,7 +56,7 @@ class Scheduler:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="scheduler-watch")
 
     async def stop(self) -> None:
-        """Nothing new starts; a tick under way finishes, or is cancelled quietly after STOP_WAIT."""
+        """Nothing new starts; a tick under way finishes, or is cancelled quietly after ``stop_wait``."""
         self._stopping = True
         if self._watcher is not None:
             self._watcher.cancel()
@@ -67,7 +68,7 @@ class Scheduler:
                 self.aps.remove_job(JOB)
         current = self._current
         if current is not None and not current.done() and current is not asyncio.current_task():
-            done, _pending = await asyncio.wait({current}, timeout=STOP_WAIT)
+            done, _pending = await asyncio.wait({current}, timeout=self.stop_wait)
             if not done:
                 current.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import App
-from bot.clock import FakeClock
+from bot.clock import FakeClock, RunningClock
 from bot.org_file import import_org, read_org_file
 from bot.sender import RateLimiter
 from bot.settings import Settings
@@ -31,15 +31,16 @@ START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
 class Scenario:
     tg: TelegramEmulator
     settings: Settings
-    clock: FakeClock
+    clock: FakeClock | RunningClock
     task: asyncio.Task[None] | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
     async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
                     start: datetime = START, admin_ids: tuple[int, ...] = (100001,),
-                    bot_in_group: bool = True) -> AsyncIterator[Scenario]:
-        """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it."""
+                    bot_in_group: bool = True, clock: RunningClock | None = None) -> AsyncIterator[Scenario]:
+        """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it.
+        ``clock``: time that runs by itself (the scheduler alone decides when to speak), else a FakeClock."""
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
                                 database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids))
@@ -47,7 +48,7 @@ class Scenario:
                 db = await Database.open(settings.database_path)
                 await import_org(db, read_org_file(org_file))
                 await db.close()
-            s = cls(tg, settings, FakeClock(start))
+            s = cls(tg, settings, clock or FakeClock(start))
             s.users()
             s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
                                            owner=s.people["coordinator"],
