@@ -97,9 +97,7 @@ class Reminders:
         nxt = await due.next_wake(self.db)
         if nxt is not None:
             candidates.append(nxt)
-        async with self.db.transaction() as conn:
-            watches = await self._watches(conn)
-        for w in watches:
+        for w in await self._watches(self.db.conn):  # a read: no write lock
             pending, at = self._intake_due(w, now)
             candidates += [now] if pending is not None else [at] if at is not None else []
         for _group, _profile, slot in await self._digest_slots(now):
@@ -364,15 +362,16 @@ class Reminders:
                                                                    worst=texts.span(max(lates)))
             lines.append(line)
 
-        lines += await self._open_lines(profile, chat_id, now)
+        lines += await self._open_lines(chat_id, now)
         if worst:
             lines.append(_("Наибольшие опоздания:"))
             for late, incident_id, name in sorted(worst, reverse=True)[:5]:
                 lines.append(f"№{incident_id} · {escape(name)} — {texts.span(late)}")
         return _fit([line for line in lines if line])
 
-    async def _open_lines(self, profile: Profile, chat_id: int, now: datetime) -> list[str]:
-        """The open incidents, the most urgent first: each with the deadline of the step it waits for."""
+    async def _open_lines(self, chat_id: int, now: datetime) -> list[str]:
+        """The open incidents, the most urgent first: each with the deadline of the step it waits for
+        (under its own profile: a group re-bound to another keeps its older incidents' rules)."""
         open_ids = await store.open_incidents(self.db, chat_id)
         if not open_ids:
             return []
