@@ -329,7 +329,9 @@ def test_no_source_yet_waits_when_the_source_decides_the_deadline() -> None:
     assert intake_track(PROFILES["izobilny"], None) is None  # 30 min or 1 h: wait for the choice
     assert intake_track(PROFILES["izobilny"], "governor_tg") == "governor"
     assert intake_track(PROFILES["stavropol"], None) == "standard"  # one track: nothing to wait for
-    assert intake_track(PROFILES["yuzhno_sakhalinsk"], None) is None  # an emergency is not held back
+    # the same 3 working hours either way: reminded as an ordinary message until marked an emergency
+    assert intake_track(PROFILES["yuzhno_sakhalinsk"], None) == "standard"
+    assert intake_track(PROFILES["yuzhno_sakhalinsk"], "emergency") == "emergency"
 
 
 # --- the digest after a weekend and after the New Year holidays --------------------------------------

@@ -183,9 +183,10 @@ def _minute(moment: datetime) -> datetime:
 
 
 def intake_track(profile: Profile, source: str | None) -> str | None:
-    """The track a message taken in runs on: its (proposed or chosen) source's. With no source yet, the
-    track every source would give when the routing deadline does not depend on it; else None: the
-    reminder waits for the choice rather than guess a deadline (and cry "overdue" under the wrong clause)."""
+    """The track a message taken in runs on: its (proposed or chosen) source's. With no source yet, a
+    track whose routing deadline every source shares (not an urgent one: urgency is chosen with the
+    source); None when the source decides the deadline: the reminder waits for the choice rather than
+    guess a deadline (and cry "overdue" under the wrong clause)."""
     if source:
         try:
             return profile.source(source).track
@@ -196,9 +197,11 @@ def intake_track(profile: Profile, source: str | None) -> str | None:
         spec = profile.routing_timer(track)
         if spec is None:
             return None
-        shapes.add((spec.duration, spec.clock, spec.relative, spec.at_least, tuple(spec.reminders),
-                    profile.urgent(spec, track)))
-    return next(iter(profile.tracks)) if len(shapes) == 1 else None
+        shapes.add((spec.duration, spec.clock, spec.relative, spec.at_least, tuple(spec.reminders)))
+    if len(shapes) != 1:
+        return None
+    calm = [t for t in profile.tracks if not profile.urgent(profile.routing_timer(t), t)]  # type: ignore[arg-type]
+    return (calm or list(profile.tracks))[0]
 
 
 def intake_notice(profile: Profile, spec: TimerSpec, timer: RunningTimer, track: str, noticed_until: datetime | None,
