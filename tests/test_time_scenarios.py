@@ -577,3 +577,27 @@ async def test_stop_during_a_tick_logs_no_traceback(caplog, seconds: float, fini
     bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not bad, [r.getMessage() for r in bad]
     assert not scheduler.aps.running
+
+
+async def test_stopping_the_bot_mid_tick_logs_no_traceback(tmp_path, caplog):
+    """As on SIGTERM: polling stops, then the bot's task ends while the scheduler is in the middle of a tick
+    (a slow disk, here a tick that takes long after doing its work)."""
+    caplog.set_level(logging.INFO)
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        s.app.scheduler.stop_wait = 0.3
+        real_tick, slow = s.app.reminders.tick, asyncio.Event()
+
+        async def slow_tick(now=None):
+            wake = await real_tick(now)
+            slow.set()
+            await asyncio.sleep(30)
+            return wake
+
+        s.app.reminders.tick = slow_tick  # type: ignore[method-assign]
+        s.app.scheduler.poke()
+        await asyncio.wait_for(slow.wait(), 5)
+        await s.stop()
+    await asyncio.sleep(0.1)
+    bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not bad, [r.getMessage() for r in bad]
