@@ -207,6 +207,18 @@ class LatencyResult:
         return values[min(len(values) - 1, math.ceil(q * len(values)) - 1)] if values else float("nan")
 
 
+def profiles_without_quiet_hours(workdir: Path) -> Path:
+    """The profile with its quiet hours taken out: the figures must not depend on the hour the benchmark
+    runs (at night every notice would be held back to the morning and nothing written)."""
+    folder = workdir / "profiles"
+    folder.mkdir(exist_ok=True)
+    text = (ROOT / "profiles" / f"{PROFILE}.toml").read_text("utf-8")
+    start = text.index("[quiet_hours]")
+    end = text.index("\n[", start + 1)
+    (folder / f"{PROFILE}.toml").write_text(text[:start] + text[end + 1:], "utf-8")
+    return folder
+
+
 class _NoSender:
     """The scheduler wakes the sender after each tick; the outbox is the output here, nothing is sent."""
 
@@ -229,7 +241,7 @@ async def run_latency(workdir: Path, n: int, window: int, lead: int, max_late: f
 
     clock = SystemClock()
     db = await Database.open(path)
-    reminders = Reminders(Service(db, clock))
+    reminders = Reminders(Service(db, clock, profiles_without_quiet_hours(workdir)))
     taken: list[due_store.DueTimer] = []
     done: dict[int, float] = {}  # timer row id -> lateness, s
 
@@ -286,7 +298,7 @@ async def run_latency(workdir: Path, n: int, window: int, lead: int, max_late: f
         stopping.set()
         while busy.is_set():  # a tick in flight finishes before the scheduler stops and the database closes
             await asyncio.sleep(0.01)
-        scheduler.stop()
+        await scheduler.stop()
         await asyncio.sleep(0.1)
         row = await db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
         result.outbox_rows = int(row["n"]) if row else 0
@@ -446,6 +458,7 @@ async def run_restart(workdir: Path, built: RestartDatabase, run: int, timeout: 
            "DATABASE_PATH": str(path), "LOG_LEVEL": "WARNING", "ADMIN_IDS": str(COORDINATOR)}
     for key in ("PROFILES_DIR", "DEFAULT_PROFILE"):
         env.pop(key, None)
+    env["PROFILES_DIR"] = str(profiles_without_quiet_hours(workdir))
     while time.time() < spawn_at:
         await asyncio.sleep(0.01)
     spawned = time.time()

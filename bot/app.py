@@ -93,7 +93,7 @@ class App:
                 await owner
             await self.dp["menus"].close()
             await stop_retention(retention)
-            self.scheduler.stop()
+            await self.scheduler.stop()
             await self.sender.stop()
 
     async def stop(self) -> None:

@@ -229,7 +229,9 @@ def _spec_duration(t: Any, russian: bool = False) -> str:
 def render_timeline(profile: Profile) -> str:
     meta = profile.profile
     lines = [meta.name, meta.act + (f" от {meta.act_date:%d.%m.%Y}" if meta.act_date else ""),
-             f"Часовой пояс: {meta.timezone}", "Рабочее время: " + _hours_line(profile), ""]
+             f"Часовой пояс: {meta.timezone}", "Рабочее время: " + _hours_line(profile),
+             "Тихие часы: " + _quiet_line(profile),
+             f"Срок направления (на панели приёма и в напоминании): «{profile.workflow.routing_timer or '—'}»", ""]
     lines.append("Роли:")
     for rid, role in profile.roles.items():
         extra = f"; замещает: {profile.roles[role.acts_for].title}" if role.acts_for else ""
@@ -241,7 +243,8 @@ def render_timeline(profile: Profile) -> str:
         lines.append("Согласование: " + " → ".join(
             f"{st.title} ({profile.roles[st.role].title}, {st.clause or '—'})" for st in profile.approval))
     for track_id, track in profile.tracks.items():
-        lines += ["", f"Порядок «{track.title}» ({track.clause or '—'}):"]
+        urgent = "; срочный: тихие часы не действуют" if track.urgent else ""
+        lines += ["", f"Порядок «{track.title}» ({track.clause or '—'}{urgent}):"]
         for t in profile.timers_for(track_id):
             when = ", ".join(t.start)
             lines.append(f"  • {t.title} — {profile.roles[t.role].title}; {_spec_duration(t, russian=True)} "
@@ -284,6 +287,16 @@ def render_steps(profile: Profile) -> str:
                 lines.append(f"| {state_title(state)} | {spec.title} | {' · '.join(labels)} |")
     lines.append(f"| в работе, на доработке | {'; '.join(answer)} | пишет ответ (или часть) сообщением в теме |")
     return "\n".join(lines)
+
+
+def _quiet_line(profile: Profile) -> str:
+    q = profile.quiet_hours
+    if q is None:
+        return "нет (напоминания в любое время)"
+    text = f"{q.start:%H:%M}–{q.end:%H:%M}" + ("; выходные и праздничные дни целиком" if q.days_off else "")
+    if q.on_call:
+        text += "; по срочным зовут: " + ", ".join(profile.roles[r].title for r in q.on_call if r in profile.roles)
+    return text + f" ({q.clause or '—'})"
 
 
 def _hours_line(profile: Profile) -> str:

@@ -9,11 +9,13 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from html import escape
 
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.plural import PluralRule
 
 from bot.i18n import _, current, lower_first, ngettext
 from bot.workflow.model import STATE_TITLES_RU, RunningTimer
+from bot.workflow.notices import Left
+from profiles.clocks import Clock
 from profiles.events import OUTCOME_TITLES_RU
 from profiles.schema import Profile
 
@@ -177,3 +179,34 @@ def lines(*parts: str | Iterable[str] | None) -> str:
             out.extend(x for x in p if x)
     return "\n".join(out)
 
+
+# --- time left on the deadline's own clock, the digest's period (reminders and the digest) ------
+
+
+def left(remaining: Left) -> str:
+    """'30 мин', '29 рабочих мин', '1 рабочий ч 30 мин', '2 рабочих дня', '8 ч в рабочие дни'."""
+    if remaining.clock is Clock.WORKING_DAYS:
+        return plural(remaining.days, "рабочий день", "рабочих дня", "рабочих дней")
+    if remaining.amount < timedelta(minutes=1):
+        return _("меньше минуты")
+    if remaining.clock is Clock.WORKING:
+        hours, minutes = divmod(int(remaining.amount.total_seconds() // 60), 60)
+        if not hours:
+            return plural(minutes, "рабочая мин", "рабочих мин", "рабочих мин")
+        text = plural(hours, "рабочий ч", "рабочих ч", "рабочих ч")
+        return text + (" " + _("{minutes} мин").format(minutes=minutes) if minutes else "")
+    if remaining.clock is Clock.CALENDAR_WORKING:
+        return _("{span} в рабочие дни").format(span=span(remaining.amount))
+    return span(remaining.amount)
+
+
+def period(first: date, last: date) -> str:
+    """'23 ноября'; '27—29 ноября'; '30 декабря — 10 января'."""
+    if first == last:
+        return format_day(first)
+    return format_interval(first, last, "MMMMd", locale=current())
+
+
+def weekday_day(day: date) -> str:
+    """'пт, 27 нояб.'"""
+    return format_date(day, "EEE, d MMM", locale=current())

@@ -177,6 +177,23 @@ class BusinessClock:
         whole = clock is Clock.CALENDAR_WORKING
         return any(lo <= moment < hi for lo, hi in self._spans(local.date(), whole))
 
+    def day_start(self, day: date, clock: Clock) -> datetime | None:
+        """The first counted moment of a local day on ``clock`` (office opening for the working clocks,
+        midnight for calendar_working), or None when nothing of that day is counted."""
+        if clock is Clock.CALENDAR:
+            return datetime.combine(day, time(0, 0), self.tz)
+        spans = self._spans(day, clock is Clock.CALENDAR_WORKING)
+        return spans[0][0].astimezone(self.tz) if spans else None
+
+    def next_start(self, moment: datetime, clock: Clock) -> datetime:
+        """The first moment at or after ``moment`` from which ``clock`` runs: ``moment`` itself inside a
+        counted period, else the next opening (18:00 Friday → 09:00 Monday on the working clock)."""
+        _check_aware(moment)
+        if clock is Clock.CALENDAR:
+            return moment.astimezone(self.tz)
+        lo, _hi = next(self._spans_from(moment, whole_days=clock is Clock.CALENDAR_WORKING))
+        return lo.astimezone(self.tz)  # clipped: ``moment`` itself when the clock runs then
+
     def working_periods(self, day: date) -> tuple[Period, ...]:
         return self.hours.periods(day, self.calendar.kind(day))
 

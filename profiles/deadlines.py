@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from profiles.clocks import Clock
 from profiles.schema import Profile, TimerSpec
+
+_INSTANT = timedelta(microseconds=1)
 
 # Another timer's deadline, by timer id (None when that timer is not running).
 DeadlineOf = Callable[[str], datetime | None]
@@ -48,9 +51,28 @@ def due_at(profile: Profile, timer: TimerSpec, start: datetime, other: DeadlineO
 
 
 def reminder_times(profile: Profile, timer: TimerSpec, start: datetime, due: datetime) -> tuple[datetime, ...]:
-    """Reminders ``timer.reminders`` before ``due`` on the timer's clock, those after ``start`` only."""
+    """Reminders ``timer.reminders`` before ``due`` on the timer's clock, those after ``start`` only.
+
+    Under a working-time clock a reminder is one people can act on:
+    - ``working`` / ``calendar_working``: never on a day before the deadline's own working day. One that
+      would fall earlier (1 working hour before 09:29 on 11 January is 30 December 17:29) comes when the
+      deadline's day opens (11 January 09:00, with 29 working minutes left). Two that meet there are one.
+    - ``working_days``: N days before a deadline at the close of day D is the close of day D-N, when the
+      office is empty; it comes when the next working day opens, the same moment in working time
+      (1d: the morning of the deadline's day).
+    """
     clock = profile.clock
-    times = {clock.subtract(due, offset, timer.clock) for offset in timer.reminders}
+    times: set[datetime] = set()
+    for offset in timer.reminders:
+        at = clock.subtract(due, offset, timer.clock)
+        if timer.clock is Clock.WORKING_DAYS:
+            at = clock.next_start(at, Clock.WORKING)
+        elif timer.clock is not Clock.CALENDAR:
+            day = (due - _INSTANT).astimezone(profile.tz).date()  # the day of the deadline's last counted instant
+            opening = clock.day_start(day, timer.clock)
+            if opening is not None and at < opening:
+                at = opening
+        times.add(at.astimezone(profile.tz))
     return tuple(sorted(t for t in times if start < t < due))
 
 

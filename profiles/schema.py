@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from profiles.calendar import ProductionCalendar
 from profiles.clocks import BusinessClock, Clock, OfficeHours, Period
 from profiles.events import APPROVED_STEP_PREFIX, Action, Event, Outcome, Step
+from profiles.quiet import QuietHours
 
 _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m(?:in)?)?$")
 
@@ -164,6 +165,7 @@ class RoleSpec(Strict):
 class TrackSpec(Strict):
     title: str = Field(min_length=1)
     clause: str = ""
+    urgent: bool = False  # its notices are not held back by quiet hours (Южно-Сахалинск п. 3.9)
 
 
 class SourceSpec(Strict):
@@ -217,6 +219,7 @@ class TimerSpec(Strict):
     kind: Literal["deadline", "window"] = "deadline"  # a window lapses silently when it runs out
     reminders: list[Duration] = []  # before the deadline, on the timer's own clock
     overdue_every: Duration | None = None  # repeat the overdue notice this often
+    urgent: bool = False  # its notices are not held back by quiet hours
     note: str = ""  # how an ambiguous clause is read, and why
     # the monthly report's "answer deadline": met by these events (default: the draft; a co-executor's part)
     answer: bool = False
@@ -268,6 +271,9 @@ class WorkflowSpec(Strict):
     joint_answer_by: str | None = None  # a role compiles the joint answer from every department's part (Перв. п. 17)
     repeats: RepeatsSpec | None = None
     surge: SurgeSpec | None = None
+    # The timer that runs while a message waits to be sent on (starts on "detected"): the intake panel
+    # shows its deadline and the coordinator is reminded by it. Named, never guessed.
+    routing_timer: str | None = None
 
 
 class ButtonSpec(Strict):
@@ -276,6 +282,28 @@ class ButtonSpec(Strict):
     label: str = ""
     prompt: str = ""
     clause: str = ""
+
+
+def _clock_time(value: object) -> object:
+    return _parse_time(value) if isinstance(value, str) else value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time), PlainSerializer(lambda t: f"{t:%H:%M}")]
+
+
+class QuietHoursSpec(Strict):
+    """When people are not pinged. A reminder, an overdue notice or the digest that falls inside is
+    delivered when the quiet time ends, marked so, unless its track or timer is urgent; an urgent one in
+    quiet hours also mentions the ``on_call`` roles. The deadline itself never moves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: ClockTime = Field(alias="from")  # "21:00": nights from…
+    end: ClockTime = Field(alias="to")  # …"08:00" (the next morning when earlier than from)
+    days_off: bool = False  # days off of the production calendar are quiet all day
+    on_call: list[str] = []  # roles pinged anyway by an urgent notice in quiet hours
+    clause: str = ""
+    note: str = ""
 
 
 class ProfileMeta(Strict):
@@ -309,6 +337,7 @@ class Profile(Strict):
     timers: list[TimerSpec] = Field(min_length=1)
     workflow: WorkflowSpec = WorkflowSpec()
     buttons: dict[str, ButtonSpec] = {}  # keys: a Step, or close.<outcome>
+    quiet_hours: QuietHoursSpec | None = None  # none: people may be pinged at any hour
 
     # --- derived views -----------------------------------------------------------------------
 
@@ -333,16 +362,27 @@ class Profile(Strict):
     def timers_for(self, track: str) -> list[TimerSpec]:
         return [t for t in self.timers if not t.tracks or track in t.tracks]
 
-    def routing_timer(self, track: str) -> TimerSpec | None:
-        """The deadline for sending a new message to the executors: shown and reminded at intake."""
-        return next((t for t in self.timers_for(track)
-                     if Event.DETECTED in t.start and Event.ROUTED in t.stop and t.kind == "deadline"), None)
-
     def timer(self, timer_id: str, track: str) -> TimerSpec:
         for t in self.timers_for(track):
             if t.id == timer_id:
                 return t
         raise KeyError(f"profile {self.id}: no timer {timer_id!r} on track {track!r}")
+
+    def routing_timer(self, track: str) -> TimerSpec | None:
+        """The timer a message runs on until it is sent on (``workflow.routing_timer``), on this track."""
+        name = self.workflow.routing_timer
+        return next((t for t in self.timers_for(track) if t.id == name), None) if name else None
+
+    @cached_property
+    def quiet(self) -> QuietHours | None:
+        q = self.quiet_hours
+        if q is None:
+            return None
+        return QuietHours(self.tz, q.start, q.end, q.days_off, self.clock.calendar)
+
+    def urgent(self, timer: TimerSpec, track: str) -> bool:
+        """Notices of this timer on this track are not held back by quiet hours."""
+        return timer.urgent or (track in self.tracks and self.tracks[track].urgent)
 
     def events(self) -> set[str]:
         return {e.value for e in Event} | {APPROVED_STEP_PREFIX + s.id for s in self.approval}
@@ -436,6 +476,11 @@ class Profile(Strict):
             if t.kind == "deadline" and done and not any(self.causers(ev) for ev in done):
                 problems.append((f"{key}.stop", "no role can take any step that meets this deadline "
                                  f"({', '.join(done)}): give a role the action that causes one"))
+        problems += self._check_routing_timer()
+        if self.quiet_hours is not None:
+            for j, role in enumerate(self.quiet_hours.on_call):
+                if role not in roles:
+                    problems.append((f"quiet_hours.on_call[{j}]", f"unknown role {role!r}; known: {_list(roles)}"))
         return problems + self._check_steps()
 
     def _check_steps(self) -> list[tuple[str, str]]:
@@ -471,6 +516,29 @@ class Profile(Strict):
                 problems.append((f"buttons.{key}", f"unknown step; known: {_list(valid)}"))
             elif (why := self._not_offered(key)) is not None:
                 problems.append((f"buttons.{key}", f"this profile never offers the step: {why}"))
+        return problems
+
+    def _check_routing_timer(self) -> list[tuple[str, str]]:
+        name = self.workflow.routing_timer
+        detected = Event.DETECTED.value
+        if name is None:
+            if any(detected in t.start for t in self.timers):
+                return [("workflow.routing_timer", "required: name the timer a message runs on until it is sent "
+                         "on (one that starts on 'detected'), e.g. routing_timer = \"route\"")]
+            return []
+        named = [t for t in self.timers if t.id == name]
+        if not named:
+            return [("workflow.routing_timer", f"unknown timer {name!r}; known: {_list({t.id for t in self.timers})}")]
+        problems: list[tuple[str, str]] = []
+        known = self.events()
+        if any(detected not in t.start and set(t.start) <= known for t in named):  # else: its unknown event is said
+            problems.append(("workflow.routing_timer", f"timer {name!r} does not start on 'detected': "
+                             "it cannot be the deadline of a message not yet sent on"))
+        if any(t.kind == "window" for t in named):
+            problems.append(("workflow.routing_timer", f"timer {name!r} is a window, not a deadline"))
+        for track in self.tracks:
+            if self.routing_timer(track) is None:
+                problems.append(("workflow.routing_timer", f"timer {name!r} does not run on track {track!r}"))
         return problems
 
     def _not_offered(self, key: str) -> str | None:

@@ -47,9 +47,17 @@ async def digest_sent(db: Database, chat_id: int, day: str) -> bool:
     return await db.fetchone("SELECT 1 FROM digests WHERE chat_id = ? AND day = ?", (chat_id, day)) is not None
 
 
-async def mark_digest(conn: aiosqlite.Connection, chat_id: int, day: str, now: datetime) -> None:
-    await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)",
-                       (chat_id, day, to_db(now)))
+async def mark_digest(conn: aiosqlite.Connection, chat_id: int, day: str, now: datetime) -> bool:
+    """Record the day's digest as sent; False when it already was (another tick got there first)."""
+    cur = await conn.execute("INSERT OR IGNORE INTO digests(chat_id, day, sent_at) VALUES (?,?,?)",
+                             (chat_id, day, to_db(now)))
+    return cur.rowcount == 1
+
+
+async def last_digest_day(db: Database, chat_id: int, before: str) -> str | None:
+    """The day (ISO date) of the group's latest digest before ``before``: the next one covers from there."""
+    row = await db.fetchone("SELECT MAX(day) AS day FROM digests WHERE chat_id = ? AND day < ?", (chat_id, before))
+    return row["day"] if row and row["day"] else None
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,31 @@ async def created_between(db: Database, chat_id: int, start: datetime, end: date
     return [int(r["id"]) for r in rows]
 
 
+async def created_at_between(db: Database, chat_id: int, start: datetime,
+                             end: datetime) -> list[tuple[int, datetime]]:
+    """Incidents taken in within [start, end), with the moment (the digest groups them by day)."""
+    rows = await db.fetchall(
+        "SELECT id, created_at FROM incidents WHERE chat_id = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+        (chat_id, to_db(start), to_db(end)))
+    return [(int(r["id"]), from_db(r["created_at"])) for r in rows]  # type: ignore[misc]
+
+
+async def closed_between(db: Database, chat_id: int, start: datetime,
+                         end: datetime) -> list[tuple[int, datetime, str | None]]:
+    """Incidents closed within [start, end): id, when, the outcome."""
+    rows = await db.fetchall(
+        "SELECT id, closed_at, outcome FROM incidents WHERE chat_id = ? AND closed_at >= ? AND closed_at < ? "
+        "ORDER BY closed_at, id", (chat_id, to_db(start), to_db(end)))
+    return [(int(r["id"]), from_db(r["closed_at"]), r["outcome"]) for r in rows]  # type: ignore[misc]
+
+
 async def answers_between(db: Database, chat_id: int, start: datetime, end: datetime) -> list[Answer]:
     """Deadlines a draft met (or missed) in [start, end): the digest's "answered on time / late"."""
     rows = await db.fetchall(
         """SELECT t.incident_id, t.department_id, t.due_at, t.stopped_at, i.departments
            FROM timers t JOIN incidents i ON i.id = t.incident_id
-           WHERE i.chat_id = ? AND t.stopped_at >= ? AND t.stopped_at < ? AND t.stop_event = 'draft_submitted'""",
+           WHERE i.chat_id = ? AND t.stopped_at >= ? AND t.stopped_at < ? AND t.stop_event = 'draft_submitted'
+           ORDER BY t.stopped_at, t.id""",
         (chat_id, to_db(start), to_db(end)))
     out = []
     for r in rows:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import App
-from bot.clock import FakeClock
+from bot.clock import FakeClock, RunningClock
 from bot.org_file import import_org, read_org_file
 from bot.sender import RateLimiter
 from bot.settings import Settings
@@ -33,7 +33,7 @@ FULL_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_
 class Scenario:
     tg: TelegramEmulator
     settings: Settings
-    clock: FakeClock
+    clock: FakeClock | RunningClock
     task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -41,10 +41,11 @@ class Scenario:
     async def start(cls, tmp_path: Path, *, forum: bool = True, org: bool = True, org_file: Path = ORG_FILE,
                     start: datetime = START, admin_ids: tuple[int, ...] = (100001,),
                     bot_in_group: bool = True, bot_rights: dict[str, bool] | None = None,
-                    profiles_dir: Path | None = None) -> AsyncIterator[Scenario]:
+                    profiles_dir: Path | None = None, clock: RunningClock | None = None) -> AsyncIterator[Scenario]:
         """``org=False, admin_ids=(), bot_in_group=False``: a fresh install, as a deployer finds it. The bot is an
         administrator with every right the README asks for, unless ``bot_rights`` says otherwise.
-        ``profiles_dir``: profiles of the test's own (PROFILES_DIR), besides the built-in ones."""
+        ``profiles_dir``: profiles of the test's own (PROFILES_DIR), besides the built-in ones.
+        ``clock``: time that runs by itself (the scheduler alone decides when to speak), else a FakeClock."""
         async with TelegramEmulator(privacy_mode=False) as tg:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url,
                                 database_path=tmp_path / "bot.sqlite3", admin_ids=list(admin_ids),
@@ -53,7 +54,7 @@ class Scenario:
                 db = await Database.open(settings.database_path)
                 await import_org(db, read_org_file(org_file, profiles_dir=profiles_dir))
                 await db.close()
-            s = cls(tg, settings, FakeClock(start))
+            s = cls(tg, settings, clock or FakeClock(start))
             s.users()
             s.group = tg.create_supergroup("Инцидент-менеджмент", forum=forum, members=list(s.people.values()),
                                            owner=s.people["coordinator"],

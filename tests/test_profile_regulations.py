@@ -209,6 +209,13 @@ ROWS = [
     Row("yuzhno_sakhalinsk", "explain", "two-nights", "2025-10-29 15:00", "2025-10-31 10:00"),
     # Fri 15:00–18:00 (3 h) + shortened Saturday (7 h) + Wed 05.11 09:00–11:00.
     Row("yuzhno_sakhalinsk", "explain", "short-saturday", "2025-10-31 15:00", "2025-11-05 11:00"),
+    # 3.9: an emergency runs on the same deadlines (only quiet hours do not hold its notices back).
+    Row("yuzhno_sakhalinsk", "route", "emergency-new-year", "2025-12-30 17:00", "2026-01-12 11:00", "emergency"),
+    Row("yuzhno_sakhalinsk", "answer", "emergency-night", "2025-10-31 21:00", "2025-11-01 01:00", "emergency"),
+    Row("yuzhno_sakhalinsk", "rework", "emergency-day-off", "2026-01-09 16:00", "2026-01-09 19:00", "emergency"),
+    Row("yuzhno_sakhalinsk", "total", "emergency-weekend", "2025-10-24 15:00", "2025-10-27 14:00", "emergency"),
+    Row("yuzhno_sakhalinsk", "publish", "emergency-weekend", "2025-10-24 15:00", "2025-10-27 15:00", "emergency"),
+    Row("yuzhno_sakhalinsk", "explain", "emergency", "2025-10-29 15:00", "2025-10-31 10:00", "emergency"),
 ]
 
 # абз. 2 п. 3.3: the 24-hour period must hold at least 8 working hours. From Fri 31.10 18:00 the 24
@@ -294,9 +301,11 @@ def test_reminders_run_on_the_timers_clock() -> None:
     y = PROFILES["yelets"]
     [d] = [d for d in all_deadlines(y, "incident", when(y, "2025-10-31 17:30")) if d.timer.id == "answer"]
     # п. 3: Fri 17:30–18:00 + the shortened Saturday (7 h) + Wed 05.11 09:00–09:30. 2 h before: 30 min
-    # on Wednesday, then back from Saturday's 17:00 closing by 1.5 h; 1 h before: Sat 16:30.
+    # on Wednesday, then back from Saturday's 17:00 closing by 1.5 h (Sat 15:30); 1 h before: Sat 16:30.
     assert local(y, d.due) == "2025-11-05 09:30"
-    assert [local(y, r) for r in d.reminders] == ["2025-11-01 15:30", "2025-11-01 16:30"]
+    # Both would fall on Saturday, days before the deadline: they come when Wednesday's office opens
+    # (with 30 working minutes left), one reminder for the two.
+    assert [local(y, r) for r in d.reminders] == ["2025-11-05 09:00"]
 
 
 # --- the profiles' shape -------------------------------------------------------------------------

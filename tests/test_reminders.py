@@ -109,9 +109,12 @@ def test_working_clock_reminders_skip_nights_weekends_and_holidays():
         for start in (msk("2025-10-31T17:30"), msk("2025-12-30T16:00"), msk("2026-05-08T15:00")):
             due = clock.add(start, spec.duration, spec.clock)
             timer = RunningTimer(spec.id, start, due)
-            for kind, at, _ in points(p, spec, timer):
-                if kind is NoticeKind.REMINDER or at > due:
-                    assert clock.is_counted(at - timedelta(minutes=1), Clock.WORKING), (spec.id, at)
+            for point in points(p, spec, timer):
+                if point.kind is NoticeKind.REMINDER:  # in office hours, on the deadline's own day
+                    assert clock.is_counted(point.at, Clock.WORKING), (spec.id, point.at)
+                    assert point.at.astimezone(MSK).date() == due.astimezone(MSK).date(), (spec.id, point.at)
+                elif point.at > due:  # repeats: in office hours
+                    assert clock.is_counted(point.at - timedelta(minutes=1), Clock.WORKING), (spec.id, point.at)
 
 
 def test_due_notice_collapses_missed_ones():
@@ -177,15 +180,16 @@ async def test_working_hours_profile_over_a_holiday_weekend(tmp_path):
         # Fri 08.05 is shortened (to 17:00): 2 h; 9-11.05 are off; Tue 12.05 09:00-11:00 → 11:00 (п. 11),
         # the draft 1.5 working hours before it: 09:30 (п. 12)
         assert "до 12 мая 11:00" in card and "до 12 мая 09:30" in card
-        await s.at(msk("2026-05-08T16:30"))  # 1 working hour before 09:30 Tue: 16:30-17:00 Fri + 09:00-09:30
-        assert any("⏰" in t and "до 12 мая 09:30" in t for t in thread_texts(s, topic))
         count = len(thread_texts(s, topic))
-        for day in ("2026-05-09T10:00", "2026-05-10T12:00", "2026-05-11T09:00", "2026-05-11T15:00",
-                    "2026-05-12T08:59"):
-            await s.at(msk(day))  # the weekend and the holiday: not a word
+        # 1 working hour before 09:30 Tue is Fri 16:30 (16:30-17:00 + 09:00-09:30): days before the deadline,
+        # so it waits for Tuesday's opening; over the weekend and the holiday not a word
+        for day in ("2026-05-08T16:30", "2026-05-08T16:59", "2026-05-09T10:00", "2026-05-10T12:00",
+                    "2026-05-11T09:00", "2026-05-11T15:00", "2026-05-12T08:59"):
+            await s.at(msk(day))
         assert len(thread_texts(s, topic)) == count
-        await s.at(msk("2026-05-12T09:00"))  # 30 working minutes before the draft deadline
-        assert "осталось 30 мин" in thread_texts(s, topic)[-1]
+        await s.at(msk("2026-05-12T09:00"))  # the 1 h and the 30 min reminders: one, at the opening
+        reminders = [t for t in thread_texts(s, topic)[count:] if t.startswith("⏰")]
+        assert len(reminders) == 1 and "до 09:30, осталось 30 рабочих мин (п. 12)" in reminders[0], reminders
         await s.at(msk("2026-05-12T09:30"))
         assert "Просрочено" in thread_texts(s, topic)[-1]
         assert any("Просроченные сроки" in t for t in private_texts(s, s.controller))  # МЦУ is told
