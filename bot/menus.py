@@ -28,7 +28,7 @@ from aiogram.types import (
 from bot import texts
 from bot.i18n import N_, _, use
 from bot.settings import Settings
-from bot.workflow import Actor, RunningTimer, may
+from bot.workflow import Actor, RunningTimer, may, notices
 from profiles.events import Action
 from profiles.schema import Profile
 from storage import incidents as store
@@ -360,8 +360,10 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
 
 
 def next_deadline(row: store.IncidentRow, profile: Profile, departments: Iterable[int] | None) -> RunningTimer | None:
-    """The nearest running deadline; for a head, the nearest of those his departments must meet, if any."""
-    timers = list(row.incident.timers)
+    """The deadline of the step the incident waits for now (never a window); for a head, the nearest of those
+    his departments must meet, if any; a paused one when nothing runs (the author is asked)."""
+    windows = {t.id for t in profile.timers_for(row.incident.track) if t.kind == "window"}
+    timers = [t for t in row.incident.timers if t.timer_id not in windows]
     if departments is not None:
         deps = set(departments)
         answering = set(profile.roles_with(Action.ANSWER))
@@ -371,9 +373,10 @@ def next_deadline(row: store.IncidentRow, profile: Profile, departments: Iterabl
                 return False
             return t.department_id in deps if t.department_id is not None else row.incident.lead in deps
 
-        timers = [t for t in timers if his(t)] or timers
-    running = [t for t in timers if t.paused_at is None] or timers
-    return min(running, key=lambda t: t.due_at, default=None)
+        mine = [t for t in timers if his(t) and t.paused_at is None]
+        if mine:
+            return min(mine, key=lambda t: t.due_at)
+    return notices.current_timer(profile, row.incident) or min(timers, key=lambda t: t.due_at, default=None)
 
 
 def _incident_block(row: store.IncidentRow, profile: Profile, timer: RunningTimer | None,

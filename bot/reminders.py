@@ -133,6 +133,10 @@ class Reminders:
             with use(self.service.language):
                 await self._announce(conn, spoken, now)
             await self._escalate(conn, [s for s in spoken if s.notice.kind is NoticeKind.OVERDUE], now)
+            # the card shows deadlines without a countdown; the first overdue notice marks it «просрочено»
+            for incident_id in {s.incident.incident.id for s in spoken
+                                if s.notice.kind is NoticeKind.OVERDUE and not s.notice.repeat}:
+                await self.service.refresh_card(conn, incident_id, now)
 
     async def _who(self, profile: Profile, row: store.IncidentRow, role: str, department: int | None,
                    on_call: bool = False) -> str:
