@@ -21,6 +21,7 @@ import pytest
 
 from tests.emulator import CallbackQuery, Message, Topic, User
 from tests.scenario import Scenario
+from tests.test_scenarios_flows import card_of, last
 
 DATA = Path(__file__).parent / "data"
 
@@ -89,16 +90,6 @@ async def step(s: Scenario, user: User, message: Message, button: str, words: st
         assert prompt in last(s, topic).content, last(s, topic).content
     await say(s, user, topic, words)
     return last(s, topic)
-
-
-def card_of(s: Scenario, topic: Topic) -> Message:
-    return s.tg.messages(s.group, topic.thread_id, from_bot=True)[0]
-
-
-def last(s: Scenario, topic: Topic) -> Message:
-    found = s.tg.last_bot_message(s.group, topic.thread_id)
-    assert found is not None
-    return found
 
 
 def last_with(s: Scenario, topic: Topic, button: str) -> Message:
