@@ -33,7 +33,7 @@ from storage.db import Database
 log = logging.getLogger("bot.sandbox")
 
 BOT_USERNAME = "incident_sandbox_bot"
-BOT_NAME = "Инцидент-менеджмент"
+BOT_NAME = "Инцидент-бот"
 GROUP_TITLE = "Инцидент-менеджмент"
 BOT_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 
