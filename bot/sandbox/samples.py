@@ -52,8 +52,8 @@ SAMPLES = (
            origin="channel", origin_name="Губернатор края (песочница)", minutes_ago=10),
     Sample("long", "Длинный пост: шесть жалоб сразу", _LONG, minutes_ago=15),
     Sample("hostile", "Пост с HTML: <script> и теги",
-           "<script>alert('xss')</script><b>СРОЧНО!!!</b> Во дворе & на площадке сломаны качели "
-           "<img src=x onerror=alert(1)> — кто ответит?! https://vk.com/wall-1_2",
+           "<script>window.__xss = 1; alert('xss')</script><b>СРОЧНО!!!</b> Во дворе & на площадке сломаны "
+           "качели <img src=x onerror=\"window.__xss = 2\"> — кто ответит?! https://vk.com/wall-1_2",
            origin="user", origin_name="Житель (скрыл профиль)"),
     Sample("album", "Фото: затоплен подвал (альбом)",
            "Подвал дома № 5 по ул. Мира затоплен, запах по всему подъезду. Фото прилагаю.\n"

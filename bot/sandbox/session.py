@@ -209,26 +209,33 @@ class Session:
         now = self.clock.now()
         nxt = self._next_deadline_cached
         return {"now": now.isoformat(), "local": self.local(now, "EEE, d MMM, HH:mm"),
-                "timezone": self.profile.profile.timezone, "moved": self.clock.offset.total_seconds() > 1,
+                "timezone": self.profile.profile.timezone, "overdue": self.overdue,
                 "next_deadline": None if nxt is None else {"local": self.local(nxt[0], "EEE, d MMM, HH:mm"),
                                                            "what": nxt[1]}}
 
     _next_deadline_cached: tuple[datetime, str] | None = None
+    overdue = 0
 
     async def next_deadline(self) -> tuple[datetime, str] | None:
-        """The nearest running deadline of any open incident: (when, "№3 · title")."""
+        """The nearest running deadline still ahead of any open incident: (when, "№3 · title"); counts the
+        running ones already passed on the way (``overdue``)."""
         assert self.app is not None
         now = self.clock.now()
         best: tuple[datetime, str] | None = None
+        overdue = 0
         for incident_id in await incidents.open_incidents(self.app.db):
             row = await incidents.load(self.app.db, incident_id)
             if row is None:
                 continue
             for timer in row.incident.timers:
-                if timer.paused_at is None and timer.due_at > now and (best is None or timer.due_at < best[0]):
+                if timer.paused_at is not None:
+                    continue
+                if timer.due_at <= now:
+                    overdue += 1
+                elif best is None or timer.due_at < best[0]:
                     spec = self.profile.timer(timer.timer_id, row.incident.track)
                     best = (timer.due_at, f"№{row.incident.id} · {spec.title}")
-        self._next_deadline_cached = best
+        self._next_deadline_cached, self.overdue = best, overdue
         return best
 
     def chat_view(self, chat: Chat, user_id: int) -> dict[str, Any]:
@@ -454,7 +461,8 @@ class Session:
         try:
             button = message.buttons[row][column]
         except IndexError:
-            raise UserError("no such button (the keyboard has changed)") from None
+            raise UserError(f"no such button (the keyboard of message {message_id} has changed: "
+                            f"{[len(r) for r in message.buttons]})") from None
         if button.callback_data is None:
             raise UserError("this button is a link")
         query_id = self.tg.press_button(self.users[user_id], message, button.callback_data)

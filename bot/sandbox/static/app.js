@@ -9,18 +9,18 @@ const TEXTS = {
     you: "Вы", reply: "↩ Ответить", edit: "✏️ Изменить", editing: "✏️ Изменение сообщения",
     reply_to: "↩ Ответ", photo: "🖼 Фото", album: "🖼 Альбом (2 фото)", forward: "↪ Переслать пост гражданина…",
     no_commands: "Бот не задал команд для этого чата.", forwarded: "Переслано от", next: "Ближайший срок",
-    no_next: "Открытых сроков нет", reset_sure: "Точно? Всё начнётся заново", starting: "Запускаю бота…",
+    no_next: "Впереди сроков нет", reset_sure: "Точно? Всё начнётся заново", starting: "Запускаю бота…",
     failed: "Песочница не запустилась", message: "Сообщение", caption: "Подпись к фото", link_button: "Ссылка",
-    empty_chat: "Сообщений пока нет.", edited: "изменено", alert_fallback: "Готово",
+    empty_chat: "Сообщений пока нет.", edited: "изменено", overdue: "просрочено сроков",
   },
   en: {
     chats: "Chats", topics_of: "Topics", general: "General", members: "members", bot: "bot",
     you: "You", reply: "↩ Reply", edit: "✏️ Edit", editing: "✏️ Editing the message",
     reply_to: "↩ Reply to", photo: "🖼 Photo", album: "🖼 Album (2 photos)", forward: "↪ Forward a citizen's post…",
     no_commands: "The bot set no commands for this chat.", forwarded: "Forwarded from", next: "Next deadline",
-    no_next: "No running deadlines", reset_sure: "Sure? Everything starts afresh", starting: "Starting the bot…",
+    no_next: "No deadline ahead", reset_sure: "Sure? Everything starts afresh", starting: "Starting the bot…",
     failed: "The sandbox did not start", message: "Message", caption: "Photo caption", link_button: "Link",
-    empty_chat: "No messages yet.", edited: "edited", alert_fallback: "Done",
+    empty_chat: "No messages yet.", edited: "edited", overdue: "deadlines passed",
   },
 };
 const PAGE_EN = {
@@ -43,6 +43,8 @@ const S = {
   reply: null, edit: null,
   seen: JSON.parse(localStorage.getItem("sandbox.seen") || "{}"),
   busy: false,
+  answers: [],
+  errors: [],
 };
 
 function t(key) { return (TEXTS[S.language] || TEXTS.ru)[key] || TEXTS.ru[key] || key; }
@@ -144,7 +146,8 @@ function renderToolbar() {
     clock.textContent = text;
   }
   const next = st.clock.next_deadline;
-  $("#next").textContent = next ? `${t("next")}: ${next.what} — ${next.local}` : t("no_next");
+  const late = st.clock.overdue ? ` · ⚠️ ${t("overdue")}: ${st.clock.overdue}` : "";
+  $("#next").textContent = (next ? `${t("next")}: ${next.what} — ${next.local}` : t("no_next")) + late;
   $("#db").textContent = `· ${st.profile.name} · ${st.database}`;
 }
 
@@ -169,7 +172,7 @@ function renderSide() {
   if (forum) {
     $("#side-title").textContent = forum.title;
     $("#side-sub").textContent = t("topics_of");
-    list.innerHTML = forum.topics.map((tp) => {
+    setHtml(list, forum.topics.map((tp) => {
       const active = S.view && S.view.chat === forum.id && S.view.thread === tp.thread;
       const fresh = !active && unread(forum.id, tp.thread, tp.last_id);
       const name = tp.thread === null ? t("general") : tp.name;
@@ -177,13 +180,13 @@ function renderSide() {
         <div class="avatar" style="background:${tp.thread === null ? "#8a98a8" : color(tp.color)}">${tp.closed ? "🔒" : "#"}</div>
         <div class="item"><div class="top"><span class="name">${esc(name)}</span><span class="muted">${esc(tp.last ? tp.last.time : "")}</span></div>
         <div class="top"><span class="preview muted">${preview(tp.last)}</span>${fresh ? '<span class="badge">•</span>' : ""}</div></div></li>`;
-    }).join("");
+    }).join(""));
     return;
   }
   $("#side-title").textContent = t("chats");
   const me = st.people.find((p) => p.id === st.me);
   $("#side-sub").textContent = me ? `${t("you")}: ${me.name}` : "";
-  list.innerHTML = st.chats.map((c) => {
+  setHtml(list, st.chats.map((c) => {
     const active = S.view && S.view.chat === c.id && !c.forum;
     const fresh = c.forum ? c.topics.some((tp) => unread(c.id, tp.thread, tp.last_id)) : !active && unread(c.id, null, c.last_id);
     const avatar = c.kind === "private" ? "🤖" : initials(c.title);
@@ -191,8 +194,9 @@ function renderSide() {
       <div class="avatar" style="background:${c.kind === "private" ? "#65aadd" : color(c.id)}">${esc(avatar)}</div>
       <div class="item"><div class="top"><span class="name">${esc(c.title)}${c.forum ? " ›" : ""}</span><span class="muted">${esc(c.last ? c.last.time : "")}</span></div>
       <div class="top"><span class="preview muted">${preview(c.last)}</span>${fresh ? '<span class="badge">•</span>' : ""}</div></div></li>`;
-  }).join("");
+  }).join(""));
 }
+function setHtml(el, html) { if (el._drawn !== html) { el.innerHTML = html; el._drawn = html; } }
 
 $("#list").addEventListener("click", (event) => {
   const li = event.target.closest("li");
@@ -238,7 +242,7 @@ function renderChat(scrollDown) {
   const d = S.data;
   pane.classList.toggle("has-chat", Boolean(d));
   const box = $("#messages");
-  if (!d) { box.innerHTML = ""; return; }
+  if (!d) { box.innerHTML = ""; box._drawn = ""; return; }
   const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   $("#chat-title").textContent = d.thread === null && S.state.chats.find((c) => c.id === d.chat)?.forum ? `${d.title} · ${t("general")}` : d.title;
   $("#chat-sub").textContent = d.subtitle;
@@ -256,7 +260,11 @@ function renderChat(scrollDown) {
     html.push(messageHtml(m, album, d));
   }
   if (!msgs.length) html.push(`<div class="service">${esc(t("empty_chat"))}</div>`);
-  box.innerHTML = html.join("");
+  const drawn = html.join("");
+  if (box._drawn !== drawn) {  // redraw only what changed: a button under the finger stays where it is
+    box.innerHTML = drawn;
+    box._drawn = drawn;
+  }
   if (scrollDown || nearBottom) box.scrollTop = box.scrollHeight;
   const last = msgs.length ? msgs[msgs.length - 1].id : 0;
   markSeen(d.chat, d.thread, last);
@@ -312,6 +320,7 @@ async function act(path, body) {
     await poll.now();
     return answer;
   } catch (e) {
+    S.errors.push(`${path}: ${e.message}`);
     toast(e.message);
     return null;
   }
@@ -328,6 +337,7 @@ $("#messages").addEventListener("click", async (event) => {
     const answer = await act("/api/press", { as: S.me, chat: S.data.chat, message: Number(msg.dataset.id),
       row: Number(button.dataset.row), column: Number(button.dataset.col) });
     button.classList.remove("busy");
+    S.answers.push({ button: button.textContent, answer });  // what the bot answered to each press (tests read it)
     if (answer && answer.url) await followLink(answer.url);
     else if (answer && answer.text) (answer.alert ? alertBox : toast)(answer.text);
     return;
