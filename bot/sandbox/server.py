@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +61,16 @@ class SandboxServer:
         return self.url
 
     async def _start_session(self) -> None:
+        started = time.perf_counter()
         try:
             if self._module is None:  # aiogram and the bot: seconds of import, off the serving thread
                 self._module = await asyncio.to_thread(importlib.import_module, "bot.sandbox.session")
+            imported = time.perf_counter()
             self.session = await self._module.Session.start(self.options)
             self.error = None
-            log.info("sandbox ready: %s (profile %s, database %s)", self.url, self.options.profile,
-                     self.options.database)
+            log.info("sandbox ready: %s (profile %s, database %s; imports %.1f s, start %.1f s)", self.url,
+                     self.options.profile, self.options.database, imported - started,
+                     time.perf_counter() - imported)
         except Exception as e:
             log.exception("the sandbox could not start")
             self.error = f"{type(e).__name__}: {e}"
