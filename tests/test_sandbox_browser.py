@@ -274,6 +274,7 @@ def test_the_whole_flow_in_a_browser(sandbox: str, browser: Any, tmp_path: Path)
     page.no_script_ran()
     browser.set_window_size(420, 900)  # a phone: one pane at a time
     page.wait_for("the phone layout", lambda: not page.find("//aside[@id='side']").is_displayed())
+    browser.execute_script("const m = document.getElementById('messages'); m.scrollTop = m.scrollHeight;")
     browser.save_screenshot(str(shots / "sandbox-phone.png"))
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not errors, errors
