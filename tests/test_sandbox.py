@@ -252,11 +252,16 @@ def test_no_token_opens_the_sandbox(tmp_path: Path):
         process.communicate(timeout=30)
 
 
-def test_the_sandbox_never_opens_the_bots_database(tmp_path: Path):
+def test_the_sandbox_never_opens_the_bots_database_nor_a_file_it_did_not_make(tmp_path: Path):
     result = subprocess.run([sys.executable, "-m", "bot", "sandbox", "--database", "data/bot.sqlite3"], cwd=tmp_path,
                             env=_clean_env(tmp_path, DATABASE_PATH="data/bot.sqlite3"), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "never uses the bot's database" in result.stderr
+    (tmp_path / "mine.sqlite3").write_bytes(b"SQLite format 3\x00 someone's data")
+    result = subprocess.run([sys.executable, "-m", "bot", "sandbox", "--database", "mine.sqlite3"], cwd=tmp_path,
+                            env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a sandbox database" in result.stderr
+    assert (tmp_path / "mine.sqlite3").read_bytes().endswith(b"someone's data")
     result = subprocess.run([sys.executable, "-m", "bot", "sandbox", "--profile", "atlantis"], cwd=tmp_path,
                             env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "atlantis" in result.stderr

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 DEFAULT_DATABASE = Path("data/sandbox.sqlite3")
+ORG_FILE_MARK = "# The sandbox's organisation"  # the first line of the organisation file beside its database
 DEFAULT_PORT = 8080
 HOST = "127.0.0.1"
 
@@ -27,3 +28,16 @@ class Options:
     database: Path = DEFAULT_DATABASE
     start: datetime | None = None  # the sandbox clock's first moment; None: now
     profiles_dir: Path | None = None
+
+
+def org_path(database: Path) -> Path:
+    """The organisation file the sandbox writes beside its database (and that marks the file as its own)."""
+    return database.with_name(database.stem + "-org.toml")
+
+
+def is_sandbox_database(database: Path) -> bool:
+    """A file the sandbox may empty: absent, or made by the sandbox (its organisation file is beside it)."""
+    if not database.exists():
+        return True
+    marker = org_path(database)
+    return marker.is_file() and marker.read_text(encoding="utf-8").startswith(ORG_FILE_MARK)

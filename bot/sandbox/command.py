@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.sandbox import DEFAULT_DATABASE, Options
+from bot.sandbox import DEFAULT_DATABASE, Options, is_sandbox_database
 from bot.settings import ToolSettings
 from profiles.loader import ProfileError, load_profile
 
@@ -24,6 +24,10 @@ def cli_sandbox(args: argparse.Namespace, profiles_dir: Path | None) -> int:
     if database.resolve() == tools.database_path.resolve():
         print(f"error: the sandbox never uses the bot's database ({tools.database_path}); give it another "
               "file with --database", file=sys.stderr)
+        return 2
+    if not is_sandbox_database(database):
+        print(f"error: {database} exists and is not a sandbox database (the sandbox empties its file at each "
+              "start); give it another file with --database", file=sys.stderr)
         return 2
     start = None
     if args.start:

@@ -19,7 +19,7 @@ from babel.dates import format_datetime
 
 from bot.app import App
 from bot.org_file import import_org, read_org_file
-from bot.sandbox import Options, render
+from bot.sandbox import Options, is_sandbox_database, org_path, render
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.samples import SAMPLES, placeholder_photo, sample
 from bot.sandbox.world import DEPARTMENTS, Persona, cast, coordinator_role, org_file
@@ -75,6 +75,8 @@ class Session:
         self._counted = 0
         self._calls = 0
         self._channel: Chat | None = None
+        self._next: tuple[datetime, str] | None = None  # the nearest deadline ahead, as last computed
+        self.overdue = 0  # running deadlines already passed
 
     # --- lifecycle -----------------------------------------------------------------------------------
     @classmethod
@@ -83,6 +85,8 @@ class Session:
         profile = load_profile(options.profile, options.profiles_dir)
         database = options.database
         database.parent.mkdir(parents=True, exist_ok=True)
+        if not is_sandbox_database(database):
+            raise RuntimeError(f"{database} is not the sandbox's database: it would be emptied")
         remove_database(database)
         clock = SandboxClock(options.start)
         tg = TelegramEmulator(bot_username=BOT_USERNAME, bot_name=BOT_NAME, clock=EmulatorClock(clock))
@@ -91,11 +95,11 @@ class Session:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url, database_path=database,
                                 admin_ids=[], default_profile=profile.id, profiles_dir=options.profiles_dir)
             people = cast(profile)
-            org_path = database.with_name(database.stem + "-org.toml")
-            org_path.write_text(org_file(profile, people), encoding="utf-8")
+            organisation = org_path(database)
+            organisation.write_text(org_file(profile, people), encoding="utf-8")
             db = await Database.open(database)
             try:
-                await import_org(db, read_org_file(org_path, profile.id, options.profiles_dir))
+                await import_org(db, read_org_file(organisation, profile.id, options.profiles_dir))
             finally:
                 await db.close()
             users = {p.user_id: tg.create_user(p.first_name, last_name=p.last_name, username=p.username,
@@ -207,14 +211,12 @@ class Session:
 
     def clock_view(self) -> dict[str, Any]:
         now = self.clock.now()
-        nxt = self._next_deadline_cached
+        nxt = self._next
         return {"now": now.isoformat(), "local": self.local(now, "EEE, d MMM, HH:mm"),
                 "timezone": self.profile.profile.timezone, "overdue": self.overdue,
                 "next_deadline": None if nxt is None else {"local": self.local(nxt[0], "EEE, d MMM, HH:mm"),
                                                            "what": nxt[1]}}
 
-    _next_deadline_cached: tuple[datetime, str] | None = None
-    overdue = 0
 
     async def next_deadline(self) -> tuple[datetime, str] | None:
         """The nearest running deadline still ahead of any open incident: (when, "№3 · title"); counts the
@@ -235,7 +237,7 @@ class Session:
                 elif best is None or timer.due_at < best[0]:
                     spec = self.profile.timer(timer.timer_id, row.incident.track)
                     best = (timer.due_at, f"№{row.incident.id} · {spec.title}")
-        self._next_deadline_cached, self.overdue = best, overdue
+        self._next, self.overdue = best, overdue
         return best
 
     def chat_view(self, chat: Chat, user_id: int) -> dict[str, Any]:

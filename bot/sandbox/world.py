@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from bot.sandbox import ORG_FILE_MARK
 from profiles.events import Action
 from profiles.schema import Profile
 from storage.org import ADMIN_ROLE
@@ -96,7 +97,7 @@ def cast(profile: Profile) -> list[Persona]:
 def org_file(profile: Profile, people: list[Persona]) -> str:
     """The organisation file (TOML) for ``python -m bot org import``: the same format a deployer writes."""
     q = json.dumps  # a TOML basic string is a JSON string for these texts
-    lines = ["# The sandbox's organisation, made by bot/sandbox/world.py for the profile below.",
+    lines = [f"{ORG_FILE_MARK}, made by bot/sandbox/world.py for the profile below.",
              f"profile = {q(profile.id)}", f"head_role = {q(head_role(profile))}", ""]
     for d in DEPARTMENTS:
         lines += ["[[departments]]", f"code = {q(d.code)}", f"name = {q(d.name)}",
