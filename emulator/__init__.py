@@ -1,4 +1,5 @@
-"""A strict, stateful Bot API emulator for tests: a real HTTP server that a real aiogram Bot talks to.
+"""A strict, stateful Bot API emulator: a real HTTP server that a real aiogram Bot talks to (the tests' Telegram,
+and the sandbox's: bot/sandbox/).
 
 Quick start::
 

@@ -482,8 +482,6 @@ class Session:
             self.clock.advance(timedelta(minutes=10))
         elif how == "1h":
             self.clock.advance(timedelta(hours=1))
-        elif how == "3h":
-            self.clock.advance(timedelta(hours=3))
         elif how == "deadline":
             nxt = await self.next_deadline()
             if nxt is None:
