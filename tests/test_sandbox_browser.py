@@ -206,7 +206,7 @@ class Page:
         assert self.d.execute_script("return window.__xss === undefined")
 
 
-def test_the_whole_flow_in_a_browser(sandbox: str, browser: Any, tmp_path: Path) -> None:
+def test_the_whole_flow_in_a_browser(browser: Any, sandbox: str, tmp_path: Path) -> None:
     page = Page(browser)
     browser.get(sandbox)
     banner = page.text("//*[@id='banner']")
