@@ -104,22 +104,15 @@ def entities_html(text: str, entities: list[dict[str, Any]] | None) -> str:
     return "".join(out)
 
 
-SERVICE_TEXTS = {
-    "forum_topic_created": lambda v: f"Тема «{v.get('name', '')}» создана",
-    "forum_topic_edited": lambda v: f"Тема переименована: «{v.get('name', '')}»" if v.get("name") else "Тема изменена",
-    "forum_topic_closed": lambda v: "🔒 Тема закрыта",
-    "forum_topic_reopened": lambda v: "Тема открыта снова",
-    "pinned_message": lambda v: "📌 Сообщение закреплено",
-    "new_chat_members": lambda v: "В группу добавлены: " + ", ".join(u.get("first_name", "") for u in v),
-    "left_chat_member": lambda v: f"{v.get('first_name', '')} покинул группу",
-}
-
-
-def service_text(service: dict[str, Any]) -> str:
-    for key, value in service.items():
-        maker = SERVICE_TEXTS.get(key)
-        return maker(value) if maker else key.replace("_", " ")
-    return ""
+def service(service: dict[str, Any]) -> dict[str, Any]:
+    """A service message as the page words it (in its language): its kind, and the name it carries."""
+    for kind, value in service.items():
+        if kind == "new_chat_members":
+            return {"kind": kind, "name": ", ".join(u.get("first_name", "") for u in value)}
+        if kind == "left_chat_member":
+            return {"kind": kind, "name": value.get("first_name", "")}
+        return {"kind": kind, "name": value.get("name", "") if isinstance(value, dict) else ""}
+    return {"kind": "", "name": ""}
 
 
 def origin_name(origin: dict[str, Any] | None) -> str | None:

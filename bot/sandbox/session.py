@@ -201,12 +201,11 @@ class Session:
 
     def person_view(self, p: Persona) -> dict[str, Any]:
         titles = [self.profile.roles[r].title for r in p.roles if r in self.profile.roles]
-        if "admin" in p.roles:
-            titles.append("администратор бота")
         department = next((d.name for d in DEPARTMENTS if d.code == p.department), None)
         role_ids = [r for r in p.roles if r in self.profile.roles]
         return {"id": p.user_id, "name": p.full_name, "short": f"{p.last_name} {p.first_name[0]}. {p.patronymic[0]}.",
                 "first": p.first_name, "roles": role_ids, "titles": titles, "department": department,
+                "admin": "admin" in p.roles,
                 "coordinator": coordinator_role(self.profile) in p.roles}
 
     def clock_view(self) -> dict[str, Any]:
@@ -255,7 +254,7 @@ class Session:
 
     def topics_view(self, chat: Chat) -> list[dict[str, Any]]:
         general = [m for m in chat.messages.values() if m.thread_id is None]
-        out = [{"thread": None, "name": "Общий", "closed": False, "color": 0,
+        out = [{"thread": None, "name": "", "closed": False, "color": 0,
                 "last": self._preview(general[-1] if general else None),
                 "last_id": general[-1].message_id if general else 0}]
         for topic in sorted(chat.topics.values(), key=lambda t: -self._last_in(chat, t.thread_id)):
@@ -274,13 +273,12 @@ class Session:
     def _preview(self, m: Message | None) -> dict[str, Any] | None:
         if m is None:
             return None
+        view: dict[str, Any] = {"who": "" if m.sender is None else m.sender.first_name, "bot": m.from_bot,
+                                "text": m.content[:120], "media": m.media_kind,
+                                "time": self.local(self._stamp(m.date))}
         if m.is_service:
-            text = render.service_text(m.service)
-        else:
-            media = {"photo": "🖼 Фото", "video": "🎬 Видео", "document": "📎 Файл"}.get(m.media_kind or "", "")
-            text = " ".join(x for x in (media, m.content) if x)
-        who = "" if m.sender is None else ("Бот" if m.from_bot else m.sender.first_name)
-        return {"who": who, "text": text[:120], "time": self.local(self._stamp(m.date))}
+            view["service"] = render.service(m.service)
+        return view
 
     def commands(self, chat: Chat, user_id: int) -> list[dict[str, str]]:
         """The command menu he sees in this chat: Telegram's scope order, his language before the default."""
@@ -309,9 +307,8 @@ class Session:
         title = BOT_NAME if chat.type == "private" else chat.title
         return {
             "chat": chat.id, "thread": thread, "title": topic.name if topic else title,
-            "subtitle": ("бот" if chat.type == "private" else
-                         f"{chat.title} · тема" if topic else f"{sum(m.is_present for m in chat.members.values())} "
-                                                              "участников"),
+            "kind": "private" if chat.type == "private" else "topic" if topic else "group", "group": chat.title,
+            "members": sum(m.is_present for m in chat.members.values()),
             "closed": bool(topic and topic.closed),
             "commands": self.commands(chat, user_id),
             "messages": [self.message_view(m, user_id, thread) for m in shown],
@@ -327,7 +324,7 @@ class Session:
             "edited": m.edit_date is not None,
         }
         if m.is_service:
-            view["service"] = render.service_text(m.service)
+            view["service"] = render.service(m.service)
             return view
         if m.text is not None:
             view["html"] = render.entities_html(m.text, m.entities)
@@ -343,10 +340,8 @@ class Session:
             view["forwarded"] = forwarded
         reply = m.reply_to
         if reply is not None and not (thread is not None and reply.message_id == thread):
-            view["reply"] = {"id": reply.message_id,
-                             "from": reply.sender.full_name if reply.sender else "",
-                             "text": (render.service_text(reply.service) if reply.is_service
-                                      else reply.content or "🖼 Фото")[:90]}
+            view["reply"] = {"id": reply.message_id, "from": reply.sender.full_name if reply.sender else "",
+                             "text": reply.content[:90], "media": reply.media_kind}
         if m.buttons:
             view["buttons"] = [[{"text": b.text, "url": b.url, "callback": b.callback_data is not None}
                                 for b in row] for row in m.buttons]

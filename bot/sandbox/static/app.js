@@ -12,6 +12,12 @@ const TEXTS = {
     no_next: "Впереди сроков нет", reset_sure: "Точно? Всё начнётся заново", starting: "Запускаю бота…",
     failed: "Песочница не запустилась", message: "Сообщение", caption: "Подпись к фото", link_button: "Ссылка",
     empty_chat: "Сообщений пока нет.", edited: "изменено", overdue: "просрочено сроков",
+    bot_admin: "администратор бота", topic: "тема", bot_short: "Бот",
+    media_photo: "🖼 Фото", media_video: "🎬 Видео", media_document: "📎 Файл", media_other: "📎 Вложение",
+    svc_forum_topic_created: "Тема «{name}» создана", svc_forum_topic_edited: "Тема изменена: «{name}»",
+    svc_forum_topic_closed: "🔒 Тема закрыта", svc_forum_topic_reopened: "Тема открыта снова",
+    svc_pinned_message: "📌 Сообщение закреплено", svc_new_chat_members: "В группе: {name}",
+    svc_left_chat_member: "{name} покинул группу",
   },
   en: {
     chats: "Chats", topics_of: "Topics", general: "General", members: "members", bot: "bot",
@@ -21,6 +27,12 @@ const TEXTS = {
     no_next: "No deadline ahead", reset_sure: "Sure? Everything starts afresh", starting: "Starting the bot…",
     failed: "The sandbox did not start", message: "Message", caption: "Photo caption", link_button: "Link",
     empty_chat: "No messages yet.", edited: "edited", overdue: "deadlines passed",
+    bot_admin: "the bot's administrator", topic: "topic", bot_short: "Bot",
+    media_photo: "🖼 Photo", media_video: "🎬 Video", media_document: "📎 File", media_other: "📎 Attachment",
+    svc_forum_topic_created: "Topic «{name}» created", svc_forum_topic_edited: "Topic changed: «{name}»",
+    svc_forum_topic_closed: "🔒 Topic closed", svc_forum_topic_reopened: "Topic reopened",
+    svc_pinned_message: "📌 Message pinned", svc_new_chat_members: "Joined: {name}",
+    svc_left_chat_member: "{name} left the group",
   },
 };
 const PAGE_EN = {
@@ -48,6 +60,8 @@ const S = {
 };
 
 function t(key) { return (TEXTS[S.language] || TEXTS.ru)[key] || TEXTS.ru[key] || key; }
+function serviceText(svc) { return svc.kind ? t(`svc_${svc.kind}`).replace("{name}", svc.name).replace(/^svc_/, "") : ""; }
+function mediaText(kind) { return kind ? t(`media_${kind}`).replace(/^media_.*/, t("media_other")) : ""; }
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
@@ -134,7 +148,7 @@ function renderToolbar() {
   const st = S.state;
   const select = $("#as");
   const options = st.people.map((p) => {
-    const what = [...p.titles, p.department].filter(Boolean).join(", ");
+    const what = [...p.titles, p.admin ? t("bot_admin") : "", p.department].filter(Boolean).join(", ");
     return `<option value="${p.id}"${p.id === st.me ? " selected" : ""}>${esc(p.short)} — ${esc(what)}</option>`;
   }).join("");
   if (select.dataset.options !== options) { select.innerHTML = options; select.dataset.options = options; }
@@ -161,7 +175,10 @@ function markSeen(chat, thread, lastId) {
 
 function preview(last) {
   if (!last) return "";
-  return `${last.who ? `<b>${esc(last.who)}:</b> ` : ""}${esc(last.text)}`;
+  if (last.service) return esc(serviceText(last.service));
+  const who = last.bot ? t("bot_short") : last.who;
+  const text = [mediaText(last.media), last.text].filter(Boolean).join(" ");
+  return `${who ? `<b>${esc(who)}:</b> ` : ""}${esc(text)}`;
 }
 
 function renderSide() {
@@ -245,7 +262,7 @@ function renderChat(scrollDown) {
   if (!d) { box.innerHTML = ""; box._drawn = ""; return; }
   const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   $("#chat-title").textContent = d.thread === null && S.state.chats.find((c) => c.id === d.chat)?.forum ? `${d.title} · ${t("general")}` : d.title;
-  $("#chat-sub").textContent = d.subtitle;
+  $("#chat-sub").textContent = d.kind === "private" ? t("bot") : d.kind === "topic" ? `${d.group} · ${t("topic")}` : `${d.members} ${t("members")}`;
   $("#closed-bar").hidden = !d.closed;
   $("#composer").hidden = d.closed;
   const html = [];
@@ -254,7 +271,7 @@ function renderChat(scrollDown) {
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i];
     if (m.day !== day) { day = m.day; html.push(`<div class="day">${esc(day)}</div>`); }
-    if (m.service) { html.push(`<div class="service" data-id="${m.id}">${esc(m.service)}</div>`); continue; }
+    if (m.service) { html.push(`<div class="service" data-id="${m.id}">${esc(serviceText(m.service))}</div>`); continue; }
     const album = [m];
     while (m.album && i + 1 < msgs.length && msgs[i + 1].album === m.album) album.push(msgs[++i]);
     html.push(messageHtml(m, album, d));
@@ -288,7 +305,7 @@ function messageHtml(m, album, d) {
   const parts = [];
   if (group && !m.mine && m.from) parts.push(`<div class="sender" style="color:${color(m.from.id)}">${esc(m.from.name)}</div>`);
   if (m.forwarded) parts.push(`<div class="fwd">${esc(t("forwarded"))}: <b>${esc(m.forwarded)}</b></div>`);
-  if (m.reply) parts.push(`<div class="reply" data-goto="${m.reply.id}"><b>${esc(m.reply.from)}</b> ${esc(m.reply.text)}</div>`);
+  if (m.reply) parts.push(`<div class="reply" data-goto="${m.reply.id}"><b>${esc(m.reply.from)}</b> ${esc(m.reply.text || mediaText(m.reply.media))}</div>`);
   parts.push(mediaHtml(album));
   const caption = album.find((x) => x.html)?.html ?? m.html ?? "";
   const meta = `<span class="meta">${m.edited ? esc(t("edited")) + " " : ""}${esc(m.date)}</span>`;
