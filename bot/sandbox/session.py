@@ -91,6 +91,7 @@ class Session:
         clock = SandboxClock(options.start)
         tg = TelegramEmulator(bot_username=BOT_USERNAME, bot_name=BOT_NAME, clock=EmulatorClock(clock))
         await tg.start()
+        session: Session | None = None
         try:
             settings = Settings(bot_token=tg.token, telegram_api_url=tg.base_url, database_path=database,
                                 admin_ids=[], default_profile=profile.id, profiles_dir=options.profiles_dir)
@@ -111,7 +112,10 @@ class Session:
             await session._run_bot()
             await session._bind(coordinator)
         except BaseException:
-            await tg.stop()
+            if session is not None:
+                await session.stop()  # the bot too, if it had started
+            else:
+                await tg.stop()
             raise
         return session
 
