@@ -35,7 +35,17 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
     parser.add_argument("--profiles-dir", type=Path, default=None,
                         help="folder with extra or overriding profile files (default: PROFILES_DIR)")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (long polling); the default when no command is given")
+    sub.add_parser("run", help="run the bot (long polling); the default when no command is given and BOT_TOKEN "
+                              "is set")
+    box = sub.add_parser("sandbox", help="try the bot in a browser, no Telegram involved (the default when "
+                                         "BOT_TOKEN is not set)")
+    box.add_argument("--profile", default=None, help="the regulation to play (default: DEFAULT_PROFILE)")
+    box.add_argument("--port", type=int, default=8080, help="the page's port on 127.0.0.1 (default 8080; 0: any)")
+    box.add_argument("--database", type=Path, default=None,
+                     help="the sandbox's own SQLite file, emptied at each start (default data/sandbox.sqlite3)")
+    box.add_argument("--start", default=None, metavar="LOCAL_TIME",
+                     help="the sandbox clock's first moment in the profile's time zone, e.g. 2026-11-23T10:00 "
+                          "(default: now)")
 
     prof = sub.add_parser("profiles", help="regulation profiles").add_subparsers(dest="action", required=True)
     prof.add_parser("list", help="list the profiles")
@@ -101,6 +111,11 @@ def build_parser(prog: str = "python -m bot") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        from bot.settings import token_is_set
+
+        if not token_is_set():  # nothing to connect to Telegram with: show the bot in the sandbox instead
+            args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "sandbox"])
     if args.command in (None, "run"):
         from bot.app import run  # Telegram is imported only when the bot runs
 
@@ -117,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.report import cli_report  # the database is opened only by this command
 
             return cli_report(args, extra)
+        if args.command == "sandbox":
+            from bot.sandbox.command import cli_sandbox  # aiohttp only; the bot loads behind the page
+
+            return cli_sandbox(args, extra)
         if args.command in ("backup", "retention"):
             from bot.backup import cli_backup, cli_retention
 

@@ -82,6 +82,17 @@ class ToolSettings(BaseSettings):
     default_profile: str = Settings.model_fields["default_profile"].default
 
 
+class _TokenOnly(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+
+
+def token_is_set() -> bool:
+    """BOT_TOKEN has a value (in the environment or .env); without one `python -m bot` opens the sandbox."""
+    return bool(_TokenOnly().bot_token.strip())
+
+
 class RetentionSettings(ToolSettings):
     """`retention` also reads RETENTION_DAYS (kept apart: a bad value must not stop the other commands)."""
 

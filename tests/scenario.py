@@ -20,8 +20,8 @@ from bot.clock import FakeClock, RunningClock
 from bot.org_file import import_org, read_org_file
 from bot.sender import RateLimiter
 from bot.settings import Settings
+from emulator import TelegramEmulator
 from storage.db import Database, to_db
-from tests.emulator import TelegramEmulator
 
 ORG_FILE = Path(__file__).parent / "data" / "org-example.toml"
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,8 +33,9 @@ from aiogram.types import (
     MessageOriginUser,
 )
 
-from tests.emulator import FakeClock, SpecNotFoundError, TelegramEmulator, find_spec_path, parse_html
-from tests.emulator.html import HtmlParseError
+from emulator import FakeClock, SpecNotFoundError, TelegramEmulator, find_spec_path, load_spec, parse_html
+from emulator import spec as emulator_spec
+from emulator.html import HtmlParseError
 
 
 @pytest.fixture
@@ -597,8 +599,15 @@ async def test_a_dispatcher_polling_the_emulator_end_to_end(tg: TelegramEmulator
 
 
 def test_missing_spec_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path):
-    monkeypatch.setenv("TELEGRAM_BOT_API_SPEC", str(tmp_path / "nope.json"))
+    monkeypatch.setattr(emulator_spec, "SPEC_PATH", tmp_path / "nope.json")
     with pytest.raises(SpecNotFoundError):
         find_spec_path()
-    monkeypatch.delenv("TELEGRAM_BOT_API_SPEC")
-    assert find_spec_path().name == "api.min.json"
+
+
+def test_spec_ships_inside_the_repository():
+    """The repository stands alone: the specification is the package's own file, nothing beside the repo."""
+    root = Path(__file__).resolve().parents[1]
+    path = find_spec_path()
+    assert path.is_relative_to(root / "emulator" / "data"), path
+    assert (path.parent / "LICENSE").is_file() and "MIT License" in (path.parent / "LICENSE").read_text()
+    assert load_spec().version == "Bot API 10.1"

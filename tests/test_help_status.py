@@ -13,9 +13,9 @@ from bot.clock import FakeClock
 from bot.menus import StatusAsk, status_text
 from bot.org_file import import_org, read_org_file
 from bot.service import Service
+from emulator import Message, Topic, User
 from storage import org
 from storage.db import Database, to_db
-from tests.emulator import Message, Topic, User
 from tests.scenario import ORG_FILE, START, Scenario
 from tests.test_scenarios import bind, intake
 

@@ -8,7 +8,7 @@ import logging
 import re
 from datetime import timedelta
 
-from tests.emulator import Message, User
+from emulator import Message, User
 from tests.scenario import FULL_RIGHTS, Scenario
 from tests.test_scenarios import bind, intake
 from tests.test_scenarios_flows import press_forged

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.emulator import CallbackQuery, Message, Topic, User
+from emulator import CallbackQuery, Message, Topic, User
 from tests.scenario import Scenario
 from tests.test_scenarios_flows import card_of, last
 

@@ -12,8 +12,8 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
+from emulator import CallbackQuery, Message, Topic, User
 from storage.db import to_db
-from tests.emulator import CallbackQuery, Message, Topic, User
 from tests.scenario import START, Scenario
 
 ZHKH = "Управление жилищно-коммунального хозяйства"

@@ -7,9 +7,9 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.sender import RateLimiter, Sender
+from emulator import TelegramEmulator
 from storage import outbox
 from storage.db import Database
-from tests.emulator import TelegramEmulator
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 FAST = RateLimiter(chat_interval=0.0, group_per_minute=10_000, global_per_second=10_000)

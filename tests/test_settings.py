@@ -1,4 +1,5 @@
-"""`python -m bot` with bad settings: one line naming the setting, exit code 2, nothing started."""
+"""`python -m bot run` with bad settings: one line naming the setting, exit code 2, nothing started.
+(Without any BOT_TOKEN, `python -m bot` alone opens the sandbox instead: tests/test_sandbox.py.)"""
 
 import subprocess
 import sys
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 )
 def test_bad_settings_stop_the_bot_with_one_line(tmp_path, env, expected):
     clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_PATH": str(tmp_path / "db.sqlite3"), **env}
-    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env={**clean, "PYTHONPATH": str(ROOT)},
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env={**clean, "PYTHONPATH": str(ROOT)},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

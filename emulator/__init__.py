@@ -1,8 +1,9 @@
-"""A strict, stateful Bot API emulator for tests: a real HTTP server that a real aiogram Bot talks to.
+"""A strict, stateful Bot API emulator: a real HTTP server that a real aiogram Bot talks to (the tests' Telegram,
+and the sandbox's: bot/sandbox/).
 
 Quick start::
 
-    from tests.emulator import TelegramEmulator
+    from emulator import TelegramEmulator
 
     async def test_greeting():
         async with TelegramEmulator() as tg:
@@ -23,12 +24,12 @@ from .errors import ApiError, NotEmulated, SpecViolation
 from .faults import Fault, Faults, FloodControl
 from .html import HtmlParseError, parse_html, utf16_len
 from .server import DEFAULT_TOKEN, TelegramEmulator
-from .spec import SPEC_ENV_VAR, ApiSpec, SpecError, SpecNotFoundError, find_spec_path, load_spec
+from .spec import SPEC_PATH, ApiSpec, SpecError, SpecNotFoundError, find_spec_path, load_spec
 from .state import Button, CallbackQuery, Chat, Clock, FakeClock, InviteLink, Member, Message, Topic, User
 
 __all__ = [
     "DEFAULT_TOKEN",
-    "SPEC_ENV_VAR",
+    "SPEC_PATH",
     "ApiError",
     "ApiSpec",
     "Button",

@@ -8,24 +8,23 @@ The file lists every method with its fields (``types`` + ``required``) and every
 * check any JSON value against a type, recursively and strictly (unknown keys are errors) — used both for
   nested parameters (``reply_markup``, ``media``...) and for the emulator's own results and updates.
 
-The spec is located next to the repository (``<repo>/../shared/telegram-bot-api/api.min.json``) or via the
-``TELEGRAM_BOT_API_SPEC`` environment variable. If it cannot be found we raise: silently skipping validation
-would make every test pass for the wrong reason.
+The specification ships inside this package (``emulator/data/api.min.json``, Bot API 10.1; see
+``data/README.md`` for its origin and licence), so nothing outside the repository is read. If the file is
+missing (a broken install) we raise: silently skipping validation would make every test pass for the wrong
+reason.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SPEC_ENV_VAR = "TELEGRAM_BOT_API_SPEC"
-_SPEC_RELATIVE = Path("shared") / "telegram-bot-api" / "api.min.json"
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "api.min.json"
 
 # Parameters that the real server still accepts although the current documentation no longer lists them.
 # aiogram exposes them too (``message.reply(..., reply_to_message_id=...)``), so rejecting them would flag
@@ -109,23 +108,13 @@ class _Context:
 
 
 def find_spec_path() -> Path:
-    """Locate ``api.min.json``: the env var, else ``shared/`` beside the repository (or any ancestor)."""
-    override = os.environ.get(SPEC_ENV_VAR)
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise SpecNotFoundError(f"{SPEC_ENV_VAR}={override!r} does not point to a file")
-        return path
-    here = Path(__file__).resolve()
-    candidates = [here.parents[3] / _SPEC_RELATIVE]
-    candidates += [parent / _SPEC_RELATIVE for parent in here.parents if parent / _SPEC_RELATIVE not in candidates]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    tried = "\n  ".join(str(c) for c in candidates[:4])
-    raise SpecNotFoundError(
-        f"Bot API specification not found. Tried:\n  {tried}\nSet {SPEC_ENV_VAR} to the path of api.min.json."
-    )
+    """The specification shipped with the package; :class:`SpecNotFoundError` if the install lost it."""
+    if not SPEC_PATH.is_file():
+        raise SpecNotFoundError(
+            f"Bot API specification not found at {SPEC_PATH}: the emulator package is incomplete "
+            "(it ships data/api.min.json; reinstall with pip install -e .)"
+        )
+    return SPEC_PATH
 
 
 @functools.cache
