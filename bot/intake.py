@@ -51,6 +51,8 @@ class Intake(Context):
         awaited = await store.get_awaited(self.db, msg.user_id, msg.chat_id)
         if awaited and awaited.get("kind") == "intake_time":
             return await self._intake_time(msg, now)
+        if awaited and awaited.get("kind") == "intake_repeat":
+            return await self._intake_repeat(msg, now)
         async with self.db.transaction() as conn:
             data = await store.get_intake(conn, msg.user_id)
             if data and msg.media_group_id and data.get("media_group_id") == msg.media_group_id:
@@ -105,7 +107,8 @@ class Intake(Context):
         several = len(data.get("groups", ())) > 1
         markup = kb.intake_keyboard(profile, data["source"], departments, data["departments"],
                                     bool(data.get("significant")), group.title if group and several else None,
-                                    data.get("repeat_of"), not data.get("not_repeat"))
+                                    data.get("repeat_of"), not data.get("not_repeat"),
+                                    repeats=profile.workflow.repeats is not None)
         if edit_message:
             await enqueue_latest(conn, chat_id, "editMessageText",
                                  {"chat_id": chat_id, "message_id": edit_message, "text": text, "reply_markup": markup},
@@ -182,8 +185,14 @@ class Intake(Context):
                 data["departments"] = [d for d in chosen if d != value] if value in chosen else [*chosen, value]
             elif action == "sig":
                 data["significant"] = not data.get("significant")
-            elif action == "rep":
+            elif action == "rep" and data.get("repeat_of"):
                 data["not_repeat"] = not data.get("not_repeat")
+            elif action == "rep":  # no earlier incident with its link: the coordinator names it
+                await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_repeat"}, now)
+                await enqueue(conn, chat_id, "sendMessage", {
+                    "chat_id": chat_id, "text": _("Пришлите номер инцидента, который повторяет это сообщение: "
+                                                  "<code>12</code>.")}, now)
+                return Reply()
             elif action == "time":
                 await store.put_awaited(conn, user_id, chat_id, {"kind": "intake_time"}, now)
                 await enqueue(conn, chat_id, "sendMessage", {
@@ -218,6 +227,27 @@ class Intake(Context):
         async with self.db.transaction() as conn:
             await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
             data["detected_at"], data["detected_reason"] = to_db(moment), _("указано вручную")
+            await store.put_intake(conn, msg.user_id, data, now)
+            await self._send_panel(conn, profile, msg.chat_id, data, now)
+        return None
+
+    async def _intake_repeat(self, msg: IncomingMessage, now: datetime) -> str | None:
+        """The number of the earlier incident this message repeats, typed by the coordinator."""
+        data = await store.get_intake(self.db, msg.user_id)
+        group = await org.group(self.db, data["group"]) if data else None
+        if data is None or group is None:
+            async with self.db.transaction() as conn:
+                await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            return _("Черновик не найден: перешлите сообщение ещё раз.")
+        number = msg.text.strip().lstrip("№#").strip()
+        earlier = await store.load(self.db, int(number)) if number.isdigit() and len(number) < 10 else None
+        if earlier is None or earlier.chat_id != group.chat_id:
+            return _("В группе «{group}» нет инцидента с таким номером. Пришлите номер, например 12.").format(
+                group=escape(group.title))
+        profile = self.profile(group.profile)
+        async with self.db.transaction() as conn:
+            await store.put_awaited(conn, msg.user_id, msg.chat_id, None, now)
+            data["repeat_of"], data["not_repeat"] = earlier.incident.id, False
             await store.put_intake(conn, msg.user_id, data, now)
             await self._send_panel(conn, profile, msg.chat_id, data, now)
         return None

@@ -40,7 +40,7 @@ def pairs(items: list[dict[str, str]]) -> list[list[dict[str, str]]]:
 
 def intake_keyboard(profile: Profile, source: str | None, departments: list[tuple[int, str]],
                     chosen: list[int], significant: bool = False, group: str | None = None,
-                    repeat_of: int | None = None, repeat_on: bool = True) -> dict[str, Any]:
+                    repeat_of: int | None = None, repeat_on: bool = True, repeats: bool = False) -> dict[str, Any]:
     sources = [button(("✅ " if s.id == source else "") + s.title, IntakeCb(action="src", value=i))
                for i, s in enumerate(profile.sources)]
     deps = [button(_dep_mark(d, chosen) + name, IntakeCb(action="dep", value=d)) for d, name in departments]
@@ -51,7 +51,8 @@ def intake_keyboard(profile: Profile, source: str | None, departments: list[tupl
         [button(_("🕒 Время выявления"), IntakeCb(action="time")),
          button(("✅ " if significant else "") + _("❗ Общественно значимое"), IntakeCb(action="sig"))],
         [button(("✅ " if repeat_on else "") + _("🔁 Повтор №{number}").format(number=repeat_of),
-                IntakeCb(action="rep"))] if repeat_of else [],
+                IntakeCb(action="rep"))] if repeat_of else
+        [button(_("🔁 Повтор…"), IntakeCb(action="rep"))] if repeats else [],
         [button(_("📨 Отправить в группу"), IntakeCb(action="send")), button(_("✖️ Отмена"), IntakeCb(action="cancel"))],
     ])
 

@@ -463,6 +463,29 @@ async def test_stavropol_chain_of_three_parts_accepted_rework_intermediate_and_f
         tg.assert_no_violations()
 
 
+async def test_stavropol_repeat_named_by_its_number(tmp_path):
+    """п. 19: a repeat without the same link — the coordinator names the earlier incident's number."""
+    async with stavropol(tmp_path) as s:
+        tg = s.tg
+        await bind(s, "stavropol")
+        await send_panel(s, s.coordinator, await panel_for(
+            s, s.coordinator, "Не вывозят мусор на ул. Ленина https://vk.com/wall-1_40"), [STAV_ZHKH])
+        panel = await panel_for(s, s.coordinator, "Мусор на Ленина так и лежит")  # no link: nothing proposed
+        assert "Повтор инцидента" not in panel.content
+        await press(s, s.coordinator, panel, "🔁 Повтор…")
+        tg.send_text(s.coordinator, "№7")
+        await s.settle()
+        assert "нет инцидента с таким номером" in tg.messages(s.coordinator, from_bot=True)[-1].content
+        tg.send_text(s.coordinator, "№1")
+        await s.settle()
+        panel = [m for m in tg.messages(s.coordinator, from_bot=True) if "Новое сообщение" in m.content][-1]
+        assert "🔁 Повтор инцидента №1 (п. 19)" in panel.content
+        await press(s, s.coordinator, panel, "ВКонтакте")
+        await send_panel(s, s.coordinator, panel, [STAV_ZHKH])
+        assert db_incident(s, 2)["repeat_of"] == 1
+        tg.assert_no_violations()
+
+
 async def test_stavropol_repeat_return_not_competent_and_not_processed(tmp_path):
     async with stavropol(tmp_path) as s:
         tg = s.tg
