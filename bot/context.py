@@ -134,11 +134,12 @@ class Context:
             payload["reply_parameters"] = {"$card": row.incident.id}
         if markup:
             payload["reply_markup"] = markup
-        kind = "review" if review else "thread"  # the review message is found again to retire its buttons
+        kind = "review" if review else "thread"  # a message with the step's buttons, found again to retire them
         await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"{kind}:{row.incident.id}")
 
     async def retire_review(self, conn: aiosqlite.Connection, row: store.IncidentRow, now: datetime) -> None:
-        """The answer under review is decided or superseded: its message loses its buttons."""
+        """The answer under review (or waiting to be published) is decided or superseded: its message loses its
+        buttons."""
         await enqueue(conn, row.chat_id, "editMessageReplyMarkup", {
             "chat_id": row.chat_id, "message_id": {"$review": row.incident.id},
             "reply_markup": {"inline_keyboard": []}}, now)

@@ -284,7 +284,7 @@ class Steps(Context):
                 await store.set_draft(conn, row.incident.id, {**(current.draft or {}), "checked": []})
             fresh = await store.load(conn, row.incident.id)
             assert fresh is not None
-            if current.incident.state is State.REVIEW:  # decided or superseded: the old buttons go
+            if current.incident.state in (State.REVIEW, State.APPROVED):  # decided or superseded: old buttons go
                 await self.retire_review(conn, fresh, now)
             with use(self.language):  # told in the group; a refusal above is the presser's
                 await self._announce(conn, fresh, profile, command, decision, actor, now, comment)
@@ -329,7 +329,7 @@ class Steps(Context):
                 chunks = texts.split_plain(final or _("(без текста)"))
                 for chunk in chunks[:-1]:
                     await self.say(conn, row, escape(chunk), now)
-                await self.say(conn, row, escape(chunks[-1]), now, self.keyboard(row, Place.PUBLISH, now))
+                await self.say(conn, row, escape(chunks[-1]), now, self.keyboard(row, Place.PUBLISH, now), review=True)
             case Approve():
                 step = profile.approval[inc.step]
                 await self.say(conn, row, texts.lines(
@@ -344,7 +344,7 @@ class Steps(Context):
             case Correct():
                 place = Place.REVIEW if inc.state is State.REVIEW else Place.PUBLISH
                 await self.say(conn, row, texts.lines(_("✏️ Исправленный текст:"), texts.quote(comment, 3000)), now,
-                               self.keyboard(row, place, now), review=place is Place.REVIEW)
+                               self.keyboard(row, place, now), review=True)
             case WithdrawDraft():
                 await self.say(conn, row, texts.lines(_("🗑 Ответ отозван ({who}).").format(who=who), *deadlines), now)
             case Publish(intermediate=True):

@@ -377,7 +377,9 @@ async def test_intermediate_answer_then_final_answer(tmp_path):
         assert not tg.topics(s.group)[0].closed
         card = card_of(s, topic)
         assert "Статус: дан промежуточный ответ" in card.content and card.buttons
-        qid = await press(s, s.coordinator, publish_msg, "⏳ Промежуточный")  # pressed twice: nothing to publish
+        assert tg.message(s.group, publish_msg.message_id).buttons == []  # done: its buttons are gone
+        qid = press_forged(s, s.coordinator, publish_msg, "i:intermediate:1:0")  # pressed again anyway
+        await s.settle()
         assert tg.callback_answer(qid).show_alert and db_incident(s)["state"] == "awaiting_final"
 
         # the final answer: the head answers again, it is approved and published
