@@ -18,6 +18,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
 from bot.admins import administrators
+from bot.aio import wait_any
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
 from bot.inbox import Inbox
@@ -115,7 +116,7 @@ class App:
                 log.warning("deleteWebhook failed (%s); polling anyway", e)
             retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
             self.inbox.start()
-            await _first(self._stop, self.db.broken)
+            await wait_any(self._stop, self.db.broken)
         finally:
             # In this order: take no more updates (those being handled finish), stop the timers, let the call
             # in flight finish and record it; the HTTP session and the database are closed by close().
@@ -168,15 +169,6 @@ def _on_signals(stop: Any) -> list[signal.Signals]:
             loop.add_signal_handler(sig, stop)
             installed.append(sig)
     return installed
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 async def announce_owner_invite(bot: Bot, service: Service, settings: Settings) -> str | None:

@@ -33,6 +33,7 @@ from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramConf
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.aio import wait_any
 from bot.clock import Clock
 from bot.storage_alarm import StorageAlarm
 from storage import inbox
@@ -121,6 +122,9 @@ class Inbox:
             if updates and await self._store(updates):
                 offset = updates[-1].update_id + 1  # confirmed by the next getUpdates, now that they are stored
                 self._wake.set()
+                if self.db.failing is not None:  # stored, but handled only once the disk has room again
+                    for update in updates:
+                        await self.alarm.refuse(update)
             if pruned is None or self.clock.now() - pruned > timedelta(hours=1):
                 pruned = self.clock.now()
                 with contextlib.suppress(Exception):
@@ -166,8 +170,8 @@ class Inbox:
     async def _lane(self, lane: int) -> None:
         try:
             while not self._stopping.is_set():
-                if not self.db.healthy.is_set():
-                    await self.db.healthy.wait()
+                if not self.db.healthy.is_set():  # the disk is full: wait for room, handle nothing meanwhile
+                    await wait_any(self.db.healthy, self._stopping)
                     continue
                 item = await inbox.next_in_lane(self.db, lane, self.clock.now())
                 if item is None:

@@ -29,6 +29,7 @@ from aiogram.types import FSInputFile
 from pydantic import ValidationError
 
 from bot.admins import Administrators
+from bot.aio import wait_any
 from bot.clock import Clock
 from bot.i18n import _, use
 from bot.outcomes import (
@@ -143,12 +144,12 @@ class Sender:
                 if storage_failure(e):
                     log.error("outbox: the database cannot be written (%s); sending nothing until it can",
                               storage_failure(e))
-                    await _wait_any(self.db.healthy, self._stopping, timeout=30)
+                    await wait_any(self.db.healthy, self._stopping, timeout=30)
                     continue
                 log.exception("outbox delivery failed; retrying shortly")
                 pause = 1.0
             self._wake.clear()
-            await _wait_any(self._wake, self._stopping, timeout=pause)
+            await wait_any(self._wake, self._stopping, timeout=pause)
 
     async def deliver_once(self) -> float:
         """Try every chat whose next call is due and allowed; return how long to sleep."""
@@ -198,7 +199,7 @@ class Sender:
         self.limiter.record(call.chat_id, time.monotonic())
         creating = call.method in CREATING
         try:
-            result = await self.bot(method, request_timeout=int(self.timeouts[0 if creating else 1]))
+            result = await self.bot(method, request_timeout=self.timeouts[0 if creating else 1])  # type: ignore[arg-type]
             answer = Answer.success(_as_json(result))
         except asyncio.CancelledError:
             raise
@@ -291,18 +292,6 @@ class Sender:
                       "есть её копия, она не обновляется — действует эта."))
         return {"chat_id": call.chat_id, "message_thread_id": {"$thread": int(ref)},
                 "text": text.format(number=ref)}
-
-
-async def _wait_any(event: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:
-    """Until ``event`` or ``stopping`` is set, at most ``timeout`` seconds."""
-    if event.is_set() or stopping.is_set():
-        return
-    waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(stopping.wait())}
-    try:
-        await asyncio.wait(waiters, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 async def _chat_name(db: Database, chat_id: int) -> str:

@@ -28,7 +28,7 @@ from storage.db import Database, DatabaseGone
 
 log = logging.getLogger(__name__)
 
-PROBE_EVERY = 3.0  # seconds between tries of a small write while the disk is full
+PROBE_EVERY = 2.0  # seconds between tries of a small write while the disk is full
 CHECK_FILE_EVERY = 2.0  # seconds between checks that the database file is still the one opened
 
 
@@ -41,6 +41,7 @@ class StorageAlarm:
         self._told_updates: set[int] = set()
         self._told_groups: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self.probe_every = PROBE_EVERY
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="storage-alarm")
@@ -73,7 +74,7 @@ class StorageAlarm:
                                   "не принимаются. Освободите место на диске — бот продолжит сам, ничего не "
                                   "потеряв."), reason=str(reason))
         while self.db.failing is not None:
-            await asyncio.sleep(PROBE_EVERY)
+            await asyncio.sleep(self.probe_every)
             try:
                 self.db.check_file()
                 await self.db.probe()

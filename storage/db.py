@@ -5,8 +5,9 @@ Times are stored as UTC ISO strings ('2026-11-23T07:00:00+00:00'); they sort and
 Failing storage is loud, never silent:
 - a file that cannot be used at start (missing folder, read-only, not a database, a path under /proc) raises
   ``UnusableDatabase`` with one line saying why, and leaves no thread behind (the process can exit);
-- a write that fails because the disk is full or the device fails sets ``failing`` (the reason) until a write
-  succeeds again; the parts of the bot wait on ``healthy`` instead of retrying in a loop (bot/storage_alarm.py);
+- a write that fails because the disk is full or the device fails sets ``failing`` (the reason) until a probe
+  write needing new room passes; the parts of the bot wait on ``healthy`` instead of retrying in a loop
+  (bot/storage_alarm.py);
 - the file deleted or replaced under the running bot is noticed before the next write (``DatabaseGone``): the
   bot stops rather than write into a file nobody will ever open again.
 """
@@ -185,9 +186,6 @@ class Database:
                         if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
                             await self.conn.execute("ROLLBACK")
                 raise
-            if self.failing is not None:
-                self.failing = None
-                self.healthy.set()
 
     async def write(self, sql: str, params: tuple | dict = ()) -> None:
         """One statement in a transaction of its own."""
@@ -202,11 +200,15 @@ class Database:
 
     async def probe(self) -> None:
         """Write something that needs new room in the file, and take it back: raises if the disk is full,
-        the file read-only or the device failing."""
+        the file read-only or the device failing. Only this clears ``failing``: a small write that happens to fit
+        proves nothing about the next one."""
         async with self.transaction() as conn:
             await conn.execute("INSERT INTO storage_probe(data) VALUES (zeroblob(16384))")
         async with self.transaction() as conn:
             await conn.execute("DELETE FROM storage_probe")
+        if self.failing is not None:
+            self.failing = None
+            self.healthy.set()
 
     # --- the file under the bot ---------------------------------------------------------------------
 
