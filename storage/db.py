@@ -100,9 +100,11 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if Path(path).is_dir():
                     raise UnusableDatabase(f"database {path}: is a folder, not a file")
-            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            # first without aiosqlite: its worker thread may outlive a failed connect and print to a closed loop
+            sqlite3.connect(str(path)).close()
         except (OSError, ValueError, sqlite3.Error) as e:
             raise UnusableDatabase(f"database {path}: {_reason(e)}") from None
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")

@@ -76,10 +76,12 @@ class Faults:
         times: int | None = 1,
         description: str | None = None,
         html: bool = False,
+        chat_id: int | None = None,
     ) -> Fault:
         default = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
         text = description or default.get(status, "Internal Server Error")
-        return self._arm(Fault("error", method, times, status=status, description=text, html_body=html))
+        return self._arm(Fault("error", method, times, status=status, description=text, html_body=html,
+                               chat_id=chat_id))
 
     def error(self, status: int, description: str, *, method: str | None = None, times: int | None = 1,
               chat_id: int | None = None) -> Fault:
