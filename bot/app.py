@@ -13,9 +13,11 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
+from aiogram.types import Message
 
 from bot.admins import administrators
 from bot.aio import wait_any
@@ -26,13 +28,14 @@ from bot.menus_refresh import Menus
 from bot.people import invite_link, owner_invite
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
-from bot.sender import RateLimiter, Sender
+from bot.sender import FROM_OUTBOX, RateLimiter, Sender
 from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage_alarm import StorageAlarm
 from handlers import build_router
 from handlers.middlewares import UserLanguage
 from profiles.loader import ProfileError, load_profile
+from storage import outbox
 from storage.db import Database, UnusableDatabase
 
 log = logging.getLogger("bot")
@@ -48,6 +51,21 @@ class Session(AiohttpSession):
         except (TelegramAPIError, ClientDecodeError) as e:
             e.status_code = status_code  # type: ignore[attr-defined]
             raise
+
+
+class RememberDirectMessages(BaseRequestMiddleware):
+    """A message a handler posts into a group itself (not through the outbox) has its number kept, so the
+    sender can tell a duplicate by its number after a crash (storage.outbox.last_message_id)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+
+    async def __call__(self, make_request: Any, bot: Bot, method: Any) -> Any:
+        result = await make_request(bot, method)
+        if not FROM_OUTBOX.get() and isinstance(result, Message) and result.chat.id < 0:
+            with contextlib.suppress(Exception):  # bookkeeping: never in the way of the reply
+                await outbox.remember_direct(self.db, result.chat.id, result.message_id, self.clock.now())
+        return result
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -80,6 +98,7 @@ class App:
         clock = clock or SystemClock()
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
+        bot.session.middleware(RememberDirectMessages(db, clock))
         admins = administrators(db, frozenset(settings.admin_ids), settings.bot_language)
         sender = Sender(bot, db, clock, limiter, admins=admins, language=settings.bot_language)
         service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile,

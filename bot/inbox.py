@@ -36,7 +36,7 @@ from aiogram.types import Update
 from bot.aio import wait_any
 from bot.clock import Clock
 from bot.storage_alarm import StorageAlarm
-from storage import inbox
+from storage import inbox, outbox
 from storage.db import HANDLING, Database, HandlingUpdate, storage_failure, to_db
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Inbox:
                 pruned = self.clock.now()
                 with contextlib.suppress(Exception):
                     await inbox.prune(self.db, pruned - KEEP_HANDLED)
+                    await outbox.prune_direct(self.db, pruned - KEEP_HANDLED)
 
     async def _store(self, updates: list[Update]) -> bool:
         rows = [(u.update_id, lane_of(u), u.model_dump(mode="json", exclude_unset=True, by_alias=True))

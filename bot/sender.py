@@ -20,11 +20,14 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 from typing import Any
 
 from aiogram import Bot, methods
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import FSInputFile
 from pydantic import ValidationError
 
@@ -50,6 +53,9 @@ from storage import chats, org, outbox
 from storage.db import Database, storage_failure
 
 log = logging.getLogger(__name__)
+
+# Set while the sender makes a call: the session's middleware (bot/app.py) then knows the call is the outbox's.
+FROM_OUTBOX: ContextVar[bool] = ContextVar("from_outbox", default=False)
 
 GROUP_PER_MINUTE = 20
 CHAT_INTERVAL = 1.0
@@ -194,10 +200,12 @@ class Sender:
         except (ValueError, ValidationError) as e:  # our own bug: keep the row for the log, go on
             await self._record(call, payload, GiveUp(f"malformed: {e}"))
             return
-        # The window where Telegram may act without the bot knowing is from here to the end of _record.
-        await outbox.start_try(self.db, call.id, self.clock.now())
-        self.limiter.record(call.chat_id, time.monotonic())
         creating = call.method in CREATING
+        known = await outbox.last_message_id(self.db, call.chat_id) if creating and call.chat_id < 0 else None
+        # The window where Telegram may act without the bot knowing is from here to the end of _record.
+        await outbox.start_try(self.db, call.id, self.clock.now(), known)
+        self.limiter.record(call.chat_id, time.monotonic())
+        token = FROM_OUTBOX.set(True)
         try:
             result = await self.bot(method, request_timeout=self.timeouts[0 if creating else 1])  # type: ignore[arg-type]
             answer = Answer.success(_as_json(result))
@@ -205,6 +213,8 @@ class Sender:
             raise
         except Exception as e:  # every answer, expected or not, becomes a decision
             answer = Answer.from_error(e)
+        finally:
+            FROM_OUTBOX.reset(token)
         decision = decide(call.method, answer, call.attempts + 1, telegram_up=self._telegram_up(),
                           has_thread="message_thread_id" in payload)
         try:
@@ -219,13 +229,15 @@ class Sender:
         match decision:
             case Done(result):
                 self._last_ok = now
-                note = await self._duplicate_note(call, result) if call.maybe_sent_at else None
+                check = await self._duplicate_check(call, result) if call.maybe_sent_at else None
                 async with self.db.transaction() as conn:
                     await outbox.mark_sent(conn, call.id, now, result)
                     if isinstance(result, dict):
                         await outbox.record_result(conn, call.purpose, result)
-                    if note is not None:
-                        await outbox.enqueue(conn, call.chat_id, "sendMessage", note, now)
+                    note = await outbox.enqueue(conn, call.chat_id, "sendMessage", check.note, now) \
+                        if check and check.note else None
+                if check and check.copy_id and await self._remove_copy(call, payload, check.copy_id) and note:
+                    await outbox.drop(self.db, note)  # the copy is gone: nothing to explain
             case Wait(seconds):
                 log.warning("429 in chat %s: waiting %s s", call.chat_id, seconds)
                 await outbox.postpone_chat(self.db, call.id, call.chat_id, now + timedelta(seconds=seconds))
@@ -269,29 +281,77 @@ class Sender:
                     chat=chat, reason=escape(reason[:300]))))
         return notices
 
-    async def _duplicate_note(self, call: outbox.OutgoingCall, result: Any) -> dict[str, Any] | None:
-        """A call that may have been carried out before (the bot died or timed out mid-call) went out again. If
-        its message is numbered right after the last one the bot knew in the chat, nothing came between: no
-        duplicate. Otherwise a topic or a card may have a leftover copy: the thread says which one is live."""
-        assert call.maybe_sent_at is not None
-        before = await outbox.last_message_id(self.db, call.chat_id, call.maybe_sent_at)
+    async def _duplicate_check(self, call: outbox.OutgoingCall, result: Any) -> DuplicateCheck | None:
+        """A call that may have been carried out before (the bot died or timed out mid-call) went out again. In a
+        group, message numbers follow each other and the bot sees every message: if the resent one is numbered
+        right after the highest the bot knew before the first try (``known_before``), nothing came between — no
+        duplicate. If exactly one number is unknown, that message may be the copy (``copy_id``). A topic or a card
+        that may have a copy gets a note in its thread saying which one is live (dropped if the copy is deleted)."""
+        before = call.known_before
         first = _first_message_id(result)
         if before is not None and first == before + 1:
             log.info("%s to chat %s was resent after an unknown outcome: no duplicate", call.method, call.chat_id)
             return None
         log.warning("%s to chat %s was resent after an unknown outcome (%s); a duplicate may exist", call.method,
                     call.chat_id, call.maybe_sent_at)
+        copy_id = before + 1 if before is not None and first == before + 2 and call.chat_id < 0 else None
         kind, _sep, ref = (call.purpose or "").partition(":")
         if kind not in ("topic", "card") or not ref.isdigit():
-            return None
+            return DuplicateCheck(None, copy_id)
         with use(self.language):
             text = (_("♻️ Тема №{number} создана повторно: бот перезапускался во время её создания. Если в группе "
                       "есть ещё одна тема с этим номером без карточки, она лишняя — инцидент ведётся здесь.")
                     if kind == "topic" else
                     _("♻️ Карточка №{number} отправлена повторно: бот перезапускался во время отправки. Если выше "
                       "есть её копия, она не обновляется — действует эта."))
-        return {"chat_id": call.chat_id, "message_thread_id": {"$thread": int(ref)},
-                "text": text.format(number=ref)}
+        return DuplicateCheck({"chat_id": call.chat_id, "message_thread_id": {"$thread": int(ref)},
+                               "text": text.format(number=ref)}, copy_id)
+
+    async def _remove_copy(self, call: outbox.OutgoingCall, payload: dict[str, Any], copy_id: int) -> bool:
+        """Is the one unknown message ``copy_id`` the copy of this call? Asked without changing anything: a topic
+        renamed to its own name, or a message given its own keyboard, answers "not modified" only if it is the
+        bot's own with the same name or keyboard. Then it is deleted. (In a group the bot sees everyone's
+        messages, so an unknown number there is the bot's own.) Returns True if the copy is gone."""
+        if call.method == "createForumTopic":
+            probe: methods.TelegramMethod[Any] = methods.EditForumTopic(
+                chat_id=call.chat_id, message_thread_id=copy_id, name=payload["name"])
+            remove: methods.TelegramMethod[Any] = methods.DeleteForumTopic(chat_id=call.chat_id,
+                                                                            message_thread_id=copy_id)
+            same = "topic_not_modified"
+        elif call.method == "sendMessage" and payload.get("reply_markup"):
+            probe = methods.EditMessageReplyMarkup(chat_id=call.chat_id, message_id=copy_id,
+                                                   reply_markup=payload["reply_markup"])
+            remove = methods.DeleteMessage(chat_id=call.chat_id, message_id=copy_id)
+            same = "message is not modified"
+        else:
+            return False
+        try:
+            await self.bot(probe, request_timeout=self.timeouts[1])  # type: ignore[arg-type]
+        except TelegramAPIError as e:
+            if same not in e.message.lower():
+                return False  # not the bot's, or not the same: leave it
+        except Exception:
+            return False
+        else:  # the bot's own message with another keyboard (or none): it is not the copy; put it back
+            if call.method == "sendMessage":
+                with contextlib.suppress(Exception):
+                    await self.bot(methods.EditMessageReplyMarkup(chat_id=call.chat_id, message_id=copy_id),
+                                   request_timeout=self.timeouts[1])  # type: ignore[arg-type]
+            return False
+        try:
+            await self.bot(remove, request_timeout=self.timeouts[1])  # type: ignore[arg-type]
+        except Exception as e:
+            log.warning("the copy %s in chat %s could not be deleted: %s", copy_id, call.chat_id, e)
+            return False
+        log.warning("deleted the copy %s of %s in chat %s (Telegram had carried out the interrupted try)", copy_id,
+                    call.method, call.chat_id)
+        return True
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    note: dict[str, Any] | None  # a note for the thread saying which topic or card is live
+    copy_id: int | None  # the one message that may be the copy
 
 
 async def _chat_name(db: Database, chat_id: int) -> str:

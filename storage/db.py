@@ -155,18 +155,19 @@ class Database:
         return len(MIGRATIONS)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, mark_update: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all of a use case or nothing.
 
         While an update from the inbox is being handled (``HANDLING``), the commit also marks it handled:
-        its effects and the mark are one commit, so a crash can neither lose nor repeat them."""
+        its effects and the mark are one commit, so a crash can neither lose nor repeat them. (``mark_update``
+        False: bookkeeping that is not the use case's effect.)"""
         async with self._lock:
             self.check_file()
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
-                    handling = HANDLING.get()
+                    handling = HANDLING.get() if mark_update else None
                     if handling is not None and handling.task is not asyncio.current_task():
                         handling = None  # a task started by the handler: its writes are its own
                     if handling is not None:

@@ -194,7 +194,8 @@ MIGRATIONS: list[str] = [
     """,
     # 5: the inbox: every update is stored before its offset is confirmed to Telegram and handled from there
     #    (it replaces processed_updates: the update id stays the key that keeps an update from being handled
-    #    twice); the outbox records a call in flight before making it; a table the storage probe writes into.
+    #    twice); the outbox records a call in flight before making it; the ids of messages the handlers post
+    #    into groups themselves (not through the outbox); a table the storage probe writes into.
     """
     CREATE TABLE inbox (
         update_id    INTEGER PRIMARY KEY,
@@ -212,6 +213,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbox_waiting ON inbox(lane, update_id) WHERE handled_at IS NULL;
     ALTER TABLE outbox ADD COLUMN in_flight_at TEXT;
     ALTER TABLE outbox ADD COLUMN maybe_sent_at TEXT;
+    ALTER TABLE outbox ADD COLUMN known_before INTEGER;
+    CREATE TABLE direct_messages (
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        sent_at      TEXT NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
     CREATE TABLE storage_probe (data BLOB)
     """,
 ]

@@ -32,6 +32,7 @@ class OutgoingCall:
     attempts: int
     not_before: datetime
     maybe_sent_at: datetime | None = None  # an earlier try may have been carried out (the bot died or timed out)
+    known_before: int | None = None  # the highest message number known in the chat before the first try
 
 
 async def enqueue(conn: aiosqlite.Connection, chat_id: int, method: str, payload: dict[str, Any], now: datetime,
@@ -68,10 +69,12 @@ async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:
     return [_call(r) for r in rows]
 
 
-async def start_try(db: Database, call_id: int, now: datetime) -> None:
+async def start_try(db: Database, call_id: int, now: datetime, known_before: int | None = None) -> None:
     """Recorded before the call is made: if this write fails (a full disk) nothing is sent, and if the bot dies
-    during the call, the next start knows the call may have been carried out (``recover``)."""
-    await db.write("UPDATE outbox SET in_flight_at = ?, attempts = attempts + 1 WHERE id = ?", (to_db(now), call_id))
+    during the call, the next start knows the call may have been carried out (``recover``). ``known_before``:
+    the highest message number known in the chat before the first try (``last_message_id``)."""
+    await db.write("UPDATE outbox SET in_flight_at = ?, attempts = attempts + 1, "
+                   "known_before = COALESCE(known_before, ?) WHERE id = ?", (to_db(now), known_before, call_id))
 
 
 async def recover(db: Database) -> int:
@@ -120,6 +123,11 @@ async def mark_failed(conn: aiosqlite.Connection, call_id: int, now: datetime, e
                        (to_db(now), error[:500], call_id))
 
 
+async def drop(db: Database, call_id: int) -> None:
+    """A queued call no longer needed (not yet tried)."""
+    await db.write("DELETE FROM outbox WHERE id = ? AND sent_at IS NULL AND in_flight_at IS NULL", (call_id,))
+
+
 async def noticed_since(conn: aiosqlite.Connection, purpose: str, since: datetime) -> bool:
     """Was a notice with this purpose queued after ``since``? (one notice a day about one chat's dead letters)"""
     cur = await conn.execute("SELECT 1 FROM outbox WHERE purpose = ? AND created_at >= ? LIMIT 1",
@@ -132,28 +140,45 @@ async def pending_count(db: Database) -> int:
     return int(row["n"]) if row else 0
 
 
-async def last_message_id(db: Database, chat_id: int, before: datetime) -> int | None:
-    """The highest message id the bot knew in the chat before ``before``: its own messages (the results of its
-    calls) and the updates it stored. (A resent message numbered right after it proves that the try which may
-    have been carried out was not: nothing took the number in between.)"""
+async def last_message_id(db: Database, chat_id: int) -> int | None:
+    """The highest message number the bot knows in the chat now: its own messages (the results of its latest
+    calls, the messages handlers posted themselves) and the updates it stored. Recorded with a creating call
+    before it is made (``known_before``): if a resend is numbered right after it, nothing took a number in
+    between, so the interrupted try made nothing. (Looking at the latest rows only can find a lower number than
+    the true highest, which only makes the check more careful.)"""
     row = await db.fetchone(
         """SELECT MAX(id) AS id FROM (
              SELECT COALESCE(json_extract(result, '$.message_id'), json_extract(result, '$.message_thread_id'),
                              json_extract(result, '$[#-1].message_id')) AS id
-               FROM outbox WHERE chat_id = ? AND sent_at IS NOT NULL AND sent_at < ?
+               FROM (SELECT result FROM outbox WHERE chat_id = :chat AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 20)
+             UNION ALL
+             SELECT MAX(message_id) AS id FROM direct_messages WHERE chat_id = :chat
              UNION ALL
              SELECT COALESCE(json_extract(payload, '$.message.message_id'),
+                             json_extract(payload, '$.edited_message.message_id'),
                              json_extract(payload, '$.callback_query.message.message_id')) AS id
-               FROM inbox WHERE lane = ? AND received_at < ?)""",
-        (chat_id, to_db(before), chat_id, to_db(before)))
+               FROM (SELECT payload FROM inbox WHERE lane = :chat ORDER BY update_id DESC LIMIT 20))""",
+        {"chat": chat_id})
     return int(row["id"]) if row and row["id"] is not None else None
+
+
+async def remember_direct(db: Database, chat_id: int, message_id: int, now: datetime) -> None:
+    """A message a handler posted into a group itself (a reply to /bind...): its number is known, so a resent
+    call's duplicate can be told by its number (``last_message_id``)."""
+    async with db.transaction(mark_update=False) as conn:
+        await conn.execute("INSERT OR IGNORE INTO direct_messages(chat_id, message_id, sent_at) VALUES (?, ?, ?)",
+                           (chat_id, message_id, to_db(now)))
+
+
+async def prune_direct(db: Database, before: datetime) -> None:
+    await db.write("DELETE FROM direct_messages WHERE sent_at < ?", (to_db(before),))
 
 
 def _call(row: Any) -> OutgoingCall:
     return OutgoingCall(
         id=row["id"], chat_id=row["chat_id"], method=row["method"], payload=json.loads(row["payload"]),
         purpose=row["purpose"], attempts=row["attempts"], not_before=datetime.fromisoformat(row["not_before"]),
-        maybe_sent_at=from_db(row["maybe_sent_at"]),
+        maybe_sent_at=from_db(row["maybe_sent_at"]), known_before=row["known_before"],
     )
 
 

@@ -139,9 +139,9 @@ async def test_3_sigterm_while_the_card_is_in_flight_waits_for_it_and_sends_it_o
         assert "ServerDisconnected" not in stopping_log  # the session was not closed under the call
 
 
-async def test_3_kill_9_after_telegram_made_the_card_leaves_a_marked_copy_not_a_live_one(tmp_path):
-    """What remains possible: Telegram made the card and the bot died before it heard. The card is sent again;
-    the copy cannot pass for the live one: the thread says which is live, and only the live one is updated."""
+async def test_3_kill_9_after_telegram_made_the_card_leaves_no_copy(tmp_path):
+    """Telegram made the card and the bot died before it heard: the card is sent again, the bot finds the copy
+    (the one message it does not know of, with the card's own keyboard) and deletes it."""
     async with ProcessWorld.start(tmp_path) as w:
         tg = w.tg
         await w.bot.start()
@@ -154,17 +154,60 @@ async def test_3_kill_9_after_telegram_made_the_card_leaves_a_marked_copy_not_a_
         tg.faults.clear()
         await w.bot.start()
         await tg.wait_for(lambda: tg.call_count("copyMessages", ok_only=True) == 1, timeout=20, what="the copy")
+        await tg.wait_for(lambda: len(cards(w)) == 1, timeout=10, what="the copy of the card deleted")
+        [live] = cards(w)
+        [card_id] = w.bot.query("SELECT card_message_id FROM incidents WHERE id = 1")[0]
+        assert live.message_id == card_id
+        assert [m.text for m in tg.deleted_messages(w.group) if (m.text or "").startswith("№1 ·")]
+        assert not any((m.text or "").startswith("♻️") for m in tg.messages(w.group, from_bot=True))
+
+
+async def test_3_kill_9_after_telegram_made_the_topic_leaves_no_empty_copy(tmp_path):
+    async with ProcessWorld.start(tmp_path) as w:
+        tg = w.tg
+        await w.bot.start()
+        await bind(w)
+        p = await intake_until_the_card(w, "Яма у дома 16 https://vk.com/wall-1_16")
+        lost = tg.faults.hang(method="createForumTopic", after_processing=True)
+        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
+        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the topic made, its answer hanging")
+        await w.bot.kill()
+        tg.faults.clear()
+        await w.bot.start()
+        await tg.wait_for(lambda: tg.call_count("copyMessages", ok_only=True) == 1, timeout=20, what="the copy")
+        [topic] = tg.topics(w.group)  # the empty copy is deleted
+        assert len(tg.topics(w.group, include_deleted=True)) == 2
+        [thread_id] = w.bot.query("SELECT thread_id FROM incidents WHERE id = 1")[0]
+        assert topic.thread_id == thread_id and len(cards(w)) == 1
+
+
+async def test_3_a_copy_the_bot_cannot_check_is_marked_in_the_thread(tmp_path):
+    """What remains possible: Telegram made the card, the bot died before it heard, and someone wrote in the
+    group meanwhile, so the bot cannot tell the copy by its number. The card is sent again and the thread says
+    which card is live; only the live one is updated."""
+    async with ProcessWorld.start(tmp_path) as w:
+        tg = w.tg
+        await w.bot.start()
+        await bind(w)
+        p = await intake_until_the_card(w, "Яма у дома 17 https://vk.com/wall-1_17")
+        lost = tg.faults.hang(method="sendMessage", chat_id=w.group.id, after_processing=True)
+        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
+        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the card made, its answer hanging")
+        await w.bot.kill()
+        tg.faults.clear()
         [topic] = tg.topics(w.group)
+        tg.send_text(w.people["roads"], "Это не к нам?", chat=w.group, thread=topic.thread_id)
+        tg.send_text(w.people["roads"], "Похоже, к ЖКХ.", chat=w.group, thread=topic.thread_id)
+        await w.bot.start()
+        await tg.wait_for(lambda: any((m.text or "").startswith("♻️ Карточка №1 отправлена повторно")
+                                      for m in tg.messages(w.group, topic.thread_id, from_bot=True)),
+                          timeout=20, what="the note saying which card is live")
         orphan, live = cards(w)
         [card_id] = w.bot.query("SELECT card_message_id FROM incidents WHERE id = 1")[0]
         assert live.message_id == card_id
-        await tg.wait_for(lambda: any((m.text or "").startswith("♻️ Карточка №1 отправлена повторно")
-                                      for m in tg.messages(w.group, topic.thread_id, from_bot=True)),
-                          timeout=10, what="the note saying which card is live")
-        # the head answers: the live card changes, the copy does not
-        tg.send_text(w.people["zhkh"], "Яму у дома 6 заделаем завтра.", chat=w.group, thread=topic.thread_id)
-        await tg.wait_for(lambda: "на согласовании" in (tg.message(w.group.id, live.message_id).text or ""), timeout=20,
-                          what="the live card to show the review")
+        tg.send_text(w.people["zhkh"], "Яму у дома 17 заделаем завтра.", chat=w.group, thread=topic.thread_id)
+        await tg.wait_for(lambda: "на согласовании" in (tg.message(w.group.id, live.message_id).text or ""),
+                          timeout=20, what="the live card to show the review")
         assert tg.message(w.group.id, orphan.message_id).text == orphan.text
 
 
