@@ -137,7 +137,7 @@ async def driver(w: ProcessWorld, run: Run, patience: float, at_least: int) -> N
 
 
 def check(w: ProcessWorld, run: Run) -> tuple[Counter[str], Counter[str], int]:
-    """(duplicates by kind, losses by kind, duplicates marked as such)"""
+    """(duplicates by kind, losses by kind, duplicates marked as such) — as the chats show them now"""
     tg, coordinator = w.tg, w.people["coordinator"]
     dup: Counter[str] = Counter()
     lost: Counter[str] = Counter()
@@ -204,6 +204,8 @@ async def main() -> None:
             failed = w.bot.query("SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL")[0][0]
             pending = w.bot.query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")[0][0]
             calls = w.tg.call_count(ok_only=True)
+            removed = len([m for m in w.tg.deleted_messages(w.group) if m.from_bot])
+            removed_topics = len(w.tg.topics(w.group, include_deleted=True)) - len(w.tg.topics(w.group))
             if args.dump:
                 for m in w.tg.messages(w.group):
                     print(m.message_id, m.thread_id, "bot" if m.from_bot else "   ", repr((m.text or "")[:70]),
@@ -214,7 +216,8 @@ async def main() -> None:
     per = 1000 / max(run.kills, 1)
     print(f"kills: {run.kills} (mid-call: {run.mid_call}), incidents driven: {run.incidents}, "
           f"Bot API calls carried out: {calls}, {minutes:.1f} min")
-    print(f"duplicates: {sum(dup.values())} ({dict(dup) or '-'}), marked as such in the thread: {marked}")
+    print(f"duplicates: {sum(dup.values())} ({dict(dup) or '-'}), marked as such in the thread: {marked}; "
+          f"copies the bot found and deleted after a restart: {removed} messages, {removed_topics} topics")
     print(f"losses: {sum(lost.values())} ({dict(lost) or '-'}); steps stalled past --patience: {len(run.stalled)}")
     print(f"inbox left unhandled: {unhandled}; outbox given up: {failed}; outbox still pending: {pending}")
     print(f"per 1,000 kills: {sum(dup.values()) * per:.0f} duplicates, {sum(lost.values()) * per:.0f} losses")

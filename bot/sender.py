@@ -229,7 +229,8 @@ class Sender:
         match decision:
             case Done(result):
                 self._last_ok = now
-                check = await self._duplicate_check(call, result) if call.maybe_sent_at else None
+                check = await self._duplicate_check(call, result) \
+                    if call.maybe_sent_at and call.method in CREATING else None
                 async with self.db.transaction() as conn:
                     await outbox.mark_sent(conn, call.id, now, result)
                     if isinstance(result, dict):
