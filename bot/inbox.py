@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramConflictError, TelegramRetryAfter
+from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
@@ -113,7 +113,7 @@ class Inbox:
                 log.error("another copy of the bot is taking updates with the same token; retrying in 5 s")
                 await self._sleep(5)
                 continue
-            except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as e:
+            except Exception as e:  # Telegram away, a proxy's page, the network: nothing confirmed, try again
                 log.warning("getUpdates failed (%s); retrying in %.0f s", e, pause)
                 await self._sleep(pause)
                 pause = min(pause * 2, 30.0)
@@ -138,11 +138,12 @@ class Inbox:
             await inbox.store(self.db, rows, self.clock.now())
             self.stored_up_to = max(self.stored_up_to, updates[-1].update_id)
             return True
-        except Exception as e:
-            if not storage_failure(e):
-                raise
-            for update in updates:  # not confirmed: Telegram keeps them until the disk has room
-                await self.alarm.refuse(update)
+        except Exception as e:  # not stored, so not confirmed: Telegram gives them again
+            if storage_failure(e):
+                for update in updates:  # the disk is full: Telegram keeps them until it has room
+                    await self.alarm.refuse(update)
+            else:  # e.g. the database locked by another writer for longer than the busy timeout
+                log.error("inbox: could not store %s update(s) (%s); Telegram keeps them, trying again", len(rows), e)
             await self._sleep(3)
             return False
 
@@ -210,6 +211,11 @@ class Inbox:
     async def _failed(self, item: inbox.Incoming, update: Update, error: Exception) -> None:
         if storage_failure(error):  # not handled: it waits in the inbox for the disk
             await self.alarm.refuse(update)
+            return
+        if getattr(error, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            log.warning("update %s waits: the database is busy (%s)", item.update_id, error)
+            with contextlib.suppress(Exception):  # another writer holds the database: not the update's fault
+                await inbox.postpone(self.db, item.update_id, self.clock.now() + RETRY_AFTER[0])
             return
         tries = item.attempts + 1
         retry = self.clock.now() + RETRY_AFTER[tries - 1] if tries < TRIES else None

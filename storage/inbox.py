@@ -70,6 +70,12 @@ async def failed(db: Database, update_id: int, now: datetime, error: str, retry_
         (error[:500], to_db(retry_at), None if retry_at else to_db(now), update_id))
 
 
+async def postpone(db: Database, update_id: int, retry_at: datetime) -> None:
+    """Try again later, not counted as a failed try (the database was busy)."""
+    await db.write("UPDATE inbox SET not_before = ? WHERE update_id = ? AND handled_at IS NULL",
+                   (to_db(retry_at), update_id))
+
+
 async def waiting_count(db: Database) -> int:
     row = await db.fetchone("SELECT COUNT(*) AS n FROM inbox WHERE handled_at IS NULL")
     return int(row["n"]) if row else 0
