@@ -1,41 +1,77 @@
-"""Building and running the bot: settings → Bot, Dispatcher, routers; long polling."""
+"""Building and running the bot: settings → Bot, Dispatcher, routers; the inbox, the sender, the scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
+from aiogram.types import Message
 
+from bot.admins import administrators
+from bot.aio import wait_any
 from bot.backup import start_retention, stop_retention
 from bot.clock import Clock, SystemClock
 from bot.group_door import TelegramDoor
+from bot.inbox import Inbox
 from bot.menus_refresh import Menus
 from bot.people import invite_link, owner_invite
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
-from bot.sender import RateLimiter, Sender
+from bot.sender import FROM_OUTBOX, RateLimiter, Sender
 from bot.service import Service
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage_alarm import StorageAlarm
 from handlers import build_router
-from handlers.middlewares import OncePerUpdate, UserLanguage
+from handlers.middlewares import UserLanguage
 from profiles.loader import ProfileError, load_profile
-from storage.db import Database
+from storage import outbox
+from storage.db import Database, UnusableDatabase
 
 log = logging.getLogger("bot")
 
 
+class Session(AiohttpSession):
+    """aiogram's HTTP session, keeping the HTTP status on every error: a 502 page that is not JSON is a server
+    error to retry, a 200 that cannot be read is not (bot/outcomes.py)."""
+
+    def check_response(self, bot: Bot, method: Any, status_code: int, content: str) -> Any:
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except (TelegramAPIError, ClientDecodeError) as e:
+            e.status_code = status_code  # type: ignore[attr-defined]
+            raise
+
+
+class RememberDirectMessages(BaseRequestMiddleware):
+    """A message a handler posts into a group itself (not through the outbox) has its number kept, so the
+    sender can tell a duplicate by its number after a crash (storage.outbox.last_message_id)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+
+    async def __call__(self, make_request: Any, bot: Bot, method: Any) -> Any:
+        result = await make_request(bot, method)
+        if not FROM_OUTBOX.get() and isinstance(result, Message) and result.chat.id < 0:
+            with contextlib.suppress(Exception):  # bookkeeping: never in the way of the reply
+                await outbox.remember_direct(self.db, result.chat.id, result.message_id, self.clock.now())
+        return result
+
+
 def build_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)) \
-        if settings.telegram_api_url else AiohttpSession()
+    session = Session(api=TelegramAPIServer.from_base(settings.telegram_api_url)) \
+        if settings.telegram_api_url else Session()
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -52,6 +88,10 @@ class App:
     reminders: Reminders
     scheduler: Scheduler
     dp: Dispatcher
+    inbox: Inbox
+    alarm: StorageAlarm
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def create(cls, settings: Settings, clock: Clock | None = None,
@@ -59,7 +99,9 @@ class App:
         clock = clock or SystemClock()
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
-        sender = Sender(bot, db, clock, limiter)
+        bot.session.middleware(RememberDirectMessages(db, clock))
+        admins = administrators(db, frozenset(settings.admin_ids), settings.bot_language)
+        sender = Sender(bot, db, clock, limiter, admins=admins, language=settings.bot_language)
         service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile,
                           language=settings.bot_language)
         reminders = Reminders(service)
@@ -67,43 +109,86 @@ class App:
         menus = Menus(bot, db, settings, service)
         dp = Dispatcher(settings=settings, db=db, clock=clock, service=service, sender=sender, scheduler=scheduler,
                         menus=menus, door=TelegramDoor(bot))
-        dp.update.outer_middleware(OncePerUpdate(db, clock))
         dp.update.outer_middleware(UserLanguage(db, settings.bot_language))
         dp.include_router(build_router())
-        return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp)
+        alarm = StorageAlarm(bot, db, admins, settings.bot_language)
+        inbox = Inbox(bot, dp, db, clock, alarm)
+        return cls(settings, clock, db, bot, sender, service, reminders, scheduler, dp, inbox, alarm)
 
-    async def run(self, handle_signals: bool = True) -> None:
-        """Until stopped: the outbox sender, the scheduler and long polling."""
-        self.sender.start()
-        self.scheduler.start()
+    async def run(self, handle_signals: bool = True) -> int:
+        """Until stopped (``stop()``, SIGTERM, SIGINT): the inbox, the sender, the scheduler. Returns the exit
+        code: 0, or 1 when the database file was deleted or replaced under the bot."""
+        self._stop.clear()
+        self._stopped.clear()
+        signals = _on_signals(self._stop.set) if handle_signals else []
         retention = None
-        # Menus are a nicety: set in the background, so a restart serves updates at once.
-        self.dp["menus"].refresh()
-        owner = asyncio.create_task(announce_owner_invite(self.bot, self.service, self.settings))
+        owner = None
         try:
+            await self.sender.start()
+            self.scheduler.start()
+            self.alarm.start()
+            # Menus are a nicety: set in the background, so a restart serves updates at once.
+            self.dp["menus"].refresh()
+            owner = asyncio.create_task(announce_owner_invite(self.bot, self.service, self.settings))
             try:
                 await self.bot.delete_webhook(drop_pending_updates=False)
             except TelegramAPIError as e:  # Telegram unreachable: polling retries by itself
                 log.warning("deleteWebhook failed (%s); polling anyway", e)
             retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
-            await self.dp.start_polling(self.bot, handle_signals=handle_signals, polling_timeout=10)
+            self.inbox.start()
+            await wait_any(self._stop, self.db.broken)
         finally:
-            owner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await owner
+            # In this order: take no more updates (those being handled finish), stop the timers, let the call
+            # in flight finish and record it; the HTTP session and the database are closed by close().
+            await self.inbox.stop()
+            if owner is not None:
+                owner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await owner
             await self.dp["menus"].close()
             await stop_retention(retention)
             await self.scheduler.stop()
             await self.sender.stop()
+            await self.alarm.stop()
+            for sig in signals:
+                asyncio.get_running_loop().remove_signal_handler(sig)
+            self._stopped.set()
+        if self.db.gone is not None:
+            await self._rescue()
+            return 1
+        return 0
 
     async def stop(self) -> None:
-        """Stop polling as a SIGTERM would, so no update is taken after this returns."""
-        with contextlib.suppress(RuntimeError):  # not polling
-            await self.dp.stop_polling()
+        """Stop as a SIGTERM does, and wait until it has: no update is taken after this returns."""
+        self._stop.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), 30)
 
     async def close(self) -> None:
         await self.bot.session.close()
         await self.db.close()
+
+    async def _rescue(self) -> None:
+        """The file is gone (or another took its place) but this connection still sees the old one: copy it out
+        before the process lets it go for good."""
+        path = self.settings.database_path
+        target = path.with_name(f"{path.name}.rescued-{self.clock.now():%Y%m%dT%H%M%S}")
+        try:
+            await self.db.rescue(target)
+            saved = f"what it held is saved to {target}: check it and put it back in place before starting again"
+        except Exception as e:
+            saved = f"it could not be saved ({e})"
+        log.critical("STOPPED: %s; %s.", self.db.gone, saved)
+
+
+def _on_signals(stop: Any) -> list[signal.Signals]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+    return installed
 
 
 async def announce_owner_invite(bot: Bot, service: Service, settings: Settings) -> str | None:
@@ -123,10 +208,10 @@ async def announce_owner_invite(bot: Bot, service: Service, settings: Settings) 
 
 
 async def serve(settings: Settings, clock: Clock | None = None, handle_signals: bool = True,
-                limiter: RateLimiter | None = None) -> None:
+                limiter: RateLimiter | None = None) -> int:
     app = await App.create(settings, clock, limiter)
     try:
-        await app.run(handle_signals)
+        return await app.run(handle_signals)
     finally:
         await app.close()
 
@@ -139,6 +224,8 @@ def run() -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings.database_path.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(serve(settings))
-    return 0
+    try:
+        return asyncio.run(serve(settings))
+    except UnusableDatabase as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -31,9 +31,13 @@ class Fault:
     html_body: bool = False  # answer with an HTML page instead of JSON, like a failing proxy
     seconds: float | None = None  # hang: how long; None = until the emulator stops
     after_processing: bool = False  # hang: execute the call first (the effect happens, the answer is late)
+    chat_id: int | None = None  # only calls for this chat (their chat_id parameter)
+    migrate_to_chat_id: int | None = None  # error: the group became this supergroup
     hits: int = 0
 
-    def matches(self, method: str) -> bool:
+    def matches(self, method: str, params: dict | None = None) -> bool:
+        if self.chat_id is not None and (params or {}).get("chat_id") != self.chat_id:
+            return False
         if self.method is None:
             return method != "getUpdates"
         return self.method.lower() == method.lower()
@@ -45,6 +49,8 @@ class Faults:
     >>> emulator.faults.retry_after(7, method="sendMessage")       # next sendMessage -> 429
     >>> emulator.faults.server_error(502, times=3)                 # next 3 calls -> 502
     >>> emulator.faults.hang(method="editMessageText")             # next edit never answers
+    >>> emulator.faults.error(404, "Not Found", method="sendMessage")  # e.g. a self-hosted Bot API server
+    >>> emulator.faults.migrate(-1001234, chat_id=-5678)           # the group became a supergroup
     """
 
     def __init__(self) -> None:
@@ -70,14 +76,24 @@ class Faults:
         times: int | None = 1,
         description: str | None = None,
         html: bool = False,
+        chat_id: int | None = None,
     ) -> Fault:
         default = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
         text = description or default.get(status, "Internal Server Error")
-        return self._arm(Fault("error", method, times, status=status, description=text, html_body=html))
+        return self._arm(Fault("error", method, times, status=status, description=text, html_body=html,
+                               chat_id=chat_id))
 
-    def error(self, status: int, description: str, *, method: str | None = None, times: int | None = 1) -> Fault:
+    def error(self, status: int, description: str, *, method: str | None = None, times: int | None = 1,
+              chat_id: int | None = None) -> Fault:
         """Any error answer, e.g. ``error(403, "Forbidden: bot was kicked from the supergroup chat")``."""
-        return self._arm(Fault("error", method, times, status=status, description=description))
+        return self._arm(Fault("error", method, times, status=status, description=description, chat_id=chat_id))
+
+    def migrate(self, to_chat_id: int, *, chat_id: int, method: str | None = None, times: int | None = None) -> Fault:
+        """Calls for ``chat_id`` answer as Telegram does for a basic group upgraded to a supergroup: 400 with
+        ``parameters.migrate_to_chat_id`` (until cleared, by default)."""
+        return self._arm(Fault("error", method, times, status=400,
+                               description="Bad Request: group chat was upgraded to a supergroup chat",
+                               chat_id=chat_id, migrate_to_chat_id=to_chat_id))
 
     def hang(
         self,
@@ -86,16 +102,18 @@ class Faults:
         times: int | None = 1,
         seconds: float | None = None,
         after_processing: bool = False,
+        chat_id: int | None = None,
     ) -> Fault:
         """Delay the answer by ``seconds`` (default: until the emulator stops), past the client's timeout."""
-        return self._arm(Fault("hang", method, times, seconds=seconds, after_processing=after_processing))
+        return self._arm(Fault("hang", method, times, seconds=seconds, after_processing=after_processing,
+                               chat_id=chat_id))
 
     def clear(self) -> None:
         self.armed.clear()
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, params: dict | None = None) -> Fault | None:
         for fault in self.armed:
-            if fault.matches(method):
+            if fault.matches(method, params):
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:
                     self.armed.remove(fault)

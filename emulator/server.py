@@ -186,7 +186,7 @@ class TelegramEmulator(WorldActions, Reading):
         except ApiError as e:
             return self._reply(record, e)
 
-        fault = self.faults.take(method)
+        fault = self.faults.take(method, params)
         if fault is not None and fault.kind == "error":
             return self._fault_reply(record, fault)
         if fault is not None and not fault.after_processing:
@@ -238,8 +238,10 @@ class TelegramEmulator(WorldActions, Reading):
         return web.json_response(error.payload(), status=error.status, dumps=_dumps)
 
     def _fault_reply(self, record: CallRecord, fault: Fault) -> web.Response:
-        parameters = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
-        response = self._reply(record, ApiError(fault.status, fault.description, parameters), kind="fault")
+        parameters = {"retry_after": fault.retry_after} if fault.retry_after is not None else {}
+        if fault.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = fault.migrate_to_chat_id
+        response = self._reply(record, ApiError(fault.status, fault.description, parameters or None), kind="fault")
         if fault.html_body:
             page = _ERROR_PAGE.format(status=f"{fault.status} {fault.description}")
             return web.Response(text=page, status=fault.status, content_type="text/html")

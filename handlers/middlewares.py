@@ -1,5 +1,5 @@
-"""Outer middlewares: an update handled once is never handled again (Telegram may resend after a crash);
-each update is handled in the language of the person it comes from."""
+"""Outer middlewares: each update is handled in the language of the person it comes from. (That an update is
+handled once, even if Telegram gives it again, is the inbox's business: bot/inbox.py.)"""
 
 from __future__ import annotations
 
@@ -7,27 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import TelegramObject, User
 
 from bot.i18n import use
-from storage import org, updates
+from storage import org
 from storage.db import Database
-
-
-class OncePerUpdate(BaseMiddleware):
-    def __init__(self, db: Database, clock: Any) -> None:
-        self.db = db
-        self.clock = clock
-
-    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                       event: TelegramObject, data: dict[str, Any]) -> Any:
-        if not isinstance(event, Update):
-            return await handler(event, data)
-        if await updates.seen(self.db, event.update_id):
-            return None
-        result = await handler(event, data)
-        await updates.mark(self.db, event.update_id, self.clock.now())
-        return result
 
 
 class UserLanguage(BaseMiddleware):

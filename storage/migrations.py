@@ -214,4 +214,34 @@ MIGRATIONS: list[str] = [
     ALTER TABLE thread_messages ADD COLUMN kind TEXT;
     CREATE INDEX thread_messages_by_kind ON thread_messages(incident_id, kind, message_id)
     """,
+    # 7: the inbox: every update is stored before its offset is confirmed to Telegram and handled from there
+    #    (it replaces processed_updates: the update id stays the key that keeps an update from being handled
+    #    twice); the outbox records a call in flight before making it; the ids of messages the handlers post
+    #    into groups themselves (not through the outbox); a table the storage probe writes into.
+    """
+    CREATE TABLE inbox (
+        update_id    INTEGER PRIMARY KEY,
+        lane         INTEGER NOT NULL DEFAULT 0,
+        payload      TEXT NOT NULL,
+        received_at  TEXT NOT NULL,
+        handled_at   TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        not_before   TEXT,
+        last_error   TEXT
+    );
+    INSERT INTO inbox (update_id, payload, received_at, handled_at)
+        SELECT update_id, '{}', processed_at, processed_at FROM processed_updates;
+    DROP TABLE processed_updates;
+    CREATE INDEX inbox_waiting ON inbox(lane, update_id) WHERE handled_at IS NULL;
+    ALTER TABLE outbox ADD COLUMN in_flight_at TEXT;
+    ALTER TABLE outbox ADD COLUMN maybe_sent_at TEXT;
+    ALTER TABLE outbox ADD COLUMN known_before INTEGER;
+    CREATE TABLE direct_messages (
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        sent_at      TEXT NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE storage_probe (data BLOB)
+    """,
 ]

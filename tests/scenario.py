@@ -78,9 +78,10 @@ class Scenario:
         self.task = asyncio.create_task(self.app.run(handle_signals=False))
 
     async def stop(self) -> None:
+        """A graceful stop, as SIGTERM does: no more updates taken, the call in flight finished."""
         if self.task is not None:
             await self.app.stop()
-            self.task.cancel()
+            self.task.cancel()  # already done, unless the stop hung
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
             await self.app.close()
@@ -102,7 +103,7 @@ class Scenario:
         for _ in range(100):
             await self.tg.settle(quiet=0.05, timeout=10)
             delivered = {u["update_id"] for u in self.tg.updates.delivered}
-            if delivered <= self.processed() and self.pending() == 0:
+            if delivered <= self.processed() and not self.app.inbox.busy and self.pending() == 0:
                 await self.tg.settle(quiet=0.05, timeout=10)
                 if self.pending() == 0:
                     return
@@ -117,7 +118,12 @@ class Scenario:
                 return []
 
     def processed(self) -> set[int]:
-        return {r[0] for r in self._query("SELECT update_id FROM processed_updates")}
+        """Updates handled: marked in the inbox, or stored and since pruned (only handled ones are)."""
+        handled = {r[0] for r in self._query("SELECT update_id FROM inbox WHERE handled_at IS NOT NULL")}
+        kept = {r[0] for r in self._query("SELECT update_id FROM inbox")}
+        stored = self.app.inbox.stored_up_to if self.task is not None else 0
+        pruned = {u["update_id"] for u in self.tg.updates.delivered} - kept
+        return handled | {u for u in pruned if u <= stored}
 
     def pending(self) -> int:
         rows = self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL "

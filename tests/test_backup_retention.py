@@ -51,7 +51,7 @@ def _writer(path: Path, stop: threading.Event, batches: list[int]) -> None:
     try:
         while not stop.is_set() or n < 30:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO processed_updates(update_id, processed_at) VALUES (?, 'x')",
+            conn.executemany("INSERT INTO inbox(update_id, payload, received_at) VALUES (?, '{}', 'x')",
                              [(n * 10 + i + 1,) for i in range(10)])
             conn.execute("COMMIT")
             n += 1
@@ -89,7 +89,7 @@ def test_backup_is_one_committed_moment_while_a_writer_is_busy(tmp_path):
         stop.set()
         writer.join()
     for copy in copies:
-        ids = [r[0] for r in rows(copy, "SELECT update_id FROM processed_updates ORDER BY update_id")]
+        ids = [r[0] for r in rows(copy, "SELECT update_id FROM inbox ORDER BY update_id")]
         assert ids and len(ids) % 10 == 0 and ids == list(range(1, len(ids) + 1))  # whole transactions only
         assert rows(copy, "PRAGMA quick_check") == [("ok",)]
         assert rows(copy, "PRAGMA journal_mode") == [("delete",)]  # one self-contained file
@@ -97,7 +97,7 @@ def test_backup_is_one_committed_moment_while_a_writer_is_busy(tmp_path):
     assert rows(copies[-1], "SELECT * FROM people") == []
     final = tmp_path / "final.sqlite3"
     assert main(["backup", str(final), "--database", str(source)]) == 0
-    query = "SELECT * FROM processed_updates ORDER BY update_id"
+    query = "SELECT * FROM inbox ORDER BY update_id"
     assert rows(final, query) == rows(source, query) and len(rows(final, query)) == 10 * len(batches)
 
 

@@ -80,9 +80,8 @@ def advance(s: Scenario, seconds: float) -> None:
 
 
 async def shut_down(s: Scenario) -> None:
-    """Stop long polling the way a SIGTERM does, before the harness stops the bot's task. Cancelling the task
-    alone leaves aiogram's polling task running: the stopped bot would go on taking updates."""
-    await s.app.dp.stop_polling()
+    """Stop the way a SIGTERM does: no update is taken after this."""
+    await s.app.stop()
 
 
 def card_of(s: Scenario, topic: Topic) -> Message:
