@@ -5,7 +5,7 @@
     python benchmarks/bench_kill.py --seed 7 --max-up 3.0
 
 The bot runs as ``python -m bot`` in a process of its own (tests/process.py) against the Bot API emulator
-(tests/emulator) in this process. A driver plays the whole Izobilny flow again and again, as people do:
+(emulator/) in this process. A driver plays the whole Izobilny flow again and again, as people do:
 
     the coordinator forwards post k → the panel → picks the department → «📨 Отправить в группу»
     → the topic, the card, the copy of the post → the head answers in the topic → the review message
@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.emulator import Message, Topic  # noqa: E402
+from emulator import Message, Topic  # noqa: E402
 from tests.process import ProcessWorld  # noqa: E402
 
 ZHKH = "Управление жилищно-коммунального хозяйства"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.org_file import import_org, read_org_file
+from emulator import Chat, TelegramEmulator, User
 from storage.db import Database
-from tests.emulator import Chat, TelegramEmulator, User
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG_FILE = Path(__file__).parent / "data" / "org-example.toml"

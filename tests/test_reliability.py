@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator import Message
 from tests import disk
-from tests.emulator import Message
 from tests.process import ProcessWorld
 from tests.scenario import Scenario
 

@@ -18,10 +18,10 @@ from bot.app import Session
 from bot.clock import FakeClock
 from bot.outcomes import UNKNOWN_TRIES, backoff
 from bot.sender import RateLimiter, Sender
+from emulator import TelegramEmulator, User
 from storage import outbox
 from storage.db import Database
 from tests import disk
-from tests.emulator import TelegramEmulator, User
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 FAST = RateLimiter(chat_interval=0.0, group_per_minute=10_000, global_per_second=10_000)
