@@ -2,12 +2,13 @@
 
 from aiogram import Router
 
-from handlers import admin, away, common, help, intake, language, panel, report, thread
+from handlers import admin, away, common, help, intake, language, migration, panel, report, thread
 
 # The order matters: an invite's /start and the panel's awaited replies before /start and the intake (which
-# takes any private text); commands first; the thread router last (it answers stale buttons).
-FEATURES = (panel.router, away.router, common.router, admin.router, language.router, intake.router, report.router,
-            help.router, thread.router)
+# takes any private text); commands first; the thread router last (it answers stale buttons). A group's migration
+# to a supergroup first of all (its service message would otherwise reach the thread router).
+FEATURES = (migration.router, panel.router, away.router, common.router, admin.router, language.router, intake.router,
+            report.router, help.router, thread.router)
 
 
 def build_router() -> Router:
