@@ -142,3 +142,4 @@ async def bind_group(
     async with db.transaction():
         previous = await org.bind_group(db, chat_id, title, name, rights.is_forum, user_id, now)
     return BindOutcome(Status.BOUND, previous_profile=previous.profile if previous else None, **details)
+

@@ -191,13 +191,16 @@ class Inbox:
             update = Update.model_validate(item.payload, context={"bot": self.bot})
             handling = HandlingUpdate(item.update_id, str(to_db(now)), asyncio.current_task())
             token = HANDLING.set(handling)
+            error = None
             try:
                 await self.dp.feed_update(self.bot, update)
             except Exception as e:
-                await self._failed(item, update, e)
-                return
+                error = e
             finally:
-                HANDLING.reset(token)
+                HANDLING.reset(token)  # what follows is bookkeeping, not the update's effects
+            if error is not None:
+                await self._failed(item, update, error)
+                return
             if handling.marked:
                 return
         try:  # a handler that wrote nothing (or whose mark failed): marked now

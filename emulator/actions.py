@@ -261,6 +261,20 @@ class WorldActions:
         self._deliver("message", message)
 
     # ===================================================================================== messages
+    def upgrade_group(self, group: Chat, *, by: User | None = None) -> Chat:
+        """Someone turned Topics on (or otherwise upgraded) a basic group: Telegram makes a supergroup with a new
+        id and the same members; the bot gets "migrate_to_chat_id" in the old chat and "migrate_from_chat_id" in
+        the new one, and every call for the old id is refused with ``parameters.migrate_to_chat_id``."""
+        if group.type != "group":
+            raise ValueError("only a basic group is upgraded")
+        new = self.world.add_chat("supergroup", group.title)
+        new.members = dict(group.members)
+        who = by or _owner(group)
+        self._deliver("message", self.world.add_message(group, who, service={"migrate_to_chat_id": new.id}))
+        self._deliver("message", self.world.add_message(new, who, service={"migrate_from_chat_id": group.id}))
+        self.faults.migrate(new.id, chat_id=group.id)  # type: ignore[attr-defined]
+        return new
+
     def send_text(
         self,
         user: User,

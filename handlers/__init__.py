@@ -2,12 +2,14 @@
 
 from aiogram import Router
 
-from handlers import admin, away, common, help, intake, language, members, panel, report, thread
+from handlers import admin, away, common, help, intake, language, members, migration, panel, report, thread
 
-# The order matters: an invite's /start and the panel's awaited replies before /start and the intake (which
-# takes any private text); joins and leaves before the thread (which takes any group message); commands first;
-# the thread router last (it answers stale buttons).
-FEATURES = (panel.router, members.router, away.router, common.router, admin.router, language.router, intake.router,
+# The order matters: a group's migration to a supergroup first of all (its service message would otherwise reach
+# the thread router); an invite's /start and the panel's awaited replies before /start and the intake (which takes
+# any private text); joins and leaves before the thread (which takes any group message); commands first; the
+# thread router last (it answers stale buttons).
+FEATURES = (migration.router, panel.router, members.router, away.router, common.router, admin.router,
+            language.router, intake.router,
             report.router, help.router, thread.router)
 
 

@@ -128,6 +128,13 @@ async def drop(db: Database, call_id: int) -> None:
     await db.write("DELETE FROM outbox WHERE id = ? AND sent_at IS NULL AND in_flight_at IS NULL", (call_id,))
 
 
+async def card_sent_to(conn: aiosqlite.Connection, incident_id: int, chat_id: int) -> bool:
+    """Is (or was) the incident's card queued for this chat?"""
+    cur = await conn.execute("SELECT 1 FROM outbox WHERE purpose = ? AND chat_id = ? AND failed_at IS NULL LIMIT 1",
+                             (f"card:{incident_id}", chat_id))
+    return await cur.fetchone() is not None
+
+
 async def noticed_since(conn: aiosqlite.Connection, purpose: str, since: datetime) -> bool:
     """Was a notice with this purpose queued after ``since``? (one notice a day about one chat's dead letters)"""
     cur = await conn.execute("SELECT 1 FROM outbox WHERE purpose = ? AND created_at >= ? LIMIT 1",

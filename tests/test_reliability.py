@@ -342,6 +342,29 @@ async def test_2_a_group_upgraded_to_a_supergroup_moves_with_its_incidents_and_q
                    for m in tg.messages(upgraded, from_bot=True))
 
 
+async def test_2_a_group_upgraded_while_nothing_is_queued_is_followed_at_once(tmp_path):
+    """The bot follows the group on Telegram's service message, before it has anything to send: the head's answer
+    written in the new supergroup is taken."""
+    async with Scenario.start(tmp_path) as s:
+        tg = s.tg
+        rights = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
+        basic = tg.create_group("ЖКХ и дороги", members=list(s.people.values()), owner=s.coordinator,
+                                bot_status="administrator", bot_rights=rights)
+        await s_bind(s, basic)
+        await s_intake(s, "Яма у дома 18 https://vk.com/wall-1_18")
+        upgraded = tg.upgrade_group(basic)
+        await s.settle()
+        assert s._query("SELECT chat_id FROM groups") == [(upgraded.id,)]
+        # the card is posted anew there (nobody can reply to the old one); the head answers it
+        card = next(m for m in tg.messages(upgraded, from_bot=True) if (m.text or "").startswith("№1 ·"))
+        assert s._query("SELECT card_message_id FROM incidents") == [(card.message_id,)]
+        tg.send_text(s.zhkh, "Яму у дома 18 заделаем в среду.", chat=upgraded, reply_to=card)
+        await s.settle()
+        assert s._query("SELECT state FROM incidents") == [("review",)]
+        assert any("Яму у дома 18 заделаем в среду." in (m.text or "") and "✅ Согласовать" in m.button_texts
+                   for m in tg.messages(upgraded, from_bot=True))
+
+
 # --- 4. a full disk: loud, safe, nothing repeated, back by itself ----------------------------------------------------
 
 

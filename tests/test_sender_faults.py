@@ -237,3 +237,41 @@ async def test_a_full_disk_after_the_call_sends_nothing_twice(world):
     await sender.drain()
     assert (await w.row(call))["sent_at"]
     assert [t[:20] for t in w.texts()] == ["длинное уведомление ", "следующее"]
+
+
+@pytest.mark.parametrize(("status", "description", "tries"), [
+    (409, "Conflict: terminated by other long poll", UNKNOWN_TRIES),  # not expected for sendMessage: bounded
+    (413, "Request Entity Too Large", 1),  # never: given up at once
+    (400, "Bad Request: message is too long", 1),
+])
+async def test_other_refusals_end_in_a_dead_letter_and_the_queue_goes_on(world, status, description, tries):
+    w = world
+    call = await w.put("первое")
+    await w.put("второе")
+    w.tg.faults.error(status, description, method="sendMessage", times=tries)
+    sender = w.sender()
+    for attempt in range(1, tries + 1):
+        await sender.deliver_once()
+        w.clock.advance(backoff(attempt))
+    await sender.drain()
+    row = await w.row(call)
+    assert row["failed_at"] and description in row["last_error"] and row["attempts"] == tries
+    assert w.texts() == ["второе"]
+    [notice] = w.texts(w.admin)
+    assert description.split(":")[0] in notice
+
+
+async def test_a_revoked_token_keeps_everything_and_tries_every_five_minutes(world):
+    w = world
+    revoked = bot_for(w.tg.base_url, "999:" + "B" * 35)  # the emulator answers 401 to any other token
+    try:
+        call = await w.put("важное")
+        sender = Sender(revoked, w.db, w.clock, FAST)
+        for _ in range(20):
+            await sender.deliver_once()
+            w.clock.advance(timedelta(minutes=5))
+        row = await w.row(call)
+        assert not row["failed_at"] and not row["sent_at"] and "401" in row["last_error"]
+        assert row["attempts"] == 20
+    finally:
+        await revoked.session.close()
