@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # the bot's language; each person may choose his own with /language. Not LANGUAGE: that is the system's
     # locale variable (e.g. "en_US:en"), set on many machines.
     bot_language: Literal["ru", "en"] = "ru"
+    # aiogram's Bot API schemas built on first use, not at import (bot/lazy_aiogram.py reads it before these
+    # settings, from the environment or .env: it must act before aiogram is imported). false: aiogram's own
+    # eager import (seconds longer, ~100 MB more). Here so that a bad value stops the bot like any other.
+    defer_aiogram_schemas: bool = True
 
     @field_validator("admin_ids", mode="before")
     @classmethod
