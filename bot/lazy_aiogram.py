@@ -6,7 +6,7 @@ TYPE_CHECKING) resolve; then each Bot API method class builds its own schema as 
 83–87 % of the bot's start (several seconds of CPU) and ~150 MB, for types the bot mostly never sees.
 `TelegramObject` already declares `defer_build=True`; the loop is what defeats it.
 
-`install()`, called before aiogram is first imported, hooks the import of two aiogram modules:
+`install()`, called before aiogram is first imported, hooks the import of three aiogram modules:
 
 - `aiogram.types`: its `model_rebuild(_types_namespace=…)` loop builds nothing; the namespace it passes is
   kept, and given to every type the way the loop would: as the class's parent namespace (what pydantic
@@ -14,7 +14,11 @@ TYPE_CHECKING) resolve; then each Bot API method class builds its own schema as 
   pydantic uses when a type's schema is generated inside another's: a method, `Response[Message]`, a
   `TypeAdapter`). So every forward reference resolves exactly as it did in the loop, whenever it happens.
 - `aiogram.methods.base`: `TelegramMethod` gets `defer_build=True` too, so `SendMessage` & co. are built on
-  first use as well (they would otherwise build at import, pulling in the types).
+  first use as well (they would otherwise build at import, pulling in the types); and `Response[X]`, which
+  aiogram parametrizes for every answer and pydantic caches only weakly, is kept once built.
+- `aiogram.methods`: each method gets the types' namespace as its parent namespace, like the types.
+
+What it does not find as expected (another aiogram), it leaves as aiogram made it.
 
 Each model is then built by pydantic the first time it validates or serialises (pydantic's own deferred
 build: the mock validator rebuilds the class). Public behaviour is aiogram's: the same schemas, the same
@@ -142,7 +146,11 @@ class _Loader(importlib.abc.Loader):
                 self.loader.exec_module(module)
                 if self.fullname == "aiogram.methods.base":
                     # Read by pydantic when each method class is created (its config merges its bases').
-                    module.TelegramMethod.model_config["defer_build"] = True
+                    config = getattr(getattr(module, "TelegramMethod", None), "model_config", None)
+                    if isinstance(config, dict):
+                        config["defer_build"] = True
+                    if hasattr(getattr(module, "Response", None), "__class_getitem__"):
+                        _keep_parametrized(module.Response)
                 elif self.fullname == "aiogram.methods" and self.finder.types_namespace is not None:
                     _give_namespace(module, self.finder.types_namespace, module_globals=False)
         finally:
@@ -180,16 +188,41 @@ def _exec_types(loader: importlib.abc.Loader, module: ModuleType) -> dict[str, A
     return namespace
 
 
+def _keep_parametrized(response: Any) -> None:
+    """Every answer is validated as ``Response[method.__returning__]`` (aiogram's BaseSession.check_response).
+    pydantic caches a parametrized model weakly: once the garbage collector has taken ``Response[Message]``,
+    the next call builds it again (tens of milliseconds, most of the bot's CPU per update). Each one is kept
+    here once built, like the types themselves: the same classes, built once."""
+    build = response.__class_getitem__.__func__
+    kept: dict[Any, Any] = {}
+
+    def __class_getitem__(cls: Any, params: Any) -> Any:
+        if cls is not response:
+            return build(cls, params)
+        try:
+            return kept[params]
+        except KeyError:
+            made = kept[params] = build(cls, params)
+            return made
+        except TypeError:  # unhashable parameters: as pydantic does
+            return build(cls, params)
+
+    response.__class_getitem__ = classmethod(__class_getitem__)
+
+
 def _give_namespace(package: ModuleType, namespace: dict[str, Any], module_globals: bool) -> None:
     """What the rebuild loop gave each class, kept for later: as its parent namespace and (types) as the
     missing globals of its module: the names its module imports only under TYPE_CHECKING."""
+    done: set[str] = set()
     for name in package.__all__:
         cls = getattr(package, name)
         if not isinstance(cls, type) or not hasattr(cls, "__pydantic_complete__") or cls.__pydantic_complete__:
             continue
         cls.__pydantic_parent_namespace__ = namespace
-        if not module_globals:
+        if not module_globals or cls.__module__ in done:
             continue
+        done.add(cls.__module__)
         own = sys.modules[cls.__module__].__dict__
-        for key, value in namespace.items():
-            own.setdefault(key, value)
+        missing = dict(namespace)  # the module's own names win (dict operations: ~400 modules × ~900 names)
+        missing.update(own)
+        own.update(missing)

@@ -19,13 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = r'''
 import json, sys
 import bot.app  # what `python -m bot` imports
+heavy = [m for m in ("matplotlib", "openpyxl", "PIL", "numpy") if m in sys.modules]  # the report's, imported late
 from aiogram import types, methods
 from aiogram.methods.base import Response
 from aiogram.types import Update, Message, CallbackQuery, InlineKeyboardMarkup, InlineKeyboardButton
 from pydantic import ValidationError
 
-out = {"complete_at_import": {n: getattr(types, n).__pydantic_complete__ for n in ("Update", "Message", "Chat")}
-       | {n: getattr(methods, n).__pydantic_complete__ for n in ("SendMessage", "GetUpdates")}}
+out = {"heavy_at_import": heavy}
+out["complete_at_import"] = (
+    {n: getattr(types, n).__pydantic_complete__ for n in ("Update", "Message", "Chat")}
+    | {n: getattr(methods, n).__pydantic_complete__ for n in ("SendMessage", "GetUpdates")})
 
 def first_use_with_shadowing_locals():
     User = int; Chat = str; Message = None  # noqa: F841 — a caller's locals must not leak into the build
@@ -123,14 +126,19 @@ def test_deferred_behaves_as_aiogram_does(deferred: dict, eager: dict) -> None:
     assert deferred["frozen"] == "frozen_instance"
     assert "reply_to_message" in json.dumps(deferred["schemas"]["Message"])
     assert deferred["incomplete_after_build_all"] == []
+    assert deferred["heavy_at_import"] == []  # the bot starts without the report's chart and workbook libraries
 
 
-def test_switched_off_in_the_env_file(tmp_path: Path) -> None:
+def test_switched_off_in_the_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(lazy_aiogram.ENV_VAR, raising=False)  # the process environment wins over .env
     (tmp_path / ".env").write_text(f"BOT_TOKEN=1:x\n{lazy_aiogram.ENV_VAR}=false  # eager\n", encoding="utf-8")
     assert lazy_aiogram.enabled(tmp_path / ".env") is False
     (tmp_path / ".env").write_text(f"{lazy_aiogram.ENV_VAR}=1\n", encoding="utf-8")
     assert lazy_aiogram.enabled(tmp_path / ".env") is True
     assert lazy_aiogram.enabled(tmp_path / "missing.env") is True
+    monkeypatch.setenv(lazy_aiogram.ENV_VAR, "1")
+    (tmp_path / ".env").write_text(f"{lazy_aiogram.ENV_VAR}=off\n", encoding="utf-8")
+    assert lazy_aiogram.enabled(tmp_path / ".env") is True
 
 
 def test_the_suite_itself_runs_deferred() -> None:
