@@ -7,9 +7,9 @@ the new chat (the answers are replies to it), once."""
 
 from __future__ import annotations
 
-from bot import keyboards as kb
 from bot.i18n import use
 from bot.service import Service
+from bot.workflow.actions import Place
 from storage import chats, outbox
 from storage import incidents as store
 
@@ -27,7 +27,7 @@ async def group_migrated(service: Service, old: int, new: int) -> int:
             profile = service.profile(row.profile)
             with use(service.language):
                 text = await service.card_text(row, profile, now)
-                markup = kb.card_keyboard(incident_id, bool(profile.workflow.outcomes))
+                markup = service.keyboard(row, Place.CARD, now)
             await outbox.enqueue(conn, new, "sendMessage", {"chat_id": new, "text": text, "reply_markup": markup},
                                  now, purpose=f"card:{incident_id}")
             queued += 1
