@@ -9,7 +9,7 @@ The bot runs as ``python -m bot`` in a process of its own (tests/process.py) aga
 
     the coordinator forwards post k → the panel → picks the department → «📨 Отправить в группу»
     → the topic, the card, the copy of the post → the head answers in the topic → the review message
-    → «✅ Согласовать» → «✅ Согласовано…» and «После размещения…» → «📤 Опубликовано» → «Без ссылки» → closed
+    → «✅ Согласовать» → «✅ Согласовано…» and the final text with its buttons → «📤 Опубликовано» → «Без ссылки» → closed
 
 Meanwhile a killer waits a random time (uniform in [0, --max-up] seconds after the bot polls again) and sends
 SIGKILL, then starts the bot again at once, --kills times. The driver does not know about the kills: it waits
@@ -159,11 +159,11 @@ def check(w: ProcessWorld, run: Run) -> tuple[Counter[str], Counter[str], int]:
             "topic": len(topics),
             "card": sum((m.text or "").startswith(f"№{number} ·") for m in group_messages),
             "copy of the post": sum((m.text or "").startswith(f"Пост{k}:") for m in group_messages),
-            "review": sum(f"Ответ{k}:" in (m.text or "") and "✅ Согласовать" in m.button_texts
-                          for m in group_messages),
+            "review": sum(f"Ответ{k}:" in (m.text or "") and (m.text or "").startswith("📝")
+                          for m in group_messages),  # its buttons go once it is decided
             "approved": sum((m.text or "").startswith("✅ Согласовано") for t in topics
                             for m in bot_messages(w, w.group, t.thread_id)),
-            "publish prompt": sum((m.text or "").startswith("После размещения") for t in topics
+            "publish prompt": sum((m.text or "").startswith(f"Ответ{k}:") for t in topics  # the final text alone
                                   for m in bot_messages(w, w.group, t.thread_id)),
         }
         marked += sum((m.text or "").startswith("♻️") for t in topics for m in bot_messages(w, w.group, t.thread_id))

@@ -45,7 +45,7 @@ POLL_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when there is noth
 TRIES = 3  # a handler that raises is tried this many times
 RETRY_AFTER = (timedelta(seconds=2), timedelta(seconds=10))
 MAX_LANES = 32  # chats handled at the same moment
-KEEP_HANDLED = timedelta(days=1)  # handled updates are kept this long (their ids keep a copy from being handled)
+KEEP_HANDLED = timedelta(days=1)  # what people wrote is kept this long in a handled update (its id for good)
 STOP_GRACE = 8.0  # seconds a stop waits for the updates being handled
 
 
@@ -59,7 +59,6 @@ class Inbox:
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._done_unmarked: set[int] = set()  # handled, but the mark could not be written yet (a full disk)
         self._tasks: list[asyncio.Task[None]] = []
-        self.stored_up_to = 0  # the highest update id stored (and so safe from a crash)
 
     def start(self) -> None:
         self._stopping.clear()
@@ -136,7 +135,6 @@ class Inbox:
                 for u in updates]
         try:
             await inbox.store(self.db, rows, self.clock.now())
-            self.stored_up_to = max(self.stored_up_to, updates[-1].update_id)
             return True
         except Exception as e:  # not stored, so not confirmed: Telegram gives them again
             if storage_failure(e):

@@ -82,9 +82,9 @@ async def waiting_count(db: Database) -> int:
 
 
 async def prune(db: Database, before: datetime) -> int:
-    """Handled updates older than ``before`` go (they hold what people wrote). Telegram gives an update again
-    only until its offset is confirmed, minutes at most, so a day of keys is plenty."""
+    """What people wrote goes from updates handled before ``before`` (the payload is emptied); the update ids
+    stay, so a copy Telegram gives again is still recognised. Returns how many were emptied."""
     async with db.transaction() as conn:
-        cur = await conn.execute("DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?",
-                                 (to_db(before),))
+        cur = await conn.execute("UPDATE inbox SET payload = '{}' WHERE handled_at IS NOT NULL AND handled_at < ? "
+                                 "AND payload != '{}'", (to_db(before),))
         return cur.rowcount

@@ -215,9 +215,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX thread_messages_by_kind ON thread_messages(incident_id, kind, message_id)
     """,
     # 7: the inbox: every update is stored before its offset is confirmed to Telegram and handled from there
-    #    (it replaces processed_updates: the update id stays the key that keeps an update from being handled
-    #    twice); the outbox records a call in flight before making it; the ids of messages the handlers post
-    #    into groups themselves (not through the outbox); a table the storage probe writes into.
+    #    (it replaces processed_updates, kept as a view: the update id stays the key that keeps an update from
+    #    being handled twice); the outbox records a call in flight before making it; the ids of messages the
+    #    handlers post into groups themselves (not through the outbox); a table the storage probe writes into.
     """
     CREATE TABLE inbox (
         update_id    INTEGER PRIMARY KEY,
@@ -232,6 +232,8 @@ MIGRATIONS: list[str] = [
     INSERT INTO inbox (update_id, payload, received_at, handled_at)
         SELECT update_id, '{}', processed_at, processed_at FROM processed_updates;
     DROP TABLE processed_updates;
+    CREATE VIEW processed_updates AS
+        SELECT update_id, handled_at AS processed_at FROM inbox WHERE handled_at IS NOT NULL;
     CREATE INDEX inbox_waiting ON inbox(lane, update_id) WHERE handled_at IS NULL;
     ALTER TABLE outbox ADD COLUMN in_flight_at TEXT;
     ALTER TABLE outbox ADD COLUMN maybe_sent_at TEXT;

@@ -118,12 +118,7 @@ class Scenario:
                 return []
 
     def processed(self) -> set[int]:
-        """Updates handled: marked in the inbox, or stored and since pruned (only handled ones are)."""
-        handled = {r[0] for r in self._query("SELECT update_id FROM inbox WHERE handled_at IS NOT NULL")}
-        kept = {r[0] for r in self._query("SELECT update_id FROM inbox")}
-        stored = self.app.inbox.stored_up_to if self.task is not None else 0
-        pruned = {u["update_id"] for u in self.tg.updates.delivered} - kept
-        return handled | {u for u in pruned if u <= stored}
+        return {r[0] for r in self._query("SELECT update_id FROM processed_updates")}
 
     def pending(self) -> int:
         rows = self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL "
