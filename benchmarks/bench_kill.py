@@ -9,7 +9,8 @@ The bot runs as ``python -m bot`` in a process of its own (tests/process.py) aga
 
     the coordinator forwards post k → the panel → picks the department → «📨 Отправить в группу»
     → the topic, the card, the copy of the post → the head answers in the topic → the review message
-    → «✅ Согласовать» → «✅ Согласовано…» and the final text with its buttons → «📤 Опубликовано» → «Без ссылки» → closed
+    → «✅ Согласовать» → «✅ Согласовано…» and the final text with its buttons → «📤 Опубликовано»
+    → «Без ссылки» → closed
 
 Meanwhile a killer waits a random time (uniform in [0, --max-up] seconds after the bot polls again) and sends
 SIGKILL, then starts the bot again at once, --kills times. The driver does not know about the kills: it waits
