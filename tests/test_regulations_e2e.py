@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from emulator import CallbackQuery, Message, Topic, User
 from tests.scenario import Scenario
 from tests.test_scenarios_flows import card_of, last
@@ -327,8 +325,6 @@ async def test_yelets_unanswered_question_return_and_redirect_not_competent(tmp_
         s.tg.assert_no_violations()
 
 
-@pytest.mark.xfail(strict=True, reason="found, not fixed: a timer restarted with count_from (draft withdrawn, "
-                   "rework) is computed afresh from that event and loses the time it stood paused")
 async def test_yelets_withdrawn_draft_keeps_the_time_the_author_was_asked(tmp_path):
     """п. 5, 6: the 6 working hours stand while the author is asked, and a withdrawn draft stays in the same
     deadline (the profile's note) — which then is 2 working hours later than without the question."""

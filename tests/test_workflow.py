@@ -241,3 +241,30 @@ def test_handling_a_step_twice_changes_nothing_the_second_time():
     approved = ok(decide(IZ, inc, Approve(), COORD, at(31))).incident
     again = decide(IZ, approved, Approve(), COORD, at(31))
     assert isinstance(again, Refusal)
+
+
+def test_a_withdrawn_draft_keeps_the_deadline_with_every_pause_and_a_new_routing_counts_afresh():
+    """Елец п. 5, 6: the 6 working hours stand while the author is asked (twice here), and a withdrawn draft
+    stays in the same deadline; routed again, the deadline counts from the new routing."""
+    ye = load_profile("yelets")
+    appeals, head = Actor(1, frozenset({"appeals"})), Actor(10, frozenset({"executor"}), frozenset({100}))
+    inc = open_incident(ye, 1, "vk", at(0), at(0)).incident
+    inc = ok(decide(ye, inc, Route((100,)), appeals, at(0))).incident
+    plain = inc.timer("draft").due_at  # 6 working hours from 10:00 Monday: 17:00 (lunch 13-14)
+    for start in (30, 120):  # two questions to the author, an hour each
+        inc = ok(decide(ye, inc, RequestClarification(), appeals, at(start))).incident
+        inc = ok(decide(ye, inc, ClarificationReceived("Второй подъезд"), appeals, at(start + 60))).incident
+    paused = inc.timer("draft").due_at
+    assert paused > plain
+    inc = ok(decide(ye, inc, SubmitDraft(), head, at(200))).incident
+    assert inc.timer("draft") is None
+    inc = ok(decide(ye, inc, WithdrawDraft(), head, at(210))).incident
+    assert inc.timer("draft").due_at == paused
+    inc = ok(decide(ye, inc, SubmitDraft(), head, at(220))).incident
+    inc = ok(decide(ye, inc, WithdrawDraft(), head, at(230))).incident
+    assert inc.timer("draft").due_at == paused  # withdrawn again: still the same
+    inc = ok(decide(ye, inc, ReturnNotCompetent("Не наш вопрос"), head, at(235))).incident
+    inc = ok(decide(ye, inc, Route((101,)), appeals, at(240))).incident  # routed again: counted from 14:00
+    assert inc.timer("draft").started_at == at(240) and inc.timer("draft").due_at < paused + timedelta(days=1)
+    assert inc.timer("draft").due_at == ok(decide(ye, open_incident(ye, 2, "vk", at(0), at(0)).incident,
+                                                  Route((101,)), appeals, at(240))).incident.timer("draft").due_at

@@ -368,6 +368,8 @@ def _apply(profile: Profile, incident: Incident, events: list[tuple[str, datetim
                 if event in spec.stop and _stops(event, timer, department):
                     del running[key]
                     stopped.append(StoppedTimer(timer, at, event))
+                    if spec.count_from and timer.paused_at is None:  # a restart from the same moment keeps it
+                        times[_carried("from", key)], times[_carried("due", key)] = timer.started_at, timer.due_at
                 elif event in spec.pause and timer.paused_at is None:
                     left = clock.between(at, timer.due_at, spec.clock)
                     running[key] = replace(timer, paused_at=at, remaining=left)
@@ -423,4 +425,15 @@ def _start(profile: Profile, spec: TimerSpec, times: dict[str, datetime], at: da
         t = running.get((timer_id, None))
         return t.due_at if t is not None else None
 
+    key = (spec.id, department)
+    if spec.count_from and times.get(_carried("from", key)) == start:  # the same deadline, its pauses included
+        return RunningTimer(spec.id, start, times[_carried("due", key)], department)
     return RunningTimer(spec.id, start, due_at(profile, spec, start, other), department)
+
+
+def _carried(what: str, key: tuple[str, int | None]) -> str:
+    """A timer counted from an earlier event (``count_from``) is restarted from that same moment (a withdrawn
+    draft, Елец п. 6): it keeps the deadline its last run had, which includes the time it stood paused. The
+    incident remembers it among its times: "from:<timer>" (where that run counted from) and "due:<timer>"."""
+    timer_id, department = key
+    return f"{what}:{timer_id}" if department is None else f"{what}:{timer_id}:{department}"

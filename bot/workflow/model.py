@@ -84,7 +84,7 @@ class Incident:
     resume_state: State | None = None  # where a clarification returns to
     parts_done: frozenset[int] = frozenset()
     parts_accepted: frozenset[int] = frozenset()  # co-executors' parts the coordinator passed to the lead
-    event_times: dict[str, datetime] = field(default_factory=dict)  # the latest time of each event
+    event_times: dict[str, datetime] = field(default_factory=dict)  # the latest time of each event (+ core._carried)
     timers: tuple[RunningTimer, ...] = ()
 
     @property
