@@ -27,10 +27,11 @@ class Cards(Context):
         """In the current locale: the callers set the group's."""
         inc = row.incident
         source = profile.source(row.source)
-        dep_lines = []
+        dep_lines, names = [], {}
         away = await absences.active(self.db, row.chat_id, now)
         for i, dep_id in enumerate(inc.departments):
             dep = await org.department(self.db, dep_id)
+            names[dep_id] = dep.name if dep else "?"
             heads = ", ".join([await self._head_line(p, away, profile, now)
                                for p in await org.heads_of(self.db, dep_id)])
             mark = "★ " if i == 0 and len(inc.departments) > 1 else ""
@@ -39,7 +40,8 @@ class Cards(Context):
         if inc.outcome:
             reason = f": {escape(row.outcome_reason)}" if row.outcome_reason else ""
             status = texts.outcome_title(inc.outcome) + reason
-        deadlines = [texts.deadline_line(t, profile, inc.track, now, countdown=False) for t in inc.timers]
+        deadlines = [texts.deadline_line(t, profile, inc.track, now, countdown=False,
+                                         department=names.get(t.department_id)) for t in inc.timers]
         return texts.lines(
             f"<b>№{inc.id} · {escape(source.title)}</b>" + (_(" ❗ общественно значимое") if row.significant else ""),
             _("Выявлено: {when}").format(when=texts.when(row.detected_at, profile, now)),

@@ -297,7 +297,9 @@ class Steps(Context):
         their phones ring), with the buttons of the next step."""
         inc = row.incident
         who = texts.mention(actor.user_id, await self.name(actor.user_id))
-        deadlines = [texts.deadline_line(t, profile, inc.track, now) for t in decision.started if t.paused_at is None]
+        deadlines = [texts.deadline_line(t, profile, inc.track, now, department=await self._department_name(
+            t.department_id) if t.department_id is not None else None)
+            for t in decision.started if t.paused_at is None]
         match command:
             case SubmitDraft():
                 draft_text = (row.draft or {}).get("text", "")

@@ -74,10 +74,13 @@ def through(until: datetime, profile: Profile) -> str:
     return _("по {day}").format(day=format_date(last, "d MMM", locale=current()))
 
 
-def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime, countdown: bool = True) -> str:
+def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: datetime, countdown: bool = True,
+                  department: str | None = None) -> str:
     """«• title — до 13:00, осталось 2 ч (п. 6.2)». Without the countdown (the card: it would go stale between
-    edits) only what cannot: the deadline, and «просрочено» once it has passed (the card is redrawn then)."""
+    edits) only what cannot: the deadline, and «просрочено» once it has passed (the card is redrawn then).
+    ``department``: a co-executor's own timer says whose it is, after the rest («… (п. 18) · department»)."""
     spec = profile.timer(timer.timer_id, track)
+    whose = f" · {escape(department)}" if department else ""
     if timer.paused_at is not None:
         state: str | None = _("⏸ приостановлен")
     elif countdown:
@@ -86,9 +89,10 @@ def deadline_line(timer: RunningTimer, profile: Profile, track: str, now: dateti
         state = _("⚠️ просрочено") if timer.due_at < now else None
     if state is None:
         return _("• {title} — до {due} ({clause})").format(
-            title=escape(spec.title), due=when(timer.due_at, profile, now), clause=escape(spec.clause))
+            title=escape(spec.title), due=when(timer.due_at, profile, now), clause=escape(spec.clause)) + whose
     return _("• {title} — до {due}, {state} ({clause})").format(
-        title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause))
+        title=escape(spec.title), due=when(timer.due_at, profile, now), state=state, clause=escape(spec.clause)) \
+        + whose
 
 
 def clause_notes(timers: Iterable[RunningTimer], profile: Profile, track: str) -> str | None:
