@@ -355,28 +355,36 @@ async def _status_page(service: Service, lists: list[tuple[int, frozenset[int] |
         return _("Открытых инцидентов нет.") if sees_all else _("По вашим отделам открытых инцидентов нет.")
     rows = await store.load_many(service.db.conn, [i for p in pages for i in p.ids])
     items = []
+    known = None  # the order is certain up to the last incident of a group whose page does not hold them all
     for (_chat, departments, names), page in zip(lists, pages, strict=True):
+        last = None
         for incident_id in page.ids:
             row = rows.get(incident_id)
             if row is None:
                 continue
             profile = service.profile(row.profile)
             timer = next_deadline(row, profile, departments)
-            items.append((timer.due_at if timer else None, row, profile, timer, names))
-    items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
+            key = (timer is None, timer.due_at if timer else now, incident_id)
+            items.append((key, row, profile, timer, names))
+            last = key
+        if len(page.ids) < page.total and last is not None:
+            known = last if known is None else min(known, last)
+    items.sort(key=lambda x: x[0])
     late = sum(p.late for p in pages)
     title = _("Открытые инциденты") if sees_all else _("Открытые инциденты ваших отделов")
     head = f"<b>{title}: {total}</b>" + (_(" · ⚠️ просрочено: {count}").format(count=late) if late else "")
     blocks = [head]
     size = len(head)
-    for shown, (_due, row, profile, timer, names) in enumerate(items):
+    for shown, (key, row, profile, timer, names) in enumerate(items):
+        if known is not None and key > known:
+            return None
         block = _incident_block(row, profile, timer, names, now)
         if size + len(block) + 2 > STATUS_LIMIT:
             blocks.append(_("… и ещё {count}: полный список — в ежедневной сводке.").format(count=total - shown))
             return "\n\n".join(blocks)
         blocks.append(block)
         size += len(block) + 2
-    if len(items) < total and any(len(p.ids) < p.total for p in pages):
+    if len(items) < total:
         return None
     return "\n\n".join(blocks)
 
