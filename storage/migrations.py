@@ -292,6 +292,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_done ON outbox(created_at) WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;
     CREATE INDEX outbox_unpruned ON outbox(sent_at) WHERE sent_at IS NOT NULL AND payload != '{}';
     CREATE INDEX inbox_by_lane ON inbox(lane, update_id);
+    CREATE INDEX inbox_unpruned ON inbox(handled_at) WHERE handled_at IS NOT NULL AND payload != '{}';
+    CREATE INDEX direct_messages_sent ON direct_messages(sent_at);
     CREATE INDEX intake_updated ON intake(updated_at);
     CREATE INDEX awaited_created ON awaited(created_at)
     """,
