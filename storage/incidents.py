@@ -141,22 +141,30 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
 async def write_status(conn: aiosqlite.Connection, profile: Profile, incident: Incident) -> None:
     """What /status and the digest sort, count and filter the incident by (bot.workflow.notices.status_keys),
     beside it: in the transaction that saves it (``save``), so they never disagree with its timers."""
-    keys = status_keys(profile, incident)
+    keys, departments = _status_values(profile, incident)
     await conn.execute("UPDATE incidents SET status_due=?, status_late=?, status_waiting=?, status_of=? WHERE id=?",
-                       (to_db(keys.due), to_db(keys.late_from), to_db(keys.waiting), status_fingerprint(profile),
-                        incident.id))
-    due, late = to_db(keys.due), to_db(keys.late_from)
-    new = sorted((d, incident.id, int(listed), his, his or due, his or late)
-                 for d, listed, his in ((d, listed, to_db(his)) for d, listed, his in keys.departments))
+                       keys)
     old = [tuple(r) for r in await conn.execute_fetchall(
         "SELECT department_id, incident_id, listed, his_due, due, late FROM status_departments WHERE incident_id=? "
         "ORDER BY department_id", (incident.id,))]
-    if old == new:
+    if old == departments:
         return
     await conn.execute("DELETE FROM status_departments WHERE incident_id=?", (incident.id,))
-    await conn.executemany(
-        "INSERT INTO status_departments(department_id, incident_id, listed, his_due, due, late) VALUES (?,?,?,?,?,?)",
-        new)
+    await conn.executemany(_INSERT_DEPARTMENTS, departments)
+
+
+_INSERT_DEPARTMENTS = ("INSERT INTO status_departments(department_id, incident_id, listed, his_due, due, late) "
+                       "VALUES (?,?,?,?,?,?)")
+
+
+def _status_values(profile: Profile, incident: Incident) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The incident's row's values (status_due, status_late, status_waiting, status_of, id) and its rows of
+    status_departments, sorted."""
+    keys = status_keys(profile, incident)
+    due, late = to_db(keys.due), to_db(keys.late_from)
+    departments = sorted((d, incident.id, int(listed), his, his or due, his or late)
+                         for d, listed, his in ((d, listed, to_db(his)) for d, listed, his in keys.departments))
+    return (due, late, to_db(keys.waiting), status_fingerprint(profile), incident.id), departments
 
 
 async def load(db: Database | aiosqlite.Connection, incident_id: int) -> IncidentRow | None:
@@ -227,14 +235,17 @@ class OpenPage:
 # /status's order: by the deadline shown, none last, then by number (bot.workflow.notices.status_keys, kept by
 # write_status). Whoever sees every incident: incidents.status_*; the head of one department: his rows of
 # status_departments, both read in index order. Several departments: the nearest of the deadlines any of them
-# must meet, else the incident's (status_timer's rule), by combining their rows.
+# must meet, else the incident's (status_timer's rule), by combining their rows. The indexes are named: without
+# ANALYZE's statistics SQLite may count through another index of the chat's incidents, one table read each.
 _ALL_COUNT = """SELECT COUNT(*) AS total, COUNT(CASE WHEN status_late < :now THEN 1 END) AS late
-                FROM incidents WHERE chat_id = :chat AND state != 'closed'"""
-_ALL_PAGE = """SELECT id FROM incidents WHERE chat_id = :chat AND state != 'closed'
+                FROM incidents INDEXED BY incidents_status WHERE chat_id = :chat AND state != 'closed'"""
+_ALL_PAGE = """SELECT id FROM incidents INDEXED BY incidents_status WHERE chat_id = :chat AND state != 'closed'
                ORDER BY status_due IS NULL, status_due, id LIMIT :limit"""
 _ONE_COUNT = """SELECT COUNT(*) AS total, COUNT(CASE WHEN late < :now THEN 1 END) AS late
-                FROM status_departments WHERE department_id = :department AND listed = 1"""
-_ONE_PAGE = """SELECT incident_id AS id FROM status_departments WHERE department_id = :department AND listed = 1
+                FROM status_departments INDEXED BY status_departments_order
+                WHERE department_id = :department AND listed = 1"""
+_ONE_PAGE = """SELECT incident_id AS id FROM status_departments INDEXED BY status_departments_order
+               WHERE department_id = :department AND listed = 1
                ORDER BY due IS NULL, due, incident_id LIMIT :limit"""
 _MANY = """WITH per AS (
     SELECT incident_id AS id, IFNULL(MIN(his_due), MIN(due)) AS due, IFNULL(MIN(his_due), MIN(late)) AS late
@@ -267,10 +278,10 @@ async def open_page(db: Database, chat_id: int, now: datetime, departments: Coll
 async def waiting_page(db: Database, chat_id: int, limit: int) -> tuple[int, list[int]]:
     """The digest's open incidents: how many, and the first ``limit`` by the deadline of the step each waits
     for (none last, then by number)."""
-    counted = await db.fetchone("SELECT COUNT(*) AS n FROM incidents WHERE chat_id = ? AND state != 'closed'",
-                                (chat_id,))
+    counted = await db.fetchone("SELECT COUNT(*) AS n FROM incidents INDEXED BY incidents_status "
+                                "WHERE chat_id = ? AND state != 'closed'", (chat_id,))
     rows = await db.fetchall(
-        "SELECT id FROM incidents WHERE chat_id = ? AND state != 'closed' "
+        "SELECT id FROM incidents INDEXED BY incidents_waiting WHERE chat_id = ? AND state != 'closed' "
         "ORDER BY status_waiting IS NULL, status_waiting, id LIMIT ?", (chat_id, limit))
     return (int(counted["n"]) if counted else 0), [int(r["id"]) for r in rows]
 
@@ -295,10 +306,15 @@ async def refresh_status(db: Database, profile_of: Callable[[str], Profile], bat
             if not ids:
                 break
             last = ids[-1]
-            async with db.transaction() as conn:
+            async with db.transaction() as conn:  # a few statements a batch, not a few an incident
                 rows = await load_many(conn, ids)
-                for row in rows.values():
-                    await write_status(conn, profile, row.incident)
+                values = [_status_values(profile, row.incident) for row in rows.values()]
+                await conn.executemany(
+                    "UPDATE incidents SET status_due=?, status_late=?, status_waiting=?, status_of=? WHERE id=?",
+                    [keys for keys, _deps in values])
+                await conn.execute("DELETE FROM status_departments "
+                                   "WHERE incident_id IN (SELECT value FROM json_each(?))", (json.dumps(list(rows)),))
+                await conn.executemany(_INSERT_DEPARTMENTS, [d for _keys, deps in values for d in deps])
             done += len(ids)
     return done
 
