@@ -337,6 +337,7 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
     if not sees_all and not answers:
         return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
                  "Что я умею — /help в личном чате со мной.")
+    await store.ensure_status(db, service.profile)
     limit = STATUS_PAGE
     while True:
         pages = [await store.open_page(db, chat_id, now, departments, limit) for chat_id, departments, _n in lists]

@@ -376,6 +376,7 @@ class Reminders:
     async def _open_lines(self, chat_id: int, now: datetime) -> list[str]:
         """The open incidents, the most urgent first: each with the deadline of the step it waits for
         (under its own profile: a group re-bound to another keeps its older incidents' rules)."""
+        await store.ensure_status(self.db, self.service.profile)
         count, shown = await store.waiting_page(self.db, chat_id, OPEN_LISTED)  # ordered in SQL (status_keys)
         if not count:
             return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -286,6 +287,17 @@ async def waiting_page(db: Database, chat_id: int, limit: int) -> tuple[int, lis
     return (int(counted["n"]) if counted else 0), [int(r["id"]) for r in rows]
 
 
+_FRESH: weakref.WeakSet[Database] = weakref.WeakSet()  # databases whose keys refresh_status has brought up to date
+
+
+async def ensure_status(db: Database, profile_of: Callable[[str], Profile]) -> None:
+    """Before reading /status's keys: up to date with the profiles of this process. The first call in a process
+    runs ``refresh_status`` (at start it runs in the background: this waits for what is left of it, so the first
+    /status after migration 8 is late rather than wrong); after it, every save keeps them so."""
+    if db not in _FRESH:
+        await refresh_status(db, profile_of)
+
+
 async def refresh_status(db: Database, profile_of: Callable[[str], Profile], batch: int = 1000) -> int:
     """Recompute /status's keys (``write_status``) of the open incidents written under another version of their
     profile, or never (after migration 8): a profile's file is read at start, so this runs at start. Batches
@@ -316,6 +328,7 @@ async def refresh_status(db: Database, profile_of: Callable[[str], Profile], bat
                                    "WHERE incident_id IN (SELECT value FROM json_each(?))", (json.dumps(list(rows)),))
                 await conn.executemany(_INSERT_DEPARTMENTS, [d for _keys, deps in values for d in deps])
             done += len(ids)
+    _FRESH.add(db)
     return done
 
 
