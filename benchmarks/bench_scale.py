@@ -349,25 +349,29 @@ async def timed_status(service: Service, ask: StatusAsk, now: datetime,
     return statistics.median(took), len(statements), text
 
 
-def back_to_7(path: Path) -> None:
-    """The database as it was before migration 8: its columns, table and indexes gone."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        from storage.migrations import MIGRATIONS
+def as_version_7(source: Path, target: Path) -> None:
+    """``target``: a database of schema 7 (the migrations before 8) holding the rows of ``source``, as the bot
+    left it before migration 8."""
+    from storage.migrations import MIGRATIONS
 
-        created = [line.split()[2] for line in MIGRATIONS[7].splitlines() if line.strip().startswith("CREATE INDEX")]
-        for name in created:
-            conn.execute(f"DROP INDEX IF EXISTS {name}")
-        conn.execute("DROP TABLE IF EXISTS status_departments")
-        for column in ("status_due", "status_late", "status_waiting", "status_of"):
-            conn.execute(f"ALTER TABLE incidents DROP COLUMN {column}")
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(target) + suffix).unlink()
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        for script in MIGRATIONS[:7]:
+            conn.executescript(script)
         conn.execute("PRAGMA user_version = 7")
+        conn.execute("ATTACH DATABASE ? AS source", (str(source),))
+        tables = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
+            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM source.{table}")
         conn.commit()
-        conn.execute("VACUUM")
 
 
 async def migration_cost(database: Path, n: int) -> list[Row]:
-    path = fresh_copy(database, f"migrate-{n}.sqlite3")
-    back_to_7(path)
+    path = database.with_name(f"migrate-{n}.sqlite3")
+    as_version_7(database, path)
     started = time.perf_counter()
     db = await Database.open(path)
     try:
