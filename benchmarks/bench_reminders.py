@@ -66,8 +66,10 @@ from bot.clock import SystemClock  # noqa: E402
 from bot.reminders import Reminders  # noqa: E402
 from bot.scheduler import JOB, Scheduler  # noqa: E402
 from bot.service import Service  # noqa: E402
+from profiles.loader import load_profile  # noqa: E402
 from storage import notices as due_store  # noqa: E402
 from storage.db import Database, to_db  # noqa: E402
+from storage.incidents import refresh_status  # noqa: E402
 
 GOAL_P99 = 1.0  # s
 GOAL_RESTART = 2.0  # s
@@ -163,6 +165,13 @@ async def build_database(path: Path, n: int, moments: list[datetime], seed: int 
         """INSERT INTO outbox(chat_id, method, payload, purpose, not_before, created_at, sent_at, result, attempts)
            VALUES (?,'sendMessage',?,?,?,?,?,?,1)""", outbox)
     conn.execute("COMMIT")
+    conn.close()
+    db = await Database.open(path)  # /status's keys, as storage.incidents.save writes them (else the bot's
+    try:  # first start computes them all in the background, during the restart measured)
+        await refresh_status(db, load_profile)
+    finally:
+        await db.close()
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 

@@ -134,7 +134,8 @@ class App:
                 await self.bot.delete_webhook(drop_pending_updates=False)
             except TelegramAPIError as e:  # Telegram unreachable: polling retries by itself
                 log.warning("deleteWebhook failed (%s); polling anyway", e)
-            retention = await start_retention(self.db, self.clock, self.settings.retention_days)  # now, then hourly
+            retention = await start_retention(self.db, self.clock, self.settings.retention_days,  # now, then hourly
+                                              profile_of=self.service.profile)
             self.inbox.start()
             await wait_any(self._stop, self.db.broken)
         finally:

@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +22,15 @@ from pydantic import ValidationError
 
 from bot.clock import Clock, SystemClock
 from bot.settings import RetentionSettings, ToolSettings
+from profiles.schema import Profile
 from storage.db import Database
-from storage.retention import Erased, erase
+from storage.incidents import refresh_status
+from storage.retention import Erased, erase, prune_delivered
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY = timedelta(hours=1)
+PRUNE_AFTER = timedelta(days=1)  # a delivered call keeps its payload and Telegram's answer this long
 MAX_DAYS = 36500
 
 
@@ -142,15 +146,22 @@ async def apply_retention(db: Database, clock: Clock, days: int) -> Erased | Non
     return erased
 
 
-async def start_retention(db: Database, clock: Clock, days: int,
-                          every: timedelta = RETENTION_EVERY) -> asyncio.Task[None] | None:
-    """Erase now, then every hour, in the background (the task to stop); None when retention is off."""
+async def start_retention(db: Database, clock: Clock, days: int, every: timedelta = RETENTION_EVERY,
+                          profile_of: Callable[[str], Profile] | None = None) -> asyncio.Task[None]:
+    """In the background (the task to stop): first /status's keys of open incidents whose profile changed are
+    recomputed (``profile_of``: storage.incidents.refresh_status), then, now and every hour, delivered calls
+    older than PRUNE_AFTER lose their payloads (storage.retention.prune_delivered) and, unless ``days`` is 0,
+    personal data older than that is erased. Nothing here delays serving updates."""
     if days <= 0:
         log.info("retention: off (RETENTION_DAYS=0), personal data is kept")
-        return None
-    async def hourly() -> None:  # the first pass too runs here, so it never delays serving updates
+
+    async def hourly() -> None:
+        if profile_of is not None:
+            await _refresh_pass(db, profile_of)
         while True:
-            await _retention_pass(db, clock, days)
+            await _prune_pass(db, clock)
+            if days > 0:
+                await _retention_pass(db, clock, days)
             await asyncio.sleep(every.total_seconds())
 
     return asyncio.create_task(hourly(), name="retention")
@@ -162,6 +173,27 @@ async def stop_retention(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _refresh_pass(db: Database, profile_of: Callable[[str], Profile]) -> None:
+    try:
+        done = await refresh_status(db, profile_of)
+    except Exception:  # never fatal: /status shows the same incidents, in an older order
+        log.exception("status: recomputing the open incidents' deadlines failed")
+        return
+    if done:
+        log.info("status: the deadlines of %d open incidents recomputed (a profile changed, or the first start "
+                 "after migration 8)", done)
+
+
+async def _prune_pass(db: Database, clock: Clock) -> None:
+    try:
+        pruned = await prune_delivered(db, clock.now() - PRUNE_AFTER)
+    except Exception:  # never fatal: the next hour tries again
+        log.exception("outbox: pruning delivered calls failed")
+        return
+    if pruned:
+        log.debug("outbox: %d delivered calls pruned to their ids", pruned)
 
 
 async def _retention_pass(db: Database, clock: Clock, days: int) -> None:

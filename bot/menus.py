@@ -64,6 +64,7 @@ MENU_ACTIONS = (Action.INTAKE, Action.ROUTE, Action.REPORT)  # who gets /report 
 SEES_ALL = (Action.INTAKE, Action.ROUTE, Action.ESCALATIONS)  # /status shows them every open incident
 REQUEST_TIMEOUT = 10
 STATUS_LIMIT = 3600  # characters of /status, under Telegram's 4096
+STATUS_PAGE = 100  # incidents /status loads per group: more than one message shows
 SNIPPET = 60  # characters of the citizen's text that say which incident it is
 
 
@@ -310,7 +311,10 @@ async def status_command(service: Service, ask: StatusAsk) -> None:
 
 
 async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
-    """In a group: that group's incidents. In a private chat: those of every group the asker works in."""
+    """In a group: that group's incidents. In a private chat: those of every group the asker works in.
+    A few queries whatever the number of open incidents: each group's are counted and ordered in SQL
+    (storage.incidents.open_page, by the keys the core computes on every save), and only those the message
+    can show are loaded."""
     db = service.db
     if ask.private:
         groups = await org.groups_of(db, ask.user_id)
@@ -319,7 +323,7 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
         if group is None:
             return _("Группа не подключена: администратор должен отправить /bind.")
         groups = [group]
-    items = []
+    lists = []
     sees_all = answers = False
     for group in groups:
         who = await asker(service, ask.user_id, group.chat_id)
@@ -328,55 +332,69 @@ async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
         answers |= bool(mine)
         if not who.sees_all and not mine:
             continue
-        rows = [row for i in await store.open_incidents(db, group.chat_id)
-                if (row := await store.load(db, i)) is not None]
-        names = {d.id: d.name for d in await org.all_departments(db, group.chat_id)}
-        for row in rows:
-            if not who.sees_all and not mine & set(row.incident.departments):
-                continue
-            profile = service.profile(row.profile)
-            timer = next_deadline(row, profile, None if who.sees_all else mine)
-            items.append((timer.due_at if timer else None, row, profile, timer, names if who.sees_all else None))
+        names = {d.id: d.name for d in await org.all_departments(db, group.chat_id)} if who.sees_all else None
+        lists.append((group.chat_id, None if who.sees_all else mine, names))
     if not sees_all and not answers:
         return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
                  "Что я умею — /help в личном чате со мной.")
-    if not items:
+    await store.ensure_status(db, service.profile)
+    limit = STATUS_PAGE
+    while True:
+        pages = [await store.open_page(db, chat_id, now, departments, limit) for chat_id, departments, _n in lists]
+        text = await _status_page(service, lists, pages, now)
+        if text is not None:
+            return text
+        limit *= 4  # the message has room for more than one page holds (short blocks)
+
+
+async def _status_page(service: Service, lists: list[tuple[int, frozenset[int] | None, dict[int, str] | None]],
+                       pages: list[store.OpenPage], now: datetime) -> str | None:
+    """The message from each group's first page; None when it has room for more than they hold."""
+    sees_all = any(departments is None for _chat, departments, _names in lists)
+    total = sum(p.total for p in pages)
+    if not total:
         return _("Открытых инцидентов нет.") if sees_all else _("По вашим отделам открытых инцидентов нет.")
-    items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
-    late = sum(1 for due, _row, _profile, t, _names in items
-               if due is not None and t is not None and t.paused_at is None and due < now)
+    rows = await store.load_many(service.db.conn, [i for p in pages for i in p.ids])
+    items = []
+    known = None  # the order is certain up to the last incident of a group whose page does not hold them all
+    for (_chat, departments, names), page in zip(lists, pages, strict=True):
+        last = None
+        for incident_id in page.ids:
+            row = rows.get(incident_id)
+            if row is None:
+                continue
+            profile = service.profile(row.profile)
+            timer = next_deadline(row, profile, departments)
+            key = (timer is None, timer.due_at if timer else now, incident_id)
+            items.append((key, row, profile, timer, names))
+            last = key
+        if len(page.ids) < page.total and last is not None:
+            known = last if known is None else min(known, last)
+    items.sort(key=lambda x: x[0])
+    late = sum(p.late for p in pages)
     title = _("Открытые инциденты") if sees_all else _("Открытые инциденты ваших отделов")
-    head = f"<b>{title}: {len(items)}</b>" + (_(" · ⚠️ просрочено: {count}").format(count=late) if late else "")
+    head = f"<b>{title}: {total}</b>" + (_(" · ⚠️ просрочено: {count}").format(count=late) if late else "")
     blocks = [head]
     size = len(head)
-    for shown, (_due, row, profile, timer, names) in enumerate(items):
+    for shown, (key, row, profile, timer, names) in enumerate(items):
+        if known is not None and key > known:
+            return None
         block = _incident_block(row, profile, timer, names, now)
         if size + len(block) + 2 > STATUS_LIMIT:
-            blocks.append(_("… и ещё {count}: полный список — в ежедневной сводке.").format(count=len(items) - shown))
-            break
+            blocks.append(_("… и ещё {count}: полный список — в ежедневной сводке.").format(count=total - shown))
+            return "\n\n".join(blocks)
         blocks.append(block)
         size += len(block) + 2
+    if len(items) < total:
+        return None
     return "\n\n".join(blocks)
 
 
 def next_deadline(row: store.IncidentRow, profile: Profile, departments: Iterable[int] | None) -> RunningTimer | None:
     """The deadline of the step the incident waits for now (never a window); for a head, the nearest of those
-    his departments must meet, if any; a paused one when nothing runs (the author is asked)."""
-    windows = {t.id for t in profile.timers_for(row.incident.track) if t.kind == "window"}
-    timers = [t for t in row.incident.timers if t.timer_id not in windows]
-    if departments is not None:
-        deps = set(departments)
-        answering = set(profile.roles_with(Action.ANSWER))
-
-        def his(t: RunningTimer) -> bool:
-            if profile.timer(t.timer_id, row.incident.track).role not in answering:
-                return False
-            return t.department_id in deps if t.department_id is not None else row.incident.lead in deps
-
-        mine = [t for t in timers if his(t) and t.paused_at is None]
-        if mine:
-            return min(mine, key=lambda t: t.due_at)
-    return notices.current_timer(profile, row.incident) or min(timers, key=lambda t: t.due_at, default=None)
+    his departments must meet, if any; a paused one when nothing runs (the author is asked):
+    bot.workflow.notices.status_timer, the rule /status's order is kept by."""
+    return notices.status_timer(profile, row.incident, departments)
 
 
 def _incident_block(row: store.IncidentRow, profile: Profile, timer: RunningTimer | None,

@@ -376,19 +376,20 @@ class Reminders:
     async def _open_lines(self, chat_id: int, now: datetime) -> list[str]:
         """The open incidents, the most urgent first: each with the deadline of the step it waits for
         (under its own profile: a group re-bound to another keeps its older incidents' rules)."""
-        open_ids = await store.open_incidents(self.db, chat_id)
-        if not open_ids:
+        await store.ensure_status(self.db, self.service.profile)
+        count, shown = await store.waiting_page(self.db, chat_id, OPEN_LISTED)  # ordered in SQL (status_keys)
+        if not count:
             return []
-        rows = await store.load_many(self.db.conn, open_ids)
+        rows = await store.load_many(self.db.conn, shown)
         ranked = []
-        for incident_id in open_ids:
+        for incident_id in shown:
             row = rows.get(incident_id)
             if row is None:
                 continue
             timer = notices.current_timer(self.service.profile(row.profile), row.incident)
             ranked.append((timer.due_at if timer else datetime.max.replace(tzinfo=now.tzinfo), incident_id, row, timer))
         ranked.sort(key=lambda x: (x[0], x[1]))
-        lines = [_("Открыто: {count}.").format(count=len(open_ids))]
+        lines = [_("Открыто: {count}.").format(count=count)]
         for _at, incident_id, row, timer in ranked[:OPEN_LISTED]:
             profile = self.service.profile(row.profile)
             if timer is None:
@@ -405,8 +406,8 @@ class Reminders:
                 lines.append(_("№{number}: ⚠️ {title} — просрочено на {late}, срок был {due} ({clause})").format(
                     number=incident_id, title=escape(spec.title), late=_late(timer.due_at, now), due=when,
                     clause=escape(spec.clause)))
-        if len(ranked) > OPEN_LISTED:
-            lines.append(_("… и ещё {count}").format(count=len(ranked) - OPEN_LISTED))
+        if count > OPEN_LISTED:
+            lines.append(_("… и ещё {count}").format(count=count - OPEN_LISTED))
         return lines
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
 
 from bot.workflow.model import Incident, RunningTimer, State
+from bot.workflow.notices import status_fingerprint, status_keys
 from profiles.events import Outcome
 from profiles.schema import Profile
 from storage.db import Database, from_db, to_db
@@ -134,6 +136,36 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
                 (*values, notice, row["id"]))
     for row in running.values():  # restarted or dropped by the core without a stop event
         await conn.execute("UPDATE timers SET stopped_at=?, stop_event='replaced' WHERE id=?", (to_db(now), row["id"]))
+    await write_status(conn, profile, incident)
+
+
+async def write_status(conn: aiosqlite.Connection, profile: Profile, incident: Incident) -> None:
+    """What /status and the digest sort, count and filter the incident by (bot.workflow.notices.status_keys),
+    beside it: in the transaction that saves it (``save``), so they never disagree with its timers."""
+    keys, departments = _status_values(profile, incident)
+    await conn.execute("UPDATE incidents SET status_due=?, status_late=?, status_waiting=?, status_of=? WHERE id=?",
+                       keys)
+    old = [tuple(r) for r in await conn.execute_fetchall(
+        "SELECT department_id, incident_id, listed, his_due, due, late FROM status_departments WHERE incident_id=? "
+        "ORDER BY department_id", (incident.id,))]
+    if old == departments:
+        return
+    await conn.execute("DELETE FROM status_departments WHERE incident_id=?", (incident.id,))
+    await conn.executemany(_INSERT_DEPARTMENTS, departments)
+
+
+_INSERT_DEPARTMENTS = ("INSERT INTO status_departments(department_id, incident_id, listed, his_due, due, late) "
+                       "VALUES (?,?,?,?,?,?)")
+
+
+def _status_values(profile: Profile, incident: Incident) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The incident's row's values (status_due, status_late, status_waiting, status_of, id) and its rows of
+    status_departments, sorted."""
+    keys = status_keys(profile, incident)
+    due, late = to_db(keys.due), to_db(keys.late_from)
+    departments = sorted((d, incident.id, int(listed), his, his or due, his or late)
+                         for d, listed, his in ((d, listed, to_db(his)) for d, listed, his in keys.departments))
+    return (due, late, to_db(keys.waiting), status_fingerprint(profile), incident.id), departments
 
 
 async def load(db: Database | aiosqlite.Connection, incident_id: int) -> IncidentRow | None:
@@ -190,6 +222,114 @@ async def set_published_link(conn: aiosqlite.Connection, incident_id: int, link:
 async def open_incidents(db: Database, chat_id: int | None = None) -> list[int]:
     sql = "SELECT id FROM incidents WHERE state != 'closed'" + (" AND chat_id=?" if chat_id is not None else "")
     return [int(r["id"]) for r in await db.fetchall(sql + " ORDER BY id", (chat_id,) if chat_id is not None else ())]
+
+
+@dataclass(frozen=True)
+class OpenPage:
+    """A group's open incidents in /status's order: how many, how many late, the first ``limit`` ids."""
+
+    total: int
+    late: int
+    ids: list[int]
+
+
+# /status's order: by the deadline shown, none last, then by number (bot.workflow.notices.status_keys, kept by
+# write_status). Whoever sees every incident: incidents.status_*; the head of one department: his rows of
+# status_departments, both read in index order. Several departments: the nearest of the deadlines any of them
+# must meet, else the incident's (status_timer's rule), by combining their rows. The indexes are named: without
+# ANALYZE's statistics SQLite may count through another index of the chat's incidents, one table read each.
+_ALL_COUNT = """SELECT COUNT(*) AS total, COUNT(CASE WHEN status_late < :now THEN 1 END) AS late
+                FROM incidents INDEXED BY incidents_status WHERE chat_id = :chat AND state != 'closed'"""
+_ALL_PAGE = """SELECT id FROM incidents INDEXED BY incidents_status WHERE chat_id = :chat AND state != 'closed'
+               ORDER BY status_due IS NULL, status_due, id LIMIT :limit"""
+_ONE_COUNT = """SELECT COUNT(*) AS total, COUNT(CASE WHEN late < :now THEN 1 END) AS late
+                FROM status_departments INDEXED BY status_departments_order
+                WHERE department_id = :department AND listed = 1"""
+_ONE_PAGE = """SELECT incident_id AS id FROM status_departments INDEXED BY status_departments_order
+               WHERE department_id = :department AND listed = 1
+               ORDER BY due IS NULL, due, incident_id LIMIT :limit"""
+_MANY = """WITH per AS (
+    SELECT incident_id AS id, IFNULL(MIN(his_due), MIN(due)) AS due, IFNULL(MIN(his_due), MIN(late)) AS late
+    FROM status_departments WHERE department_id IN (SELECT value FROM json_each(:departments))
+    GROUP BY incident_id HAVING MAX(listed) = 1)"""
+_MANY_COUNT = _MANY + " SELECT COUNT(*) AS total, COUNT(CASE WHEN late < :now THEN 1 END) AS late FROM per"
+_MANY_PAGE = _MANY + " SELECT id FROM per ORDER BY due IS NULL, due, id LIMIT :limit"
+
+
+async def open_page(db: Database, chat_id: int, now: datetime, departments: Collection[int] | None = None,
+                    limit: int = 100) -> OpenPage:
+    """The group's open incidents in /status's order, whatever their number, in two queries: ``departments``
+    None, every one; else those listing one of these departments (of this group), timed by the deadlines
+    their heads must meet."""
+    # ``now`` to the microsecond: a deadline this very second is late once the second has begun, as in Python
+    params: dict[str, Any] = {"chat": chat_id, "now": now.astimezone(UTC).isoformat(), "limit": limit}
+    if departments is None:
+        count, page = _ALL_COUNT, _ALL_PAGE
+    elif len(departments) == 1:
+        count, page = _ONE_COUNT, _ONE_PAGE
+        params["department"] = next(iter(departments))
+    else:
+        count, page = _MANY_COUNT, _MANY_PAGE
+        params["departments"] = json.dumps(sorted(departments))
+    counted = await db.fetchone(count, params)
+    ids = [int(r["id"]) for r in await db.fetchall(page, params)]
+    return OpenPage(int(counted["total"]) if counted else 0, int(counted["late"]) if counted else 0, ids)
+
+
+async def waiting_page(db: Database, chat_id: int, limit: int) -> tuple[int, list[int]]:
+    """The digest's open incidents: how many, and the first ``limit`` by the deadline of the step each waits
+    for (none last, then by number)."""
+    counted = await db.fetchone("SELECT COUNT(*) AS n FROM incidents INDEXED BY incidents_status "
+                                "WHERE chat_id = ? AND state != 'closed'", (chat_id,))
+    rows = await db.fetchall(
+        "SELECT id FROM incidents INDEXED BY incidents_waiting WHERE chat_id = ? AND state != 'closed' "
+        "ORDER BY status_waiting IS NULL, status_waiting, id LIMIT ?", (chat_id, limit))
+    return (int(counted["n"]) if counted else 0), [int(r["id"]) for r in rows]
+
+
+_FRESH: weakref.WeakSet[Database] = weakref.WeakSet()  # databases whose keys refresh_status has brought up to date
+
+
+async def ensure_status(db: Database, profile_of: Callable[[str], Profile]) -> None:
+    """Before reading /status's keys: up to date with the profiles of this process. The first call in a process
+    runs ``refresh_status`` (at start it runs in the background: this waits for what is left of it, so the first
+    /status after migration 8 is late rather than wrong); after it, every save keeps them so."""
+    if db not in _FRESH:
+        await refresh_status(db, profile_of)
+
+
+async def refresh_status(db: Database, profile_of: Callable[[str], Profile], batch: int = 1000) -> int:
+    """Recompute /status's keys (``write_status``) of the open incidents written under another version of their
+    profile, or never (after migration 8): a profile's file is read at start, so this runs at start. Batches
+    of ``batch``, one transaction each. Returns how many incidents were recomputed; a profile that cannot be
+    read is left as it is (its incidents cannot be shown anyway)."""
+    done = 0
+    for r in await db.fetchall("SELECT DISTINCT profile FROM incidents WHERE state != 'closed'"):
+        try:
+            profile = profile_of(r["profile"])
+        except Exception:  # a profile file gone or broken: the bot says so where it is used
+            continue
+        fingerprint = status_fingerprint(profile)
+        last = 0
+        while True:
+            ids = [int(x["id"]) for x in await db.fetchall(
+                "SELECT id FROM incidents WHERE profile = ? AND state != 'closed' AND status_of IS NOT ? AND id > ? "
+                "ORDER BY id LIMIT ?", (r["profile"], fingerprint, last, batch))]
+            if not ids:
+                break
+            last = ids[-1]
+            async with db.transaction() as conn:  # a few statements a batch, not a few an incident
+                rows = await load_many(conn, ids)
+                values = [_status_values(profile, row.incident) for row in rows.values()]
+                await conn.executemany(
+                    "UPDATE incidents SET status_due=?, status_late=?, status_waiting=?, status_of=? WHERE id=?",
+                    [keys for keys, _deps in values])
+                await conn.execute("DELETE FROM status_departments "
+                                   "WHERE incident_id IN (SELECT value FROM json_each(?))", (json.dumps(list(rows)),))
+                await conn.executemany(_INSERT_DEPARTMENTS, [d for _keys, deps in values for d in deps])
+            done += len(ids)
+    _FRESH.add(db)
+    return done
 
 
 # --- intake drafts and awaited replies ----------------------------------------------------------

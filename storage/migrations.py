@@ -246,4 +246,55 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE storage_probe (data BLOB)
     """,
+    # 8: data at scale. /status and the digest read one page in SQL: what they sort, count and filter an open
+    #    incident by is kept beside it (bot.workflow.notices.status_keys, written by storage.incidents.save in
+    #    the same transaction, with the fingerprint of the profile they were computed under, status_of;
+    #    storage.incidents.refresh_status recomputes them at start where the profile changed, and all of them
+    #    the first time, in batches). An index for every lookup on a hot path, so none reads a whole table as
+    #    incidents pile up: a message in a topic (find_by_thread), a reply to a card (find_by_message), the
+    #    digest (created, answered and closed in a day), the report (a month's incidents, their timers), the
+    #    outbox by purpose (a card already queued, a notice already sent) and per chat (the duplicate check's
+    #    latest rows), the inbox per lane, the hourly passes (what retention may erase, calls not yet pruned).
+    """
+    ALTER TABLE incidents ADD COLUMN status_due TEXT;
+    ALTER TABLE incidents ADD COLUMN status_late TEXT;
+    ALTER TABLE incidents ADD COLUMN status_waiting TEXT;
+    ALTER TABLE incidents ADD COLUMN status_of TEXT;
+    CREATE INDEX incidents_status ON incidents(chat_id, status_due IS NULL, status_due, id, status_late)
+        WHERE state != 'closed';
+    CREATE INDEX incidents_waiting ON incidents(chat_id, status_waiting IS NULL, status_waiting, id)
+        WHERE state != 'closed';
+    CREATE INDEX incidents_status_of ON incidents(profile, status_of) WHERE state != 'closed';
+    CREATE TABLE status_departments (
+        department_id INTEGER NOT NULL,
+        incident_id   INTEGER NOT NULL,
+        listed        INTEGER NOT NULL,
+        his_due       TEXT,
+        due           TEXT,
+        late          TEXT,
+        PRIMARY KEY (department_id, incident_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX status_departments_by_incident ON status_departments(incident_id);
+    CREATE INDEX status_departments_order ON status_departments(department_id, due IS NULL, due, incident_id, late)
+        WHERE listed = 1;
+    CREATE INDEX incidents_by_thread ON incidents(chat_id, thread_id) WHERE thread_id IS NOT NULL;
+    CREATE INDEX incidents_by_card ON incidents(chat_id, card_message_id) WHERE card_message_id IS NOT NULL;
+    CREATE INDEX incidents_created ON incidents(chat_id, created_at);
+    CREATE INDEX incidents_created_by_profile ON incidents(profile, created_at);
+    CREATE INDEX incidents_closed ON incidents(chat_id, closed_at) WHERE closed_at IS NOT NULL;
+    CREATE INDEX incidents_to_erase ON incidents(closed_at)
+        WHERE state = 'closed' AND closed_at IS NOT NULL AND (text != '' OR link IS NOT NULL OR origin != '{}'
+              OR draft IS NOT NULL OR final_text IS NOT NULL OR published_link IS NOT NULL);
+    CREATE INDEX timers_by_incident ON timers(incident_id);
+    CREATE INDEX timers_answered ON timers(stopped_at) WHERE stop_event = 'draft_submitted';
+    CREATE INDEX outbox_by_purpose ON outbox(purpose) WHERE purpose IS NOT NULL;
+    CREATE INDEX outbox_sent ON outbox(chat_id, id) WHERE sent_at IS NOT NULL;
+    CREATE INDEX outbox_done ON outbox(created_at) WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;
+    CREATE INDEX outbox_unpruned ON outbox(sent_at) WHERE sent_at IS NOT NULL AND payload != '{}';
+    CREATE INDEX inbox_by_lane ON inbox(lane, update_id);
+    CREATE INDEX inbox_unpruned ON inbox(handled_at) WHERE handled_at IS NOT NULL AND payload != '{}';
+    CREATE INDEX direct_messages_sent ON direct_messages(sent_at);
+    CREATE INDEX intake_updated ON intake(updated_at);
+    CREATE INDEX awaited_created ON awaited(created_at)
+    """,
 ]

@@ -70,7 +70,9 @@ async def month_data(db: Database, profile: str, start: datetime, end: datetime,
                      timer_ids: Collection[str], chat_id: int | None = None) -> MonthData:
     """Incidents of ``profile`` created in [start, end) — of one group, if ``chat_id`` — their timers named
     ``timer_ids``, all their events, and the organisation (archived departments included: old incidents keep
-    their names)."""
+    their names). The month's incidents drive each query (CROSS JOIN fixes SQLite's join order: the month
+    through an index on the creation time, then each one's rows by index), so it costs the month, not the
+    whole history."""
     scope = "i.profile = ? AND i.created_at >= ? AND i.created_at < ?" + (" AND i.chat_id = ?" if chat_id else "")
     params: tuple = (profile, to_db(start), to_db(end), *((chat_id,) if chat_id else ()))
     rows = await db.fetchall(
@@ -83,13 +85,14 @@ async def month_data(db: Database, profile: str, start: datetime, end: datetime,
     if ids and timer_ids:
         timers = [_timer(r) for r in await db.fetchall(
             "SELECT t.incident_id, t.timer_id, t.department_id, t.role, t.clause, t.started_at, t.due_at, "
-            "t.paused_at, t.stopped_at, t.stop_event FROM timers t JOIN incidents i ON i.id = t.incident_id "
+            "t.paused_at, t.stopped_at, t.stop_event FROM incidents i CROSS JOIN timers t ON t.incident_id = i.id "
             f"WHERE {scope} AND t.timer_id IN ({','.join('?' * len(timer_ids))}) ORDER BY t.incident_id, t.id",
             (*params, *timer_ids))]
     if ids:
         events = [_event(r) for r in await db.fetchall(
-            "SELECT e.id, e.incident_id, e.event, e.at, e.user_id, e.department_id FROM incident_events e "
-            f"JOIN incidents i ON i.id = e.incident_id WHERE {scope} ORDER BY e.incident_id, e.id", params)]
+            "SELECT e.id, e.incident_id, e.event, e.at, e.user_id, e.department_id FROM incidents i "
+            f"CROSS JOIN incident_events e ON e.incident_id = i.id WHERE {scope} ORDER BY e.incident_id, e.id",
+            params)]
     in_group = " WHERE chat_id = ?" if chat_id else ""
     departments = {r["id"]: (r["name"], bool(r["archived"])) for r in await db.fetchall(
         f"SELECT id, name, archived FROM departments{in_group} ORDER BY id", (chat_id,) if chat_id else ())}

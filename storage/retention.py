@@ -8,7 +8,9 @@ are deleted, and so are delivered outbox rows (they carry copies of the texts). 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,3 +77,50 @@ async def erase(db: Database, older_than: datetime, *, dry_run: bool = False) ->
 async def erase_closed(db: Database, older_than: datetime) -> int:
     """Erase (see ``erase``); the number of incidents whose texts were blanked now."""
     return (await erase(db, older_than)).incidents
+
+
+# --- delivered calls pruned to their ids ----------------------------------------------------------------------
+
+# What is kept of a delivered call's answer: the ids Telegram gave (the message, the topic); of an array
+# (copyMessages), its elements' message ids. json_patch drops the keys whose value is null.
+_KEPT_RESULT = """CASE
+    WHEN json_valid(result) AND json_type(result) = 'object' THEN json_patch('{}', json_object(
+        'message_id', json_extract(result, '$.message_id'),
+        'message_thread_id', json_extract(result, '$.message_thread_id')))
+    WHEN json_valid(result) AND json_type(result) = 'array' THEN (
+        SELECT json_group_array(CASE WHEN type = 'object'
+                                     THEN json_object('message_id', json_extract(value, '$.message_id'))
+                                     ELSE value END)
+        FROM json_each(result))
+    ELSE result END"""
+
+
+async def prune_delivered(db: Database, before: datetime, keep_latest: int = 20, batch: int = 2000) -> int:
+    """Calls delivered before ``before`` keep their row (method, chat, purpose, times, attempts) and the ids
+    Telegram answered with, not the payload nor the rest of the answer: nothing reads them once a call is
+    delivered (the sender copies what it needs, topic, card, review message, into the incident when it marks
+    the call sent: storage.outbox.record_result; "is the card queued" and "was this notice sent" read the
+    purpose and the dates). Each chat's latest ``keep_latest`` delivered calls stay whole: the duplicate check
+    reads their answers (storage.outbox.last_message_id). Pending and failed calls keep everything. Only calls
+    not pruned yet are visited (index outbox_unpruned), ``batch`` a transaction, so the bot's use cases
+    interleave. Returns how many were pruned."""
+    pruned = 0
+    after: tuple[str, int] = ("", 0)
+    while True:
+        async with db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                """SELECT id, sent_at FROM outbox WHERE sent_at IS NOT NULL AND payload != '{}' AND sent_at < ?
+                   AND (sent_at, id) > (?, ?) ORDER BY sent_at, id LIMIT ?""", (to_db(before), *after, batch))
+            rows = list(rows)
+            if rows:
+                cursor = await conn.execute(
+                    f"""UPDATE outbox SET payload = '{{}}', result = {_KEPT_RESULT}
+                        WHERE id IN (SELECT value FROM json_each(:ids))
+                          AND id NOT IN (SELECT o.id FROM outbox o WHERE o.chat_id = outbox.chat_id
+                                         AND o.sent_at IS NOT NULL ORDER BY o.id DESC LIMIT :keep)""",
+                    {"ids": json.dumps([r[0] for r in rows]), "keep": keep_latest})
+                pruned += max(cursor.rowcount, 0)
+        if len(rows) < batch:
+            return pruned
+        after = (rows[-1][1], rows[-1][0])
+        await asyncio.sleep(0)

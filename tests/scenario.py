@@ -22,6 +22,7 @@ from bot.sender import RateLimiter
 from bot.settings import Settings
 from emulator import TelegramEmulator
 from storage.db import Database, to_db
+from tests.status_keys import check_file
 
 ORG_FILE = Path(__file__).parent / "data" / "org-example.toml"
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
@@ -106,6 +107,7 @@ class Scenario:
             if delivered <= self.processed() and not self.app.inbox.busy and self.pending() == 0:
                 await self.tg.settle(quiet=0.05, timeout=10)
                 if self.pending() == 0:
+                    check_file(self.settings.database_path, self.settings.profiles_dir)  # /status's keys
                     return
             await asyncio.sleep(0.05)
         raise AssertionError(f"not settled: {self.pending()} outbox rows pending")

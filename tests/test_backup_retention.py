@@ -284,7 +284,10 @@ async def test_retention_runs_at_start_then_every_period_while_running(tmp_path)
         assert rows(path, "SELECT id FROM incidents WHERE text = '' ORDER BY id") == [(1,), (2,)]
         await stop_retention(task)
         assert task.cancelled()
-        assert await start_retention(db, clock, 0) is None
+        off = await start_retention(db, clock, 0, every=timedelta(milliseconds=20))  # off: delivered calls only
+        await asyncio.sleep(0.05)
+        await stop_retention(off)
+        assert rows(path, "SELECT COUNT(*) FROM incidents WHERE text = ''") == [(2,)]
     finally:
         await db.close()
 

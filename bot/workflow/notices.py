@@ -17,7 +17,8 @@ Pure: the profile, the timer and a moment in, moments out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -142,6 +143,91 @@ def current_timer(profile: Profile, incident: Incident) -> RunningTimer | None:
     acting = acting_roles(profile, incident)
     own = [t for t, spec in running if spec.role in acting]
     return min(own or [t for t, _spec in running], key=lambda t: t.due_at, default=None)
+
+
+def status_timer(profile: Profile, incident: Incident,
+                 departments: Iterable[int] | None = None) -> RunningTimer | None:
+    """The deadline /status shows for the incident: that of the step it waits for now (never a window); for
+    the head of ``departments``, the nearest of the running deadlines they must meet (``department_timer``),
+    if any; a paused one when nothing runs (the author is asked)."""
+    if departments is not None:
+        mine = [t for d in set(departments) if (t := department_timer(profile, incident, d)) is not None]
+        if mine:
+            return min(mine, key=lambda t: t.due_at)
+    windows = {t.id for t in profile.timers_for(incident.track) if t.kind == "window"}
+    timers = [t for t in incident.timers if t.timer_id not in windows]
+    return current_timer(profile, incident) or min(timers, key=lambda t: t.due_at, default=None)
+
+
+def department_timer(profile: Profile, incident: Incident, department: int) -> RunningTimer | None:
+    """The nearest running deadline this department's head must meet (never a window): a timer of a role with
+    the answer action, the department's own (a co-executor's) or, without a department, the lead's."""
+    answering = set(profile.roles_with(Action.ANSWER))
+    mine = []
+    for t in incident.timers:
+        if t.paused_at is not None or (t.department_id if t.department_id is not None else incident.lead) != department:
+            continue
+        try:
+            spec = profile.timer(t.timer_id, incident.track)
+        except KeyError:  # a timer the profile no longer has
+            continue
+        if spec.kind != "window" and spec.role in answering:
+            mine.append(t)
+    return min(mine, key=lambda t: t.due_at, default=None)
+
+
+@dataclass(frozen=True)
+class StatusKeys:
+    """What /status sorts, counts and filters an open incident by, kept beside it in the database so that
+    /status reads one page in SQL rather than every incident (storage.incidents writes them on every save,
+    from these functions; nothing else decides them).
+
+    ``due``: the deadline shown to whoever sees every incident (``status_timer`` without departments), and
+    ``late_from`` the same when it runs (a paused deadline is never late); ``waiting``: the deadline of the step
+    it waits for (``current_timer``: the digest's order). ``departments``: for each department listed on the
+    incident or owning one of its timers, whether it is listed and the deadline its head must meet
+    (``department_timer``)."""
+
+    due: datetime | None
+    late_from: datetime | None
+    waiting: datetime | None
+    departments: tuple[tuple[int, bool, datetime | None], ...]
+
+
+def status_keys(profile: Profile, incident: Incident) -> StatusKeys:
+    if not incident.state.is_open:
+        return StatusKeys(None, None, None, ())
+    shown = status_timer(profile, incident)
+    waiting = current_timer(profile, incident)
+    due = shown.due_at if shown else None
+    listed = set(incident.departments)
+    owners = listed | {t.department_id for t in incident.timers if t.department_id is not None}
+    deps = []
+    for d in sorted(owners):
+        his = department_timer(profile, incident, d)
+        deps.append((d, d in listed, his.due_at if his else None))
+    return StatusKeys(due, due if shown is not None and shown.paused_at is None else None,
+                      waiting.due_at if waiting else None, tuple(deps))
+
+
+def status_fingerprint(profile: Profile) -> str:
+    """What of the profile ``status_keys`` reads (timers' kinds, roles and tracks, the roles' actions, the
+    approval chain): kept with the keys, so that a changed profile has its open incidents' keys recomputed."""
+    known = _FINGERPRINTS.get(id(profile))
+    if known is not None and known[0] is profile:
+        return known[1]
+    parts = [
+        sorted((t.id, t.kind, t.role, tuple(sorted(t.tracks or ()))) for t in profile.timers),
+        sorted((r, sorted(str(a) for a in profile.effective_actions(r))) for r in profile.roles),
+        [s.role for s in profile.approval],
+        sorted(profile.tracks),
+    ]
+    fingerprint = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    _FINGERPRINTS[id(profile)] = (profile, fingerprint)
+    return fingerprint
+
+
+_FINGERPRINTS: dict[int, tuple[Profile, str]] = {}  # a profile is read once per process: a handful
 
 
 # --- time left, on the deadline's own clock -------------------------------------------------------
