@@ -13,8 +13,10 @@ async def test_an_update_the_bot_cannot_store_is_not_confirmed_to_telegram(tmp_p
     async with Scenario.start(tmp_path) as s:
         tg = s.tg
         await tg.wait_for(lambda: tg.updates.waiting_polls > 0, what="the bot to poll")
-        busy = sqlite3.connect(s.settings.database_path, isolation_level=None, timeout=5)
-        busy.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        busy = sqlite3.connect(s.settings.database_path, isolation_level=None, timeout=5, check_same_thread=False)
+        # another writer holds the database (taken from a thread: waiting in the loop would stop the bot's
+        # transaction in progress from ever finishing, and both would wait)
+        await asyncio.to_thread(busy.execute, "BEGIN IMMEDIATE")
         try:
             tg.send_text(s.coordinator, "/start")
             await tg.wait_for(lambda: tg.updates.delivered, what="the update fetched")
