@@ -391,6 +391,7 @@ async def remove_person(service: Service, door: Door, admin_id: int, chat_id: in
     name = escape(await service.name(user_id))
     plan = await removal(service, door, chat_id, user_id)
     now = service.clock.now()
+    shown_on = await _departments_showing(service, chat_id, user_id, now)  # before his roles go
     async with service.db.transaction() as conn:
         removed = await org.remove_from_group(service.db, chat_id, user_id)
         await absences.clear_person(conn, chat_id, user_id)
@@ -405,7 +406,7 @@ async def remove_person(service: Service, door: Door, admin_id: int, chat_id: in
                 note = _("Вас убрали из группы «{group}»: роли там сняты, задач у вас больше нет.").format(
                     group=escape(group.title))
             await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": note}, now)
-            await _refresh_cards(service, conn, chat_id, now)
+            await _refresh_cards(service, conn, chat_id, now, shown_on)
     if not removed:
         return _("Уже не в группе: {name}.").format(name=name)
     if plan.kick:
@@ -431,7 +432,7 @@ async def remove_role(service: Service, admin_id: int, chat_id: int, m: org.Memb
             seat = await group_members.seat(service.db, chat_id, m.user_id)
             if seat is not None and not seat.present:
                 await _revoke(conn, chat_id, await group_members.forget(conn, chat_id, m.user_id), now)
-        await _refresh_cards(service, conn, chat_id, now)
+        await _refresh_cards(service, conn, chat_id, now, [m.department_id])
     return _("Роль снята.")
 
 
@@ -470,7 +471,7 @@ async def change_department(service: Service, admin_id: int, chat_id: int, depar
     async with service.db.transaction() as conn:
         await org.update_department(service.db, department_id, name=name, territorial=territorial,
                                     archived=archived)
-        await _refresh_cards(service, conn, chat_id, service.clock.now())
+        await _refresh_cards(service, conn, chat_id, service.clock.now(), [department_id])
     if archived is True:
         return _("Отдел в архиве: в новые инциденты его не выбрать, его руководители без полномочий.")
     if archived is False:
@@ -548,7 +549,7 @@ async def set_away(service: Service, by: int, chat_id: int, user_id: int, substi
         if by != user_id:
             await tell(service, conn, user_id, lambda: _("Отмечено ваше отсутствие {period}; замещает {sub}.").format(
                 period=texts.through(until, profile), sub=sub_name), now)
-        await _refresh_cards(service, conn, chat_id, now)
+        await _refresh_cards(service, conn, chat_id, now, await _departments_showing(service, chat_id, user_id, now))
     return True, _("Отмечено: {name} отсутствует {period}, замещает {sub}.").format(
         name=name, period=period, sub=sub_name)
 
@@ -589,7 +590,7 @@ async def come_back(service: Service, by: int, user_id: int, chat_id: int | None
             await absences.clear(conn, chat, user_id)
             await tell(service, conn, away.substitute_id,
                        lambda name=name: _("Замещение окончено: {name} снова на месте.").format(name=name), now)
-            await _refresh_cards(service, conn, chat, now)
+            await _refresh_cards(service, conn, chat, now, await _departments_showing(service, chat, user_id, now))
         ended += 1
     if not ended:
         return _("Отсутствие не отмечено.")
@@ -605,7 +606,23 @@ async def tell(service: Service, conn: aiosqlite.Connection, user_id: int, rende
     await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now)
 
 
-async def _refresh_cards(service: Service, conn: aiosqlite.Connection, chat_id: int, now: datetime) -> None:
-    """The group's open incident cards name the heads and who acts for them: redraw them."""
-    for incident_id in await open_incidents(service.db, chat_id):
+async def _refresh_cards(service: Service, conn: aiosqlite.Connection, chat_id: int, now: datetime,
+                         departments: Iterable[int | None]) -> None:
+    """The open incident cards of these departments name their heads and who acts for them: redraw those
+    (only those: a group may have thousands of open cards)."""
+    wanted = {d for d in departments if d is not None}
+    if not wanted:
+        return
+    for incident_id in await open_incidents(service.db, chat_id, departments=wanted):
         await service.refresh_card(conn, incident_id, now)
+
+
+async def _departments_showing(service: Service, chat_id: int, user_id: int, now: datetime) -> set[int]:
+    """The departments whose cards show this person: those he heads, and those of the heads he acts for (or
+    who act for him)."""
+    shown = {m.department_id for m in await org.memberships_of(service.db, chat_id, user_id) if m.department_id}
+    for absent, away in (await absences.active(service.db, chat_id, now)).items():
+        if away.substitute_id == user_id or absent == user_id:
+            shown |= {m.department_id for m in await org.memberships_of(service.db, chat_id, absent)
+                      if m.department_id}
+    return shown

@@ -219,9 +219,19 @@ async def set_published_link(conn: aiosqlite.Connection, incident_id: int, link:
     await conn.execute("UPDATE incidents SET published_link=? WHERE id=?", (link, incident_id))
 
 
-async def open_incidents(db: Database, chat_id: int | None = None) -> list[int]:
-    sql = "SELECT id FROM incidents WHERE state != 'closed'" + (" AND chat_id=?" if chat_id is not None else "")
-    return [int(r["id"]) for r in await db.fetchall(sql + " ORDER BY id", (chat_id,) if chat_id is not None else ())]
+async def open_incidents(db: Database, chat_id: int | None = None,
+                         departments: Collection[int] | None = None) -> list[int]:
+    """Open incidents (of a group; ``departments``: only those assigned to one of these)."""
+    sql = "SELECT id FROM incidents WHERE state != 'closed'"
+    params: list[Any] = []
+    if chat_id is not None:
+        sql += " AND chat_id = ?"
+        params.append(chat_id)
+    if departments is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM json_each(incidents.departments) d"
+                " WHERE d.value IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(sorted(departments)))
+    return [int(r["id"]) for r in await db.fetchall(sql + " ORDER BY id", params)]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from tests.test_scenarios_flows import press_forged
 
 LINK = re.compile(r"https://t\.me/(\w+)\?start=([\w-]+)")
 ZHKH = "Управление жилищно-коммунального хозяйства"
+ROADS = "Отдел дорожного хозяйства и транспорта"
 
 
 def token_in(text: str) -> str:
@@ -498,4 +499,25 @@ async def test_a_withdrawn_role_revokes_the_pending_link(tmp_path):
             assert "INVITE_HASH_EXPIRED" in str(e)
         else:
             raise AssertionError("a revoked link let him in")
+        tg.assert_no_violations()
+
+
+async def test_an_absence_redraws_only_the_cards_of_the_heads_departments(tmp_path):
+    """A group may hold thousands of open cards: an absence redraws those that show the absent head."""
+    async with Scenario.start(tmp_path) as s:
+        tg = s.tg
+        await bind(s)
+        await intake(s, "Прорвало трубу на ул. Садовой https://vk.com/wall-1_8", [ZHKH])
+        await intake(s, "Яма на дороге https://vk.com/wall-1_9", [ROADS])
+        cards = {t.name: tg.messages(s.group, t.thread_id, from_bot=True)[0] for t in tg.topics(s.group)}
+        [zhkh_card] = [c for name, c in cards.items() if ZHKH in name]
+        [roads_card] = [c for name, c in cards.items() if ROADS in name]
+        start = len(tg.calls())
+        pick = await say(s, s.zhkh, "/away 26.11")
+        await press(s, s.zhkh, pick, "Сидоров Сергей")
+        edited = {c.params["message_id"] for c in tg.calls()[start:]
+                  if c.method == "editMessageText" and c.params.get("chat_id") == s.group.id}
+        assert edited == {zhkh_card.message_id}
+        assert "и. о." in tg.message(s.group, zhkh_card.message_id).text
+        assert "и. о." not in tg.message(s.group, roads_card.message_id).text
         tg.assert_no_violations()
