@@ -61,18 +61,33 @@ from bot.app import App
 from bot.sender import RateLimiter
 from bot.settings import load_settings
 
-if os.environ.get("BENCH_SQL"):  # every statement the bot's connection runs, and every COMMIT
+if os.environ.get("BENCH_SQL"):  # every statement the bot's connection runs, and who ran it
     import aiosqlite, collections, signal, sys
-    counts = collections.Counter()
-    execute = aiosqlite.Connection.execute
-    def counted(self, sql, parameters=None):
+    import storage.db
+    counts, callers = collections.Counter(), collections.Counter()
+    def count(sql):
         counts["statements"] += 1
         head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         counts[head] += 1
-        return execute(self, sql, parameters)
-    aiosqlite.Connection.execute = counted
+        frame, where = sys._getframe(2), []
+        while frame is not None and len(where) < 2:  # the storage function and the bot's code that called it
+            name = frame.f_code.co_filename
+            if ("/storage/" in name and "db.py" not in name and not where) or "/bot/" in name:
+                where.append(name.rsplit("/", 2)[-2] + "/" + name.rsplit("/", 1)[-1] + ":" + frame.f_code.co_name)
+            frame = frame.f_back
+        callers[(head, " < ".join(where))] += 1
+    # the database's own connection class if it has one (storage.db.Connection), else aiosqlite's
+    cls = getattr(storage.db, "Connection", aiosqlite.Connection)
+    for method in ("execute", "executemany", "execute_fetchall"):
+        def counted(self, sql, *args, _original=getattr(cls, method), **kwargs):
+            count(sql)
+            return _original(self, sql, *args, **kwargs)
+        setattr(cls, method, counted)
     def report(*_):
         print("BENCH_SQL " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr, flush=True)
+        for (head, where), n in callers.most_common(60):
+            print(f"BENCH_SQL_CALLER {n} {head} {where}", file=sys.stderr, flush=True)
+        callers.clear()
     signal.signal(signal.SIGUSR2, report)
 
 async def main():
@@ -276,10 +291,15 @@ async def run_bot_load(workdir: Path, kind: str, workers: int, per_worker: int, 
             print(f"  the {kind} bot exited with {proc.returncode}: {tail[-1500:]}")
         result = {"updates": load.updates, "seconds": took, "cpu": cpu, "violations": violations,
                   "emulator": emulator, "calls": calls}
-        counts = [line.split()[1:] for line in tail.splitlines() if line.startswith("BENCH_SQL")]
+        counts = [line.split()[1:] for line in tail.splitlines() if line.startswith("BENCH_SQL ")]
         if len(counts) >= 2:  # before and after the measured part
             before, after = (dict((kv.split("=")[0], int(kv.split("=")[1])) for kv in c) for c in counts[-2:])
             result["sql"] = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        lines = tail.splitlines()
+        last = max((i for i, line in enumerate(lines) if line.startswith("BENCH_SQL ")), default=None)
+        if last is not None:  # who ran the statements of the measured part (after the last count)
+            result["callers"] = [line.split(None, 1)[1] for line in lines[last + 1:]
+                                 if line.startswith("BENCH_SQL_CALLER")]
         return result
 
 
@@ -305,6 +325,9 @@ def describe(kind: str, r: dict[str, Any]) -> str:
         sql, n = r["sql"], r["updates"]
         line += ("\n    SQL per update: " + f"{sql.get('statements', 0) / n:.1f} statements, "
                  + ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(sql.items()) if k != "statements"))
+    for caller in r.get("callers", [])[:getattr(describe, "top", 25)]:
+        count, rest = caller.split(None, 1)
+        line += f"\n      {int(count) / r['updates']:6.2f}  {rest}"
     return line
 
 
