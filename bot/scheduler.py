@@ -43,6 +43,7 @@ class Scheduler:
         self.aps = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True})
         self._ticking = False
         self._dirty = False
+        self._soon: float | None = None  # loop time a run was planned for "now" that has not started yet
         self._stopping = False
         self._wake: datetime | None = None  # the next moment owed, on the injected clock
         self._current: asyncio.Task[object] | None = None  # the tick under way
@@ -80,14 +81,14 @@ class Scheduler:
         """Something changed: deliver the outbox now, and look at what is owed now rather than later."""
         self.sender.wake()
         self._dirty = True  # a tick running now looks again when it ends
-        if self.aps.running and not self._ticking and not self._stopping:
-            self._plan(0.0)
+        if self.aps.running and not self._ticking and not self._stopping and not self._planned_now():
+            self._plan(0.0)  # (re-adding the job costs more than the rest of a poke: not once per update in a burst)
 
     async def _tick(self) -> None:
         if self._stopping:
             return
         self._current = asyncio.current_task()
-        self._ticking, self._dirty = True, False
+        self._ticking, self._dirty, self._soon = True, False, None
         try:
             wake = await self.reminders.tick()
         except asyncio.CancelledError:  # stopped mid-tick: its transaction is rolled back, nothing is lost
@@ -105,9 +106,15 @@ class Scheduler:
         self._wake = wake
         self._plan(0.0 if self._dirty else max((wake - self.clock.now()).total_seconds(), 0.0))
 
+    def _planned_now(self) -> bool:
+        """A run planned for now is about to start (it reads what the poke's change wrote). Not trusted for more
+        than a second: a run APScheduler did not start is planned again."""
+        return self._soon is not None and asyncio.get_running_loop().time() - self._soon < 1.0
+
     def _plan(self, delay: float) -> None:
         """The job re-adds itself as a one-shot at the next due moment."""
         run_at = _real_now() + timedelta(seconds=delay)
+        self._soon = asyncio.get_running_loop().time() if delay <= 0 else None
         # max_instances=2: the job re-plans itself while its run still counts as running; with 1 APScheduler
         # would skip (and drop) a re-run planned for "now". Ticks take turns (Reminders.tick holds a lock).
         self.aps.add_job(self._tick, DateTrigger(run_date=run_at), id=JOB, max_instances=2, replace_existing=True)
