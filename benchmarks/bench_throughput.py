@@ -76,18 +76,32 @@ if os.environ.get("BENCH_SQL"):  # every statement the bot's connection runs, an
                 where.append(name.rsplit("/", 2)[-2] + "/" + name.rsplit("/", 1)[-1] + ":" + frame.f_code.co_name)
             frame = frame.f_back
         callers[(head, " < ".join(where))] += 1
+        return head, " < ".join(where)
     # the database's own connection class if it has one (storage.db.Connection), else aiosqlite's
     cls = getattr(storage.db, "Connection", aiosqlite.Connection)
+    import time
+    spent = collections.Counter()
+    def timed(where):
+        started = time.perf_counter()
+        def done(_future=None):
+            spent[where] += time.perf_counter() - started
+        return done
     for method in ("execute", "executemany", "execute_fetchall"):
-        def counted(self, sql, *args, _original=getattr(cls, method), **kwargs):
-            count(sql)
-            return _original(self, sql, *args, **kwargs)
+        async def counted(self, sql, *args, _original=getattr(cls, method), **kwargs):
+            where = count(sql)
+            started = time.perf_counter()
+            try:
+                return await _original(self, sql, *args, **kwargs)
+            finally:  # inline statements: their run; aiosqlite's: the wait for the worker thread as well
+                spent[where] += time.perf_counter() - started
         setattr(cls, method, counted)
     def report(*_):
         print("BENCH_SQL " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr, flush=True)
         for (head, where), n in callers.most_common(60):
-            print(f"BENCH_SQL_CALLER {n} {head} {where}", file=sys.stderr, flush=True)
+            print(f"BENCH_SQL_CALLER {n} {spent[(head, where)] * 1e6 / n:.0f}us {head} {where}", file=sys.stderr,
+                  flush=True)
         callers.clear()
+        spent.clear()
     signal.signal(signal.SIGUSR2, report)
 
 async def main():
