@@ -3,8 +3,13 @@ every change (the figures themselves are measured in benchmarks/bench_throughput
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
+
 from aiogram import F
 
+from bot.clock import SystemClock
+from bot.scheduler import JOB, Scheduler
 from handlers import build_router, run_filters_inline
 
 
@@ -43,3 +48,87 @@ async def test_an_inlined_magic_filter_still_filters():
     command = Message(message_id=1, date=0, chat=Chat(id=1, type="private"), text="/help")
     assert await outer.call(private) and not await outer.call(group)
     assert (await handler.check(private))[0] and not (await handler.check(command))[0]
+
+
+# --- the scheduler: a poke ticks now without re-planning the job for the moment owed ------------------------------
+
+
+class FakeReminders:
+    def __init__(self, wake: datetime) -> None:
+        self.wake = wake
+        self.ticks = 0
+
+    async def tick(self, now: datetime | None = None) -> datetime:
+        self.ticks += 1
+        return self.wake
+
+
+class FakeSender:
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+async def until(predicate, what: str) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def planned_at(scheduler: Scheduler) -> datetime:
+    return scheduler.aps.get_job(JOB).next_run_time
+
+
+async def test_a_poke_ticks_now_and_the_job_stays_planned_for_the_moment_owed():
+    clock = SystemClock()
+    reminders = FakeReminders(clock.now() + timedelta(hours=1))
+    scheduler = Scheduler(reminders, FakeSender(), clock)  # type: ignore[arg-type]
+    scheduler.start()
+    try:
+        await until(lambda: reminders.ticks == 1, "the first tick")
+        await until(lambda: scheduler.aps.get_job(JOB) is not None, "the job planned")
+        first = planned_at(scheduler)
+        assert abs((first - reminders.wake).total_seconds()) < 1
+        for n in range(2, 6):  # each poke: a tick now; the job keeps its moment
+            scheduler.poke()
+            await until(lambda n=n: reminders.ticks == n, f"tick {n}")
+        await until(lambda: not scheduler._ticking, "the last tick to end")
+        assert planned_at(scheduler) == first
+        reminders.wake = clock.now() + timedelta(minutes=5)  # something is owed sooner: the job moves
+        scheduler.poke()
+        await until(lambda: reminders.ticks == 6 and abs((planned_at(scheduler) - reminders.wake).total_seconds()) < 1,
+                    "the job moved to the sooner moment")
+    finally:
+        await scheduler.stop()
+
+
+async def test_pokes_while_a_tick_runs_are_not_lost():
+    clock = SystemClock()
+    reminders = FakeReminders(clock.now() + timedelta(hours=1))
+    scheduler = Scheduler(reminders, FakeSender(), clock)  # type: ignore[arg-type]
+    gate = asyncio.Event()
+
+    async def slow_tick(now: datetime | None = None) -> datetime:
+        reminders.ticks += 1
+        if reminders.ticks == 2:
+            await gate.wait()
+        return reminders.wake
+
+    reminders.tick = slow_tick  # type: ignore[method-assign]
+    scheduler.start()
+    try:
+        await until(lambda: reminders.ticks == 1 and not scheduler._ticking, "the first tick")
+        scheduler.poke()
+        await until(lambda: reminders.ticks == 2, "the poked tick to begin")
+        scheduler.poke()  # while it runs: it looks again when it ends
+        scheduler.poke()
+        gate.set()
+        await until(lambda: reminders.ticks == 3, "one more tick for the pokes made meanwhile")
+        await asyncio.sleep(0.05)
+        assert reminders.ticks == 3
+    finally:
+        await scheduler.stop()
