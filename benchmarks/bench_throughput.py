@@ -354,7 +354,7 @@ def print_profile(path: Path, top: int = 30) -> None:
             print("   " + line.replace(str(CODE) + "/", "").replace(sys.prefix, "<venv>")[:170])
 
 
-def describe(kind: str, r: dict[str, Any]) -> str:
+def describe(kind: str, r: dict[str, Any], top: int = 25) -> str:
     line = (f"  {kind}: {r['updates']} updates in {r['seconds']:.1f} s = {r['updates'] / r['seconds']:.1f} updates/s; "
             f"bot CPU {r['cpu'] / r['updates'] * 1000:.1f} ms per update; {r['calls'] / r['updates']:.1f} Bot API "
             f"calls per update (getUpdates aside); emulator and driver CPU "
@@ -363,7 +363,7 @@ def describe(kind: str, r: dict[str, Any]) -> str:
         sql, n = r["sql"], r["updates"]
         line += ("\n    SQL per update: " + f"{sql.get('statements', 0) / n:.1f} statements, "
                  + ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(sql.items()) if k != "statements"))
-    for caller in r.get("callers", [])[:getattr(describe, "top", 25)]:
+    for caller in r.get("callers", [])[:top]:
         count, rest = caller.split(None, 1)
         line += f"\n      {int(count) / r['updates']:6.2f}  {rest}"
     return line
@@ -383,7 +383,7 @@ async def section_throughput(workdir: Path, args: argparse.Namespace) -> list[tu
             r = await run_bot_load(workdir, kind, args.workers, per_worker, profile_to,
                                    sql=getattr(args, "sql", False))
             results[kind].append(r)
-            print(describe(kind, r), flush=True)
+            print(describe(kind, r, getattr(args, "sql_top", 25)), flush=True)
             if profile_to is not None and profile_to.exists():
                 print_profile(profile_to, getattr(args, "top", 30))
 
@@ -454,6 +454,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="run the workflow bot under cProfile and print the top")
     p.add_argument("--top", type=int, default=30, help="lines of the profile to print")
     p.add_argument("--sql", action="store_true", help="count the workflow bot's SQL statements and commits")
+    p.add_argument("--sql-top", type=int, default=25, help="statements (by caller) to list with --sql")
     p.add_argument("--poll", type=float, default=POLL,
                    help="seconds between the driver's looks at the emulator (default %(default)s, as the issue's "
                         "first figures were taken); 0: look each time the emulator has answered a call")
