@@ -10,13 +10,6 @@ Failing storage is loud, never silent:
   (bot/storage_alarm.py);
 - the file deleted or replaced under the running bot is noticed before the next write (``DatabaseGone``): the
   bot stops rather than write into a file nobody will ever open again.
-
-Statements run in the event loop's own thread (``Connection``, with aiosqlite's async surface): a statement on
-this small, indexed database takes microseconds, and handing each to a worker thread and back (aiosqlite) cost
-10–20 times that in CPU — most of the database's share of an update. Nothing waits inside SQLite for another
-process's lock: the busy timeout is zero and a statement that finds the database locked is tried again after an
-``asyncio.sleep`` (up to ``BUSY_TIMEOUT`` seconds, then the SQLITE_BUSY error is raised as before), so the loop
-goes on meanwhile.
 """
 
 from __future__ import annotations
@@ -25,18 +18,15 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+
+import aiosqlite
 
 from storage.migrations import MIGRATIONS
-
-T = TypeVar("T")
-BUSY_TIMEOUT = 5.0  # s a statement waits for another process's lock on the file, then SQLITE_BUSY is raised
 
 # SQLite's answers that mean "the storage itself fails" rather than "this statement is wrong".
 _STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT",
@@ -86,106 +76,8 @@ class HandlingUpdate:
 HANDLING: ContextVar[HandlingUpdate | None] = ContextVar("handling_update", default=None)
 
 
-class Cursor:
-    """A statement's result, with aiosqlite's async surface (the rows are read in this thread)."""
-
-    __slots__ = ("_cursor", "lastrowid", "rowcount")
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-        self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(size) if size is not None else self._cursor.fetchmany()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-    def __aiter__(self) -> Cursor:
-        return self
-
-    async def __anext__(self) -> Any:
-        row = self._cursor.fetchone()
-        if row is None:
-            raise StopAsyncIteration
-        return row
-
-
-class Connection:
-    """A sqlite3 connection used from the event loop's thread, with the part of aiosqlite's interface the storage
-    functions use (``await conn.execute(...)``, ``fetchone``, ``execute_fetchall``, ``executemany``…)."""
-
-    def __init__(self, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        self._conn = conn
-        self.busy_timeout = busy_timeout
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
-    @property
-    def row_factory(self) -> Any:
-        return self._conn.row_factory
-
-    @row_factory.setter
-    def row_factory(self, factory: Any) -> None:
-        self._conn.row_factory = factory
-
-    @property
-    def total_changes(self) -> int:
-        return self._conn.total_changes
-
-    async def _run(self, call: Callable[[], T]) -> T:
-        """``call()``; when another process holds the lock, again after a pause, up to ``busy_timeout`` seconds.
-        (A statement that finds the database busy has done nothing: trying it again is safe.)"""
-        try:
-            return call()
-        except sqlite3.OperationalError as e:
-            if not getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY"):
-                raise
-        deadline, pause = time.monotonic() + self.busy_timeout, 0.002
-        while True:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
-            try:
-                return call()
-            except sqlite3.OperationalError as e:
-                if not getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY") or time.monotonic() > deadline:
-                    raise
-
-    async def execute(self, sql: str, parameters: Any = None) -> Cursor:
-        params = () if parameters is None else parameters
-        return Cursor(await self._run(lambda: self._conn.execute(sql, params)))
-
-    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
-        rows = list(parameters)
-        return Cursor(await self._run(lambda: self._conn.executemany(sql, rows)))
-
-    async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[Any]:
-        params = () if parameters is None else parameters
-        return await self._run(lambda: self._conn.execute(sql, params).fetchall())
-
-    async def commit(self) -> None:
-        await self._run(self._conn.commit)
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def backup(self, target: Any) -> None:
-        self._conn.backup(target._conn if isinstance(target, Connection) else target)
-
-    async def close(self) -> None:
-        self._conn.close()
-
-
 class Database:
-    def __init__(self, conn: Connection, path: Path | None = None) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path | None = None) -> None:
         self.conn = conn
         # One connection serves every task (handlers, the sender, the scheduler): transactions take
         # turns, or one task's BEGIN would land inside another's.
@@ -208,20 +100,22 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if Path(path).is_dir():
                     raise UnusableDatabase(f"database {path}: is a folder, not a file")
-            conn = Connection(sqlite3.connect(str(path), isolation_level=None))
+            # first without aiosqlite: its worker thread may outlive a failed connect and print to a closed loop
+            sqlite3.connect(str(path)).close()
         except (OSError, ValueError, sqlite3.Error) as e:
             raise UnusableDatabase(f"database {path}: {_reason(e)}") from None
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=0")  # never wait inside SQLite, blocking the loop: Connection._run
+            await conn.execute("PRAGMA busy_timeout=5000")
             db = cls(conn, None if memory else Path(path))
             await db.migrate()
             await db.probe()  # a database we may read but not write is no use: say so now, not at the first forward
         except BaseException as e:
-            await conn.close()
+            await conn.close()  # else aiosqlite's thread keeps the process alive
             if isinstance(e, sqlite3.Error | OSError):
                 raise UnusableDatabase(f"database {path}: {_reason(e)}") from None
             raise
@@ -261,7 +155,7 @@ class Database:
         return len(MIGRATIONS)
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, mark_update: bool = True) -> AsyncIterator[Connection]:
+    async def transaction(self, *, mark_update: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all of a use case or nothing.
 
         While an update from the inbox is being handled (``HANDLING``), the commit also marks it handled:
@@ -338,11 +232,11 @@ class Database:
     async def rescue(self, target: Path) -> None:
         """Copy what this connection still sees (the deleted or replaced file's content) to ``target``."""
         async with self._lock:
-            copy = sqlite3.connect(str(target))
+            copy = await aiosqlite.connect(str(target))
             try:
                 await self.conn.backup(copy)
             finally:
-                copy.close()
+                await copy.close()
 
     def _failed(self, reason: str) -> None:
         self.failing = reason
@@ -369,7 +263,7 @@ def _reason(error: BaseException) -> str:
     return text
 
 
-async def _execute_script(conn: Connection, script: str) -> None:
+async def _execute_script(conn: aiosqlite.Connection, script: str) -> None:
     """Statement by statement, inside the caller's transaction (executescript would commit)."""
     for statement in script.split(";\n"):
         if statement.strip():

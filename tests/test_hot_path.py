@@ -4,16 +4,13 @@ every change (the figures themselves are measured in benchmarks/bench_throughput
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import datetime, timedelta
 
-import pytest
 from aiogram import F
 
 from bot.clock import SystemClock
 from bot.scheduler import JOB, Scheduler
 from handlers import build_router, run_filters_inline
-from storage.db import Database
 
 
 def test_no_filter_or_handler_of_the_bot_runs_in_a_worker_thread():
@@ -135,43 +132,3 @@ async def test_pokes_while_a_tick_runs_are_not_lost():
         assert reminders.ticks == 3
     finally:
         await scheduler.stop()
-
-
-# --- the database in the loop's thread: another process's lock is waited for without blocking the loop ----------
-
-
-async def test_a_write_waits_for_another_process_lock_while_the_loop_goes_on(tmp_path):
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")  # e.g. `org import` in another process
-        write = asyncio.create_task(db.write("INSERT INTO storage_probe(data) VALUES (x'00')"))
-        beats = 0
-        for _ in range(20):  # the loop is free meanwhile
-            await asyncio.sleep(0.005)
-            beats += 1
-        assert not write.done() and beats == 20
-        other.execute("COMMIT")
-        await asyncio.wait_for(write, 5)
-        row = await db.fetchone("SELECT COUNT(*) AS n FROM storage_probe")
-        assert row["n"] == 1
-    finally:
-        other.close()
-        await db.close()
-
-
-async def test_a_lock_held_longer_than_the_busy_timeout_is_an_sqlite_busy_error(tmp_path):
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    db.conn.busy_timeout = 0.1
-    other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sqlite3.OperationalError) as error:
-            await db.write("INSERT INTO storage_probe(data) VALUES (x'00')")
-        assert error.value.sqlite_errorname.startswith("SQLITE_BUSY")
-        assert not db.conn.in_transaction
-        other.execute("ROLLBACK")
-        await db.write("INSERT INTO storage_probe(data) VALUES (x'00')")  # free again: works
-    finally:
-        other.close()
-        await db.close()
