@@ -47,6 +47,7 @@ RETRY_AFTER = (timedelta(seconds=2), timedelta(seconds=10))
 MAX_LANES = 32  # chats handled at the same moment
 KEEP_HANDLED = timedelta(days=1)  # what people wrote is kept this long in a handled update (its id for good)
 STOP_GRACE = 8.0  # seconds a stop waits for the updates being handled
+MAX_FRESH = 10_000  # updates kept in memory between storing and handling them (beyond: read back from the inbox)
 
 
 class Inbox:
@@ -58,6 +59,9 @@ class Inbox:
         self._wake = asyncio.Event()
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._done_unmarked: set[int] = set()  # handled, but the mark could not be written yet (a full disk)
+        # Updates stored by this process and not yet handled, as aiogram read them from getUpdates: handled from
+        # here rather than read back and validated again from their stored copy (after a restart, from that copy).
+        self._fresh: dict[int, Update] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -120,6 +124,9 @@ class Inbox:
             pause = 1.0
             if updates and await self._store(updates):
                 offset = updates[-1].update_id + 1  # confirmed by the next getUpdates, now that they are stored
+                if len(self._fresh) > MAX_FRESH:  # e.g. copies of updates handled already: read back instead
+                    self._fresh.clear()
+                self._fresh.update((u.update_id, u) for u in updates)
                 self._wake.set()
                 if self.db.failing is not None:  # stored, but handled only once the disk has room again
                     for update in updates:
@@ -186,7 +193,8 @@ class Inbox:
     async def _handle(self, item: inbox.Incoming) -> None:
         now = self.clock.now()
         if item.update_id not in self._done_unmarked:
-            update = Update.model_validate(item.payload, context={"bot": self.bot})
+            update = self._fresh.pop(item.update_id, None) \
+                or Update.model_validate(item.payload(), context={"bot": self.bot})
             handling = HandlingUpdate(item.update_id, str(to_db(now)), asyncio.current_task())
             token = HANDLING.set(handling)
             error = None

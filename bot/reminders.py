@@ -83,24 +83,33 @@ class Reminders:
         self._lock = asyncio.Lock()  # the scheduler's tick and a test's (or a poke's) take turns
 
     async def tick(self, now: datetime | None = None) -> datetime:
-        """Send what is due; return when to wake next."""
+        """Send what is due; return when to wake next.
+
+        A use case pokes the scheduler after each update, so most ticks find nothing due: what is read to find
+        that out is used again for the next wake, and no write transaction is opened for nothing."""
         async with self._lock:
             now = now or self.service.clock.now()
-            await self._timers(now)
-            await self._intakes(now)
-            await self._digests(now)
-            return await self.next_wake(now)
+            timers = await due.next_wake(self.db)
+            if timers is not None and timers <= now:
+                await self._timers(now)
+                timers = await due.next_wake(self.db)
+            watches = await self._intakes(now)
+            slots = await self._digests(now)
+            return await self.next_wake(now, timers=timers, watches=watches, slots=slots)
 
-    async def next_wake(self, now: datetime) -> datetime:
-        """The next moment anything is owed: a timer's notice, an intake reminder, a digest."""
+    async def next_wake(self, now: datetime, *, timers: datetime | bool | None = True,
+                        watches: list[IntakeWatch] | None = None,
+                        slots: list[tuple[org.Group, Profile, notices.DigestSlot]] | None = None) -> datetime:
+        """The next moment anything is owed: a timer's notice, an intake reminder, a digest. (``timers``,
+        ``watches``, ``slots``: as the tick has just read them, else read now.)"""
         candidates = [now + MAX_WAKE]
-        nxt = await due.next_wake(self.db)
-        if nxt is not None:
+        nxt = await due.next_wake(self.db) if timers is True else timers
+        if isinstance(nxt, datetime):
             candidates.append(nxt)
-        for w in await self._watches(self.db.conn):  # a read: no write lock
+        for w in watches if watches is not None else await self._watches(self.db.conn):  # a read: no write lock
             pending, at = self._intake_due(w, now)
             candidates += [now] if pending is not None else [at] if at is not None else []
-        for _group, _profile, slot in await self._digest_slots(now):
+        for _group, _profile, slot in slots if slots is not None else await self._digest_slots(now):
             candidates.append(slot.deliver_at)
         return max(min(candidates), now)
 
@@ -243,9 +252,13 @@ class Reminders:
         watched_from = (from_db(w.data.get("watched_from")) if watched else None) or now
         return notices.intake_notice(w.profile, w.spec, w.timer, w.track, since, watched_from, now)
 
-    async def _intakes(self, now: datetime) -> None:
-        """The coordinator is reminded of a message he took in but has not sent to the group yet."""
-        async with self.db.transaction() as conn:
+    async def _intakes(self, now: datetime) -> list[IntakeWatch] | None:
+        """The coordinator is reminded of a message he took in but has not sent to the group yet. Returns the
+        watches when nothing was to be written (the next wake is read from them), else None."""
+        watches = await self._watches(self.db.conn)  # a read first: most ticks have nothing to write
+        if not any(w.data.get("watch") != w.key or self._intake_due(w, now)[0] is not None for w in watches):
+            return watches
+        async with self.db.transaction() as conn:  # read again inside: what is written is what was read
             for w in await self._watches(conn):
                 notice, _next = self._intake_due(w, now)
                 data = w.data
@@ -261,6 +274,7 @@ class Reminders:
                 with use(await self.service.language_of(w.user_id)):
                     text = self._intake_text(w, notice, now)
                 await enqueue(conn, data["chat_id"], "sendMessage", {"chat_id": data["chat_id"], "text": text}, now)
+        return None
 
     def _intake_text(self, w: IntakeWatch, notice: Notice, now: datetime) -> str:
         due_at_ = w.timer.due_at
@@ -288,8 +302,12 @@ class Reminders:
                 out.append((group, profile, slot))
         return out
 
-    async def _digests(self, now: datetime) -> None:
-        for group, profile, slot in await self._digest_slots(now):
+    async def _digests(self, now: datetime) -> list[tuple[org.Group, Profile, notices.DigestSlot]] | None:
+        """Returns the slots when none was due (the next wake is read from them), else None."""
+        slots = await self._digest_slots(now)
+        if all(slot.deliver_at > now for _group, _profile, slot in slots):
+            return slots
+        for group, profile, slot in slots:
             if slot.deliver_at > now:
                 continue
             previous = await due.last_digest_day(self.db, group.chat_id, slot.day.isoformat())
@@ -312,6 +330,7 @@ class Reminders:
                               {"chat_id": group.chat_id, "text": rendered[self.service.language]}, now)
                 for user_id, language in readers:
                     await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": rendered[language]}, now)
+        return None
 
     async def digest_text(self, profile: Profile, chat_id: int, first: date, last: date, now: datetime) -> str:
         """The days ``first``..``last`` (local): what came in, was answered and closed, by day where there

@@ -3,7 +3,9 @@
 Deadlines are rows, not jobs: a restart rebuilds nothing by hand. Each tick returns the next moment
 anything is owed — a timer's notice, a coordinator's reminder of a message not yet sent on, a digest —
 and the job re-plans itself for exactly then (there is no periodic tick; an hourly look is only a
-safety net, see ``bot.reminders.MAX_WAKE``). A use case that changes what is owed calls ``poke()``.
+safety net, see ``bot.reminders.MAX_WAKE``). A use case that changes what is owed calls ``poke()``: a tick
+runs now, as a task of its own (not through the job: re-adding an APScheduler job costs more than the tick
+itself, and a poke comes with every update); the job is planned again only when the moment owed has changed.
 
 The wait is measured on the injected clock and the trigger set on the system clock: the same thing in
 production. On another clock (tests, a sandbox's fast clock) a watcher re-reads that clock — at most a
@@ -43,6 +45,8 @@ class Scheduler:
         self.aps = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True})
         self._ticking = False
         self._dirty = False
+        self._kicked: asyncio.Task[None] | None = None  # a tick started by a poke that has not begun yet
+        self._planned: datetime | None = None  # the moment owed (injected clock) the job is planned for
         self._stopping = False
         self._wake: datetime | None = None  # the next moment owed, on the injected clock
         self._current: asyncio.Task[object] | None = None  # the tick under way
@@ -66,6 +70,11 @@ class Scheduler:
         if self.aps.running:
             with contextlib.suppress(JobLookupError):
                 self.aps.remove_job(JOB)
+        kicked, self._kicked = self._kicked, None
+        if kicked is not None and not kicked.done() and kicked is not asyncio.current_task():  # not begun yet
+            kicked.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kicked
         current = self._current
         if current is not None and not current.done() and current is not asyncio.current_task():
             done, _pending = await asyncio.wait({current}, timeout=self.stop_wait)
@@ -81,11 +90,23 @@ class Scheduler:
         self.sender.wake()
         self._dirty = True  # a tick running now looks again when it ends
         if self.aps.running and not self._ticking and not self._stopping:
-            self._plan(0.0)
+            self._kick()
+
+    def _kick(self) -> None:
+        """A tick now, unless one is about to begin (it reads what the poke's change wrote)."""
+        if self._kicked is None or self._kicked.done():
+            self._kicked = asyncio.get_running_loop().create_task(self._tick(), name="scheduler-poke")
+
+    async def _job(self) -> None:
+        """The APScheduler job: a tick at the moment planned."""
+        self._planned = None  # the one-shot job is used up
+        await self._tick()
 
     async def _tick(self) -> None:
         if self._stopping:
             return
+        if self._kicked is asyncio.current_task():
+            self._kicked = None
         self._current = asyncio.current_task()
         self._ticking, self._dirty = True, False
         try:
@@ -103,14 +124,19 @@ class Scheduler:
             return
         self.sender.wake()
         self._wake = wake
-        self._plan(0.0 if self._dirty else max((wake - self.clock.now()).total_seconds(), 0.0))
+        if self._dirty:  # poked while ticking: look again now
+            self._kick()
+        elif self._planned is None or wake < self._planned or not self.aps.get_job(JOB):
+            # (a job planned earlier than needed stays: it finds nothing due and plans the right moment then)
+            self._plan(max((wake - self.clock.now()).total_seconds(), 0.0), wake)
 
-    def _plan(self, delay: float) -> None:
-        """The job re-adds itself as a one-shot at the next due moment."""
+    def _plan(self, delay: float, wake: datetime | None = None) -> None:
+        """The job re-adds itself as a one-shot at the next due moment (``wake``, None: now)."""
         run_at = _real_now() + timedelta(seconds=delay)
+        self._planned = wake
         # max_instances=2: the job re-plans itself while its run still counts as running; with 1 APScheduler
         # would skip (and drop) a re-run planned for "now". Ticks take turns (Reminders.tick holds a lock).
-        self.aps.add_job(self._tick, DateTrigger(run_date=run_at), id=JOB, max_instances=2, replace_existing=True)
+        self.aps.add_job(self._job, DateTrigger(run_date=run_at), id=JOB, max_instances=2, replace_existing=True)
 
     async def _watch(self) -> None:
         """For a clock other than the system's: run the tick when the moment owed has come on that clock."""

@@ -1,6 +1,10 @@
 """aiogram routers, one module per feature. Handlers unpack the update, call one use case, render."""
 
+from collections.abc import Callable
+from typing import Any
+
 from aiogram import Router
+from aiogram.dispatcher.event.handler import CallableObject
 
 from handlers import admin, away, common, help, intake, language, members, migration, panel, report, thread
 
@@ -23,4 +27,26 @@ def build_router() -> Router:
             old.sub_routers.remove(router)
             router._parent_router = None
         root.include_router(router)
+    run_filters_inline(root)
     return root
+
+
+def run_filters_inline(root: Router) -> None:
+    """aiogram calls a filter that is a plain function — every ``F.…`` magic filter — through ``asyncio.to_thread``,
+    each time it is checked: a worker thread's hop (about half a millisecond of CPU) for an attribute lookup, several
+    times per update as the update passes the routers. Ours are pure and instant: they run in the loop instead."""
+    for router in root.chain_tail:
+        for observer in router.observers.values():
+            for handler in [getattr(observer, "_handler", None), *observer.handlers]:  # _handler: router.x.filter()
+                for f in (handler.filters or []) if handler is not None else []:
+                    if not f.awaitable:
+                        _make_awaitable(f)
+
+
+def _make_awaitable(f: CallableObject) -> None:
+    sync: Callable[..., Any] = f.callback
+
+    async def inline(*args: Any, **kwargs: Any) -> Any:
+        return sync(*args, **kwargs)
+
+    f.callback, f.awaitable = inline, True  # params and varkw stay the sync callback's: the same arguments reach it

@@ -32,8 +32,8 @@ async def incident_press(query: CallbackQuery, callback_data: IncidentCb, servic
     chat_id = query.message.chat.id if query.message else 0
     reply = await service.press(query.from_user.id, chat_id, callback_data.incident, callback_data.action,
                                 callback_data.value, query.message.message_id if query.message else None)
+    scheduler.poke()  # first: the sender starts on what the use case queued while the answer is on its way
     await query.answer(reply.alert, show_alert=reply.show_alert)
-    scheduler.poke()
 
 
 @router.callback_query()

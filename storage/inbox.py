@@ -20,8 +20,11 @@ from storage.db import Database, to_db
 class Incoming:
     update_id: int
     lane: int
-    payload: dict[str, Any]
+    stored: str  # the update as stored (JSON); read only when the handler has no fresher copy (bot/inbox.py)
     attempts: int
+
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.stored)
 
 
 async def store(db: Database, updates: list[tuple[int, int, dict[str, Any]]], now: datetime) -> int:
@@ -53,7 +56,7 @@ async def next_in_lane(db: Database, lane: int, now: datetime) -> Incoming | Non
                             (lane,))
     if row is None or (row["not_before"] is not None and row["not_before"] > to_db(now)):
         return None
-    return Incoming(row["update_id"], row["lane"], json.loads(row["payload"]), row["attempts"])
+    return Incoming(row["update_id"], row["lane"], row["payload"], row["attempts"])
 
 
 async def mark_handled(db: Database, update_id: int, now: datetime) -> None:
