@@ -509,7 +509,7 @@ async def main(args: argparse.Namespace) -> None:
           "(other work on the machine skews every figure)")
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--only", nargs="+", default=["start", "status", "outbox"], choices=["start", "status", "outbox"])
     p.add_argument("--start-size", type=int, default=10_000, help="open incidents in the start run's database")
@@ -520,7 +520,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-migration", action="store_true", help="do not time migration 8 on each size")
     p.add_argument("--incidents", type=int, default=5, help="incidents through the workflow for the outbox")
     p.add_argument("--workdir", help="keep the databases here (seeded ones are reused between runs)")
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 if __name__ == "__main__":

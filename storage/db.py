@@ -195,11 +195,13 @@ class Database:
         async with self.transaction() as conn:
             await conn.execute(sql, params)
 
+    # One trip to aiosqlite's thread per query (execute_fetchall), not two (execute, then fetch): the trip, not
+    # the statement, is most of what a query on this small indexed database costs, and an update makes dozens.
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        return await (await self.conn.execute(sql, params)).fetchone()
+        return next(iter(await self.conn.execute_fetchall(sql, params)), None)
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return list(await (await self.conn.execute(sql, params)).fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def probe(self) -> None:
         """Write something that needs new room in the file, and take it back: raises if the disk is full,

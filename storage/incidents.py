@@ -118,8 +118,8 @@ async def save(conn: aiosqlite.Connection, profile: Profile, incident: Incident,
                                       stopped_at, stop_event) VALUES (?,?,?,?,?,?,?,?,?)""",
                 (incident.id, s.timer.timer_id, s.timer.department_id, spec.clause, spec.role,
                  to_db(s.timer.started_at), to_db(s.timer.due_at), to_db(s.stopped_at), s.event))
-    running = {(r["timer_id"], r["department_id"]): r for r in await (await conn.execute(
-        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL", (incident.id,))).fetchall()}
+    running = {(r["timer_id"], r["department_id"]): r for r in await conn.execute_fetchall(
+        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL", (incident.id,))}
     for t in incident.timers:
         spec = profile.timer(t.timer_id, incident.track)
         row = running.pop(t.key, None)
@@ -170,12 +170,12 @@ def _status_values(profile: Profile, incident: Incident) -> tuple[tuple[Any, ...
 
 async def load(db: Database | aiosqlite.Connection, incident_id: int) -> IncidentRow | None:
     conn = db.conn if isinstance(db, Database) else db
-    row = await (await conn.execute("SELECT * FROM incidents WHERE id=?", (incident_id,))).fetchone()
-    if row is None:
+    rows = await conn.execute_fetchall("SELECT * FROM incidents WHERE id=?", (incident_id,))
+    if not rows:
         return None
-    timers = await (await conn.execute(
-        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL ORDER BY id", (incident_id,))).fetchall()
-    return _row(row, timers)
+    timers = await conn.execute_fetchall(
+        "SELECT * FROM timers WHERE incident_id=? AND stopped_at IS NULL ORDER BY id", (incident_id,))
+    return _row(rows[0], list(timers))
 
 
 async def load_many(conn: aiosqlite.Connection, incident_ids: list[int]) -> dict[int, IncidentRow]:
