@@ -115,6 +115,8 @@ class Run:
             tg, group, coordinators, head, database, rng
         self.serial = 0
         self.closed = 0
+        self.posts: dict[int, int] = {}  # topic -> the number of the post its incident is about
+        self.stuck = 0
 
     def tag(self, prefix: str) -> str:
         self.serial += 1
@@ -127,8 +129,9 @@ class Run:
         """Coordinator ``w`` forwards a post, picks the department, sends it to the group: its topic."""
         tg, coordinator = self.tg, self.coordinators[w]
         tag = self.tag("inc")
+        post = self.serial
         seen = {m.message_id for m in tg.bot_messages(coordinator)}
-        tg.send_text(coordinator, f"{tag} на ул. Ленина яма https://vk.com/wall-1_{self.serial}")
+        tg.send_text(coordinator, f"{tag} на ул. Ленина яма https://vk.com/wall-1_{post}")
         panel = (await wait(lambda: [m for m in tg.bot_messages(coordinator)
                                      if m.message_id not in seen and m.reply_markup], 300, "the panel"))[0]
         await self.answered(tg.press_button(coordinator, panel, ZHKH))
@@ -137,6 +140,7 @@ class Run:
                                             "📨 Отправить в группу"))
         topic = await wait(lambda: next((t for t in tg.topics(self.group) if tag in t.name), None), 600, "the topic")
         await wait(lambda: len(tg.bot_messages(self.group, topic.thread_id)) >= 2, 600, "the card and the copy")
+        self.posts[topic.thread_id] = post
         return topic
 
     async def review_of(self, topic: Any, words: str, timeout: float = 600) -> tuple[Any, float]:
@@ -151,13 +155,13 @@ class Run:
         tg = self.tg
         await self.answered(tg.press_button(self.coordinators[0], review, "✅ Согласовать"))
         publish = await wait(lambda: next((m for m in tg.bot_messages(self.group, topic.thread_id)
-                                           if "📤 Опубликовано" in m.button_texts), None), 600, "the publish button")
-        asked = len(tg.bot_messages(self.group, topic.thread_id))
+                                           if "📤 Опубликовано" in m.button_texts), None), 180, "the publish button")
         await self.answered(tg.press_button(self.coordinators[0], publish, "📤 Опубликовано"))
-        await wait(lambda: len(tg.bot_messages(self.group, topic.thread_id)) > asked, 600, "the question for the link")
-        tg.send_text(self.coordinators[0], f"https://vk.com/wall-1_{self.serial}?reply=7", chat=self.group,
-                     thread=topic.thread_id)
-        await wait(lambda: tg.topic(self.group, topic.name).closed, 600, "the topic to close")
+        await wait(lambda: any("ссылку" in (m.text or "") for m in tg.bot_messages(self.group, topic.thread_id)),
+                   180, "the question for the link")
+        tg.send_text(self.coordinators[0], f"https://vk.com/wall-1_{self.posts[topic.thread_id]}?reply=7",
+                     chat=self.group, thread=topic.thread_id)
+        await wait(lambda: tg.topic(self.group, topic.name).closed, 180, "the topic to close")
         self.closed += 1
 
 
@@ -247,7 +251,12 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
                     review, arrived = await run.review_of(topic, words)
                     steady.append(arrived - at)
                     if run.rng.random() < args.close and time.monotonic() < deadline - 20:
-                        await run.close(w, topic, review)
+                        try:
+                            await run.close(w, topic, review)
+                        except TimeoutError as e:  # reported, not measured: the run goes on without it
+                            print(f"  incident in topic {topic.thread_id} not closed: {e}", flush=True)
+                            run.stuck += 1
+                            return
                         answers.pop(w, None)
                         topic = topics[w] = await run.route(w)
 

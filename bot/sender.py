@@ -341,6 +341,7 @@ class Sender:
                 break
             self.limiter.record_start(mono)
             task = asyncio.create_task(self._work(pick), name=f"outbox-chat-{pick.call.chat_id}")
+            task.add_done_callback(_retrieved)  # its failure is logged or kept (self._failure) by _work
             self._workers[pick.call.chat_id] = task
             started.append(task)
         return max(sleep, 0.0), started
@@ -624,3 +625,8 @@ def _as_json(result: Any) -> Any:
 
 def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
