@@ -156,9 +156,13 @@ class Run:
         await self.answered(tg.press_button(self.coordinators[0], review, "✅ Согласовать"))
         publish = await wait(lambda: next((m for m in tg.bot_messages(self.group, topic.thread_id)
                                            if "📤 Опубликовано" in m.button_texts), None), 180, "the publish button")
+        def asking() -> int:
+            return sum("пришлите в эту тему ссылку" in (m.text or "")
+                       for m in tg.bot_messages(self.group, topic.thread_id))
+
+        asked = asking()
         await self.answered(tg.press_button(self.coordinators[0], publish, "📤 Опубликовано"))
-        await wait(lambda: any("ссылку" in (m.text or "") for m in tg.bot_messages(self.group, topic.thread_id)),
-                   180, "the question for the link")
+        await wait(lambda: asking() > asked, 180, "the question for the link")
         tg.send_text(self.coordinators[0], f"https://vk.com/wall-1_{self.posts[topic.thread_id]}?reply=7",
                      chat=self.group, thread=topic.thread_id)
         await wait(lambda: tg.topic(self.group, topic.name).closed, 180, "the topic to close")
@@ -268,6 +272,9 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
 
             await asyncio.gather(*(worker(w) for w in range(in_flight)), notices())
             floods = sum(1 for c in tg.call_log if c.kind == "flood")
+            for c in tg.call_log:
+                if c.kind == "flood":
+                    print(f"  429: {c.method} to {c.params.get('chat_id')}", flush=True)
             calls = sum(1 for c in tg.call_log if c.method.lower() != "getupdates")
         finally:
             tail = await stop(proc)
@@ -317,11 +324,11 @@ def print_table(rows: list[tuple[str, str, str, str]]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--in-flight", type=int, nargs="+", default=[1, 5, 10], help="incidents in flight in one group")
-    p.add_argument("--steady", type=float, default=120.0, help="seconds of the steady phase")
-    p.add_argument("--think", type=float, nargs=2, default=[20.0, 60.0],
+    p.add_argument("--steady", type=float, default=180.0, help="seconds of the steady phase")
+    p.add_argument("--think", type=float, nargs=2, default=[30.0, 90.0],
                    help="a head's pause before each answer in the steady phase (uniform, seconds)")
-    p.add_argument("--close", type=float, default=0.25, help="chance that a reviewed answer is approved and closed")
-    p.add_argument("--notice-every", type=float, default=4.0, help="seconds between background notices")
+    p.add_argument("--close", type=float, default=0.15, help="chance that a reviewed answer is approved and closed")
+    p.add_argument("--notice-every", type=float, default=10.0, help="seconds between background notices")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--workdir", help="keep the databases here")
     p.add_argument("--code", help="run the bot process from this checkout instead (figures before a change)")

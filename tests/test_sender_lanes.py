@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.sender import RateLimiter, Sender
+from bot.sender import RESERVE, RateLimiter, Sender
 from emulator import FakeClock as TelegramClock
 from emulator import TelegramEmulator
 from storage import outbox
@@ -156,11 +156,11 @@ async def test_background_cannot_take_the_groups_last_slots_so_a_review_goes_at_
         await put(db, group.id, f"сводка {i}", purpose=f"digest:{i}")
     limiter = paced(tg_clock)
     sender = Sender(bot, db, FakeClock(NOW), limiter)
-    for _ in range(40):  # 40 s: the bucket allows one a second, the minute allows 15 background
+    for _ in range(40):  # 40 s: the bucket allows one a second, the minute allows 10 background
         await sender.deliver_once()
         tg_clock.advance(1.0)
     background = len(texts(tg, group))
-    assert background == 20 - 5  # the last five slots of the minute are kept
+    assert background == 20 - RESERVE[outbox.BACKGROUND]  # the last slots of the minute are kept
     await incident(db, group.id, 7)
     await put(db, group.id, "ответ №7 на проверке", purpose="review:7")
     await sender.deliver_once()
