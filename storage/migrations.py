@@ -247,7 +247,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE storage_probe (data BLOB)
     """,
     # 8: reserved for the data helper's migration on branch i11-data (issue 11); the lead puts it here at merge
-    "SELECT 1",
+    "",
     # 9: the outbox's priorities (what a person waits for goes first: storage.outbox.priority_of), and notices
     #    merged into one message (a merged row waits for the row it went out with and shares its outcome)
     """
