@@ -18,7 +18,10 @@ waits for first, under Telegram's limits, and survives every answer.
     * posts into a group: at most 20 messages in any 60 s, a call counting each message it posts (copyMessages
       of 3 is 3). BACKGROUND may use only 20 − ``RESERVE[BACKGROUND]`` (10) of them and NORMAL 20 −
       ``RESERVE[NORMAL]`` (14): the last slots of the minute stay for what a person waits for, so a review never
-      waits a minute behind reminders and workflow posts (those wait instead: they are not what anyone watches);
+      waits a minute behind reminders and workflow posts (those wait instead: they are not what anyone watches).
+      And those are spread over the minute (one message per 60/limit s: 4.3 s normal, 6 s background), so they
+      never fill the window in a burst: when it is full, a slot frees within seconds;
+    * posts the handlers make themselves (a direct reply) are charged too (bot/app.py tells the limiter);
     * edits, topic calls (create, edit, close), answers and the rest are not messages: Telegram documents no
       per-group budget for them and the emulator charges none, so they are not counted in the two above; the bot
       still paces them lightly, one per ``OTHER_INTERVAL`` (0.34 s) per chat;
@@ -140,6 +143,7 @@ class RateLimiter:
         self._bucket: dict[int, tuple[float, float]] = {}  # chat -> (posts it may make, as of when)
         self._group: dict[int, deque[float]] = defaultdict(deque)  # group -> when each of its messages went
         self._other: dict[int, float] = {}  # chat -> when its last call that posts nothing went
+        self._lower: dict[int, tuple[float, int]] = {}  # group -> its last post not URGENT: when, how many messages
         self._all: deque[float] = deque()
 
     def group_limit(self, priority: int) -> int:
@@ -161,6 +165,9 @@ class RateLimiter:
             over = len(sent) + min(messages, limit) - limit
             if over > 0:
                 wait = max(wait, sent[over - 1] + 60 - now)
+            if priority > outbox.URGENT and chat_id in self._lower:  # spread over the minute, never in a burst
+                last, count = self._lower[chat_id]
+                wait = max(wait, last + 60 * count / limit - now)
         if overall:
             wait = max(wait, self.overall_ready_in(now))
         return wait + MARGIN if wait > 0 else 0.0
@@ -174,9 +181,12 @@ class RateLimiter:
         """A call leaves (the overall limit counts calls as they leave)."""
         self._all.append(now)
 
-    def record(self, chat_id: int, now: float, *, messages: int = 1, overall: bool = True) -> None:
+    def record(self, chat_id: int, now: float, *, messages: int = 1, overall: bool = True,
+               priority: int = outbox.URGENT) -> None:
         """A call into the chat was answered: its messages are charged as of now (when Telegram has counted
         them at the latest)."""
+        if messages and chat_id < 0 and priority > outbox.URGENT:
+            self._lower[chat_id] = (now, messages)
         if overall:
             self.record_start(now)
         if not messages:
@@ -407,7 +417,7 @@ class Sender:
                 text = "\n\n".join([call.payload["text"], *(m.payload["text"] for m in pick.merged)])
                 call = await outbox.merge(self.db, call, text, [m.id for m in pick.merged])
                 log.info("%s notices to chat %s go out as one message", len(pick.merged) + 1, chat_id)
-            await self._deliver(call, pick.messages)
+            await self._deliver(call, pick.messages, pick.priority)
         except Exception as e:
             if storage_failure(e):
                 self._failure = self._failure or e
@@ -420,7 +430,7 @@ class Sender:
 
     # --- one call ---------------------------------------------------------------------------------------
 
-    async def _deliver(self, call: outbox.OutgoingCall, messages: int = 1) -> None:
+    async def _deliver(self, call: outbox.OutgoingCall, messages: int = 1, priority: int = outbox.URGENT) -> None:
         payload = await outbox.resolve(self.db, call.payload)
         if payload is None:  # its card was never sent (a failed earlier call), or its file is gone
             await self._record(call, call.payload, GiveUp("the message or file it refers to does not exist",
@@ -446,7 +456,8 @@ class Sender:
         finally:
             FROM_OUTBOX.reset(token)
             # charged once answered: Telegram has counted it by then, never later than the bot does
-            self.limiter.record(call.chat_id, self.limiter.monotonic(), messages=messages, overall=False)
+            self.limiter.record(call.chat_id, self.limiter.monotonic(), messages=messages, overall=False,
+                                priority=priority)
         decision = decide(call.method, answer, call.attempts + 1, telegram_up=self._telegram_up(),
                           has_thread="message_thread_id" in payload)
         try:
