@@ -217,6 +217,7 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
         run = Run(tg, group, coordinators, head, database, random.Random(args.seed + in_flight))
         burst: list[float] = []
         steady: list[float] = []
+        moments: list[tuple[float, float]] = []  # steady: (seconds into the phase, latency)
         try:
             tg.send_text(coordinators[0], "/bind", chat=group)
             await wait(lambda: tg.bot_messages(group), 120, "the group to be bound")
@@ -238,6 +239,7 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
 
             # --- steady: answers at random moments while the rest of the workflow and the notices flow
             deadline = time.monotonic() + args.steady
+            begun = time.time()
 
             async def worker(w: int) -> None:
                 topic = topics[w]
@@ -254,6 +256,7 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
                     at = time.time()
                     review, arrived = await run.review_of(topic, words)
                     steady.append(arrived - at)
+                    moments.append((at - begun, arrived - at))
                     if run.rng.random() < args.close and time.monotonic() < deadline - 20:
                         try:
                             await run.close(w, topic, review)
@@ -280,6 +283,8 @@ async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -
             tail = await stop(proc)
         if proc.returncode not in (0, -signal.SIGTERM):
             print(f"  the bot exited with {proc.returncode}: {tail}")
+        print("  steady answers (s into the phase: latency): "
+              + ", ".join(f"{t:.0f}: {x:.2f}" for t, x in sorted(moments)), flush=True)
         return {"burst": burst, "steady": steady, "floods": floods, "setup": setup, "closed": run.closed,
                 "calls": calls}
 
