@@ -445,7 +445,7 @@ async def main(args: argparse.Namespace) -> None:
           "(other work on the machine skews every figure)")
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=5, help="people acting at once")
     p.add_argument("--incidents", type=int, default=6, help="incidents per person in the workflow run "
@@ -460,7 +460,7 @@ def parse_args() -> argparse.Namespace:
                         "first figures were taken); 0: look each time the emulator has answered a call")
     p.add_argument("--workdir", help="keep the databases (and workflow.prof) here")
     p.add_argument("--code", help="run the bot processes from this checkout instead (figures before a change)")
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 if __name__ == "__main__":

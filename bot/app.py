@@ -58,11 +58,14 @@ class RememberDirectMessages(BaseRequestMiddleware):
     """A message a handler posts into a group itself (not through the outbox) has its number kept, so the
     sender can tell a duplicate by its number after a crash (storage.outbox.last_message_id)."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, clock: Clock, limiter: RateLimiter | None = None) -> None:
+        self.db, self.clock, self.limiter = db, clock, limiter
 
     async def __call__(self, make_request: Any, bot: Bot, method: Any) -> Any:
         result = await make_request(bot, method)
+        if not FROM_OUTBOX.get() and isinstance(result, Message) and self.limiter is not None:
+            # Telegram counts it against the chat's (and group's) budget: so does the sender
+            self.limiter.record(result.chat.id, self.limiter.monotonic(), overall=False)
         if not FROM_OUTBOX.get() and isinstance(result, Message) and result.chat.id < 0:
             with contextlib.suppress(Exception):  # bookkeeping: never in the way of the reply
                 await outbox.remember_direct(self.db, result.chat.id, result.message_id, self.clock.now())
@@ -99,7 +102,8 @@ class App:
         clock = clock or SystemClock()
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
-        bot.session.middleware(RememberDirectMessages(db, clock))
+        limiter = limiter or RateLimiter()
+        bot.session.middleware(RememberDirectMessages(db, clock, limiter))
         admins = administrators(db, frozenset(settings.admin_ids), settings.bot_language)
         sender = Sender(bot, db, clock, limiter, admins=admins, language=settings.bot_language)
         service = Service(db, clock, settings.profiles_dir, frozenset(settings.admin_ids), settings.default_profile,

@@ -125,17 +125,21 @@ class Context:
         return texts.person_name(person.name) if person else str(user_id)
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
-                  markup: dict[str, Any] | None = None, review: bool = False) -> None:
+                  markup: dict[str, Any] | None = None, review: bool = False, *, notice: bool = False,
+                  priority: int | None = None) -> None:
         """A message in the incident's thread (its topic, or a reply to its card), rendered by the caller in
-        the group's language."""
+        the group's language. ``notice``: a reminder (background, merged with the next ones to the thread);
+        ``priority``: when a person waits for it (a prompt after a press), storage.outbox.URGENT."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
                                    "text": text}
         if row.thread_id is None:
             payload["reply_parameters"] = {"$card": row.incident.id}
         if markup:
             payload["reply_markup"] = markup
-        kind = "review" if review else "thread"  # a message with the step's buttons, found again to retire them
-        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"{kind}:{row.incident.id}")
+        # a message with the step's buttons is found again to retire them
+        kind = "review" if review else "notice" if notice else "thread"
+        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"{kind}:{row.incident.id}",
+                      priority=priority)
 
     async def retire_review(self, conn: aiosqlite.Connection, row: store.IncidentRow, now: datetime) -> None:
         """The answer under review (or waiting to be published) is decided or superseded: its message loses its

@@ -179,14 +179,15 @@ class Reminders:
                     incidents=texts.plural(len(incidents), "инциденту", "инцидентам", "инцидентам"))]
                 lines += [f"№{s.incident.incident.id}: {self._line(s, now)}" for s in items]
                 for text in _chunks(lines):
-                    await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, now)  # type: ignore[arg-type]
+                    await enqueue(conn, chat_id, "sendMessage", {"chat_id": chat_id, "text": text}, now,  # type: ignore[arg-type]
+                                  purpose="notice:group")
             else:
                 per_incident: dict[int, list[Spoken]] = defaultdict(list)
                 for s in items:
                     per_incident[s.incident.incident.id].append(s)
                 for group in per_incident.values():
                     for text in _chunks([self._line(s, now) for s in group]):
-                        await self.service.say(conn, group[0].incident, text, now)  # type: ignore[arg-type]
+                        await self.service.say(conn, group[0].incident, text, now, notice=True)  # type: ignore[arg-type]
 
     def _line(self, s: Spoken, now: datetime) -> str:
         when = texts.when(s.due_at, s.profile, now)
@@ -222,7 +223,8 @@ class Reminders:
                     + _marks(s.notice, s.profile, now) for s in items]
                 chunks = _chunks([_("⚠️ Просроченные сроки:"), *lines])
             for text in chunks:
-                await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now)  # type: ignore[arg-type]
+                await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": text}, now,  # type: ignore[arg-type]
+                              purpose="notice:escalation")
 
     # --- intakes not yet sent to the group ---------------------------------------------------
 
@@ -273,7 +275,8 @@ class Reminders:
                     continue
                 with use(await self.service.language_of(w.user_id)):
                     text = self._intake_text(w, notice, now)
-                await enqueue(conn, data["chat_id"], "sendMessage", {"chat_id": data["chat_id"], "text": text}, now)
+                await enqueue(conn, data["chat_id"], "sendMessage", {"chat_id": data["chat_id"], "text": text}, now,
+                              purpose="notice:intake")
         return None
 
     def _intake_text(self, w: IntakeWatch, notice: Notice, now: datetime) -> str:
@@ -327,9 +330,11 @@ class Reminders:
                 if not await due.mark_digest(conn, group.chat_id, slot.day.isoformat(), now):
                     continue  # another tick sent it a moment ago
                 await enqueue(conn, group.chat_id, "sendMessage",
-                              {"chat_id": group.chat_id, "text": rendered[self.service.language]}, now)
+                              {"chat_id": group.chat_id, "text": rendered[self.service.language]}, now,
+                              purpose=f"digest:{group.chat_id}")
                 for user_id, language in readers:
-                    await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": rendered[language]}, now)
+                    await enqueue(conn, user_id, "sendMessage", {"chat_id": user_id, "text": rendered[language]}, now,
+                                  purpose=f"digest:{group.chat_id}")
         return None
 
     async def digest_text(self, profile: Profile, chat_id: int, first: date, last: date, now: datetime) -> str:

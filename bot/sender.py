@@ -1,7 +1,37 @@
-"""The one sender: delivers the outbox in order per chat, under Telegram's limits, and survives every answer.
+"""The one sender: delivers the outbox concurrently across chats, in order where order matters, what a person
+waits for first, under Telegram's limits, and survives every answer.
 
-- In order per chat: only the oldest pending call of a chat is tried; the next waits for it.
-- Limits: at most one call a second into a chat, 20 a minute into a group, 30 a second overall.
+- Order: the calls of one incident in a chat go out in the order they were queued (a thread message needs its
+  topic, an edit its card; references are resolved at send time); the chat's other calls keep their order per
+  priority (storage.outbox.lane_of). A lane's head goes only once the call before it is done (or given up).
+- Priorities (storage.outbox.priority_of): in a chat the lane holding the most urgent call goes first (its head
+  is what stands in the way of that call), then the oldest. URGENT: what a person waits for (the review for the
+  chief, the intake panel, replies in a private chat); NORMAL: workflow posts; BACKGROUND: reminders, digests,
+  escalations, card edits that only refresh state.
+- Concurrency: one worker per chat with due work (at most ``MAX_WORKERS`` at once), one call in flight per chat
+  (the duplicate check after a crash relies on it: nothing of the bot's is posted into the chat meanwhile), so a
+  slow call in one chat delays no other chat.
+- Limits, what the bot assumes (``RateLimiter``), matching Telegram's documented limits and the emulator's flood
+  control (emulator/faults.py):
+    * posts (sendMessage, copyMessages, sendMediaGroup... storage: POSTING) into one chat: a token bucket of
+      ``CHAT_BURST`` (3) refilled at one a second;
+    * posts into a group: at most 20 messages in any 60 s, a call counting each message it posts (copyMessages
+      of 3 is 3). BACKGROUND may use only 20 − ``RESERVE[BACKGROUND]`` (10) of them and NORMAL 20 −
+      ``RESERVE[NORMAL]`` (14): the last slots of the minute stay for what a person waits for, so a review never
+      waits a minute behind reminders and workflow posts (those wait instead: they are not what anyone watches).
+      And those are spread over the minute (one message per 60/limit s: 4.3 s normal, 6 s background), so they
+      never fill the window in a burst: when it is full, a slot frees within seconds;
+    * posts the handlers make themselves (a direct reply) are charged too (bot/app.py tells the limiter);
+    * edits, topic calls (create, edit, close), answers and the rest are not messages: Telegram documents no
+      per-group budget for them and the emulator charges none, so they are not counted in the two above; the bot
+      still paces them lightly, one per ``OTHER_INTERVAL`` (0.34 s) per chat;
+    * every call counts against 30 a second overall.
+  A post is charged when its answer comes (Telegram counts it when it is carried out, never earlier), so the
+  bot's reckoning is never ahead of Telegram's; 0 × 429 is the goal, and a 429 still waits ``retry_after``.
+- Notices are merged: background notices to the same chat and place (topic, reply) queued one after the other
+  go out as one message (texts joined, under 4096 characters, none with buttons); one alone waits up to
+  ``COALESCE_WINDOW`` (3 s) for others if nothing is queued behind it. The merge is written before the try: the
+  merged rows wait for the one that carries them and share its outcome (storage.outbox.merge).
 - Every answer has a decision (bot/outcomes.py): done, wait (429), retry with backoff (a bounded number of
   tries), move to the supergroup's new id, send without the gone topic, or give up (a dead letter: logged, and
   the bot's administrator told once a day per chat). Whatever Telegram says, the chat's queue moves on.
@@ -9,7 +39,7 @@
   nothing (the first write fails) and repeats nothing (an outcome that cannot be written is kept in memory and
   written when the disk has room, never sent again); and a bot killed mid-call knows at the next start which
   call may have been carried out: it is resent flagged "maybe sent", and the resend checks for a duplicate.
-- A graceful stop lets the call in flight finish (``stop(grace)``) and records its outcome before the HTTP
+- A graceful stop lets the calls in flight finish (``stop(grace)``) and records their outcomes before the HTTP
   session is closed; a call still unanswered after the grace is recorded "maybe sent".
 """
 
@@ -20,8 +50,9 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from html import escape
 from typing import Any
@@ -58,48 +89,140 @@ log = logging.getLogger(__name__)
 FROM_OUTBOX: ContextVar[bool] = ContextVar("from_outbox", default=False)
 
 GROUP_PER_MINUTE = 20
-CHAT_INTERVAL = 1.0
+CHAT_INTERVAL = 1.0  # a post a second into a chat, sustained
+CHAT_BURST = 3  # posts a chat's bucket holds
+OTHER_INTERVAL = 0.34  # edits, topic calls... into one chat: about three a second
 GLOBAL_PER_SECOND = 30
-STOP_GRACE = 8.0  # seconds a graceful stop waits for the call in flight (a supervisor kills after 10)
+# group slots a priority may not take (of 20 a minute): what a person waits for always finds six free slots,
+# background leaves ten; measured with benchmarks/bench_latency.py (10 incidents in flight, steady)
+RESERVE = {outbox.URGENT: 0, outbox.NORMAL: 6, outbox.BACKGROUND: 10}
+COALESCE_WINDOW = 3.0  # seconds a lone notice waits for others to the same place
+MAX_WORKERS = 16  # chats served at once
+MAX_TEXT = 4096
+MARGIN = 0.02  # seconds: floating point and clocks read a moment apart
+STOP_GRACE = 8.0  # seconds a graceful stop waits for the calls in flight (a supervisor kills after 10)
 UP_WINDOW = timedelta(minutes=10)  # a call that got through this recently means Telegram is up
 NOTICE_EVERY = timedelta(days=1)  # dead letters of one chat: the administrator is told at most this often
 
+# Methods that post messages: what Telegram's message limits count (as the emulator's flood control does).
+POSTING = frozenset({
+    "sendMessage", "sendPhoto", "sendVideo", "sendDocument", "sendAudio", "sendAnimation", "sendVoice",
+    "sendVideoNote", "sendSticker", "sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice",
+    "sendMediaGroup", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+})
+
+
+def messages_in(method: str, payload: dict[str, Any]) -> int:
+    """How many messages a call posts (copyMessages and sendMediaGroup count each one); 0 for a call that
+    posts none (an edit, a topic call)."""
+    if method not in POSTING:
+        return 0
+    many = payload.get("media") if method == "sendMediaGroup" else payload.get("message_ids")
+    return max(len(many), 1) if isinstance(many, list) else 1
+
 
 class RateLimiter:
-    """When may the next call go to a chat? Sliding windows on the monotonic clock."""
+    """When may the next call go to a chat? What the bot assumes of Telegram's limits (see the module's
+    docstring); time is ``monotonic`` (the emulator's fake clock in tests). ``chat_interval=0`` turns pacing
+    off (the scenario tests): then edits are not paced and notices are not held for others either, unless
+    ``other_interval`` / ``coalesce_window`` say otherwise."""
 
     def __init__(self, chat_interval: float = CHAT_INTERVAL, group_per_minute: int = GROUP_PER_MINUTE,
-                 global_per_second: int = GLOBAL_PER_SECOND) -> None:
+                 global_per_second: int = GLOBAL_PER_SECOND, *, chat_burst: int = CHAT_BURST,
+                 other_interval: float | None = None, coalesce_window: float | None = None,
+                 reserve: dict[int, int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
         self.global_per_second = global_per_second
-        self._chat: dict[int, deque[float]] = defaultdict(deque)
+        self.chat_burst = chat_burst
+        paced = chat_interval > 0
+        self.other_interval = (OTHER_INTERVAL if paced else 0.0) if other_interval is None else other_interval
+        self.coalesce_window = (COALESCE_WINDOW if paced else 0.0) if coalesce_window is None else coalesce_window
+        self.reserve = RESERVE if reserve is None else reserve
+        self.monotonic = monotonic
+        self._bucket: dict[int, tuple[float, float]] = {}  # chat -> (posts it may make, as of when)
+        self._group: dict[int, deque[float]] = defaultdict(deque)  # group -> when each of its messages went
+        self._other: dict[int, float] = {}  # chat -> when its last call that posts nothing went
+        self._lower: dict[int, tuple[float, int]] = {}  # group -> its last post not URGENT: when, how many messages
         self._all: deque[float] = deque()
 
-    def ready_in(self, chat_id: int, now: float) -> float:
+    def group_limit(self, priority: int) -> int:
+        return max(self.group_per_minute - self.reserve.get(priority, 0), 1)
+
+    def ready_in(self, chat_id: int, now: float, *, messages: int = 1, priority: int = outbox.URGENT,
+                 overall: bool = True) -> float:
+        """Seconds until a call posting ``messages`` (0: an edit, a topic call...) may go to the chat."""
         wait = 0.0
-        sent = self._chat[chat_id]
-        while sent and now - sent[0] >= 60:
-            sent.popleft()
-        if sent:
-            wait = max(wait, sent[-1] + self.chat_interval - now)
-        if chat_id < 0 and len(sent) >= self.group_per_minute:
-            wait = max(wait, sent[-self.group_per_minute] + 60 - now)
+        if messages and self.chat_interval > 0:
+            tokens = self._tokens(chat_id, now)
+            if tokens < 1:
+                wait = (1 - tokens) * self.chat_interval
+        elif not messages and chat_id in self._other:
+            wait = self._other[chat_id] + self.other_interval - now
+        if messages and chat_id < 0:
+            sent = self._window(chat_id, now)
+            limit = self.group_limit(priority)
+            over = len(sent) + min(messages, limit) - limit
+            if over > 0:
+                wait = max(wait, sent[over - 1] + 60 - now)
+            if priority > outbox.URGENT and chat_id in self._lower:  # spread over the minute, never in a burst
+                last, count = self._lower[chat_id]
+                wait = max(wait, last + 60 * count / limit - now)
+        if overall:
+            wait = max(wait, self.overall_ready_in(now))
+        return wait + MARGIN if wait > 0 else 0.0
+
+    def overall_ready_in(self, now: float) -> float:
         while self._all and now - self._all[0] >= 1:
             self._all.popleft()
-        if len(self._all) >= self.global_per_second:
-            wait = max(wait, self._all[0] + 1 - now)
-        return max(wait, 0.0)
+        return self._all[0] + 1 - now if len(self._all) >= self.global_per_second else 0.0
 
-    def record(self, chat_id: int, now: float) -> None:
-        self._chat[chat_id].append(now)
+    def record_start(self, now: float) -> None:
+        """A call leaves (the overall limit counts calls as they leave)."""
         self._all.append(now)
+
+    def record(self, chat_id: int, now: float, *, messages: int = 1, overall: bool = True,
+               priority: int = outbox.URGENT) -> None:
+        """A call into the chat was answered: its messages are charged as of now (when Telegram has counted
+        them at the latest)."""
+        if messages and chat_id < 0 and priority > outbox.URGENT:
+            self._lower[chat_id] = (now, messages)
+        if overall:
+            self.record_start(now)
+        if not messages:
+            self._other[chat_id] = now
+            return
+        if self.chat_interval > 0:
+            self._bucket[chat_id] = (self._tokens(chat_id, now) - 1, now)
+        if chat_id < 0:
+            self._window(chat_id, now).extend([now] * messages)
+
+    def _tokens(self, chat_id: int, now: float) -> float:
+        tokens, since = self._bucket.get(chat_id, (float(self.chat_burst), now))
+        return min(float(self.chat_burst), tokens + max(now - since, 0.0) / self.chat_interval)
+
+    def _window(self, chat_id: int, now: float) -> deque[float]:
+        sent = self._group[chat_id]
+        while sent and sent[0] <= now - 60:
+            sent.popleft()
+        return sent
+
+
+@dataclass
+class Pick:
+    """The next call for one chat: its lane's head (with the notices merged into it), at the lane's priority."""
+
+    call: outbox.OutgoingCall
+    priority: int
+    messages: int
+    merged: list[outbox.OutgoingCall] = field(default_factory=list)
 
 
 class Sender:
     def __init__(self, bot: Bot, db: Database, clock: Clock, limiter: RateLimiter | None = None, *,
                  admins: Administrators | None = None, language: str = "ru",
-                 timeouts: tuple[float, float] = (CREATING_TIMEOUT, OTHER_TIMEOUT)) -> None:
+                 timeouts: tuple[float, float] = (CREATING_TIMEOUT, OTHER_TIMEOUT),
+                 max_workers: int = MAX_WORKERS) -> None:
         self.bot = bot
         self.db = db
         self.clock = clock
@@ -107,12 +230,16 @@ class Sender:
         self.admins = admins
         self.language = language  # the groups' language: a note in an incident's thread is in it
         self.timeouts = timeouts  # (calls that create something, the rest)
+        self.max_workers = max_workers
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._workers: dict[int, asyncio.Task[None]] = {}  # chat -> its call in flight
+        self._failure: BaseException | None = None  # a worker found the database unwritable
+        self._seen: dict[int, float] = {}  # a lone notice -> when it was first seen (it waits for others)
         self._last_ok = None  # when a call last got through (Telegram is up)
-        # an outcome Telegram gave that could not be written yet (a full disk): written before anything else is sent
-        self._unrecorded: tuple[outbox.OutgoingCall, dict[str, Any], Decision] | None = None
+        # outcomes Telegram gave that could not be written yet (a full disk): written before anything else is sent
+        self._unrecorded: list[tuple[outbox.OutgoingCall, dict[str, Any], Decision]] = []
 
     def wake(self) -> None:
         """Something was added to the outbox: look now rather than at the next tick."""
@@ -127,7 +254,7 @@ class Sender:
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Finish the call in flight (up to ``grace`` seconds) and record it; then stop."""
+        """Finish the calls in flight (up to ``grace`` seconds) and record them; then stop."""
         if self._task is None:
             return
         self._stopping.set()
@@ -143,40 +270,42 @@ class Sender:
         self._task = None
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                pause = await self.deliver_once()
-            except Exception as e:  # the loop survives anything; the row stays pending
-                if storage_failure(e):
-                    log.error("outbox: the database cannot be written (%s); sending nothing until it can",
-                              storage_failure(e))
-                    await wait_any(self.db.healthy, self._stopping, timeout=30)
-                    continue
-                log.exception("outbox delivery failed; retrying shortly")
-                pause = 1.0
-            self._wake.clear()
-            await wait_any(self._wake, self._stopping, timeout=pause)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    pause, _started = await self._dispatch()
+                except Exception as e:  # the loop survives anything; the row stays pending
+                    if storage_failure(e):
+                        log.error("outbox: the database cannot be written (%s); sending nothing until it can",
+                                  storage_failure(e))
+                        await wait_any(self.db.healthy, self._stopping, timeout=30)
+                        continue
+                    log.exception("outbox delivery failed; retrying shortly")
+                    pause = 1.0
+                self._wake.clear()
+                await wait_any(self._wake, self._stopping, timeout=pause)
+            await self._finish_workers()  # a graceful stop: the calls in flight end and are recorded
+        finally:
+            for task in list(self._workers.values()):
+                task.cancel()
+            await self._finish_workers()
+
+    async def _finish_workers(self) -> None:
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     async def deliver_once(self) -> float:
-        """Try every chat whose next call is due and allowed; return how long to sleep."""
-        if self._unrecorded is not None:
-            await self._record(*self._unrecorded)
-            self._unrecorded = None
-        now = self.clock.now()
-        sleep = 1.0
-        for call in await outbox.heads_of_queues(self.db):
-            if self._stopping.is_set():
-                return 0.0
-            if call.not_before > now:
-                sleep = min(sleep, (call.not_before - now).total_seconds())
-                continue
-            wait = self.limiter.ready_in(call.chat_id, time.monotonic())
-            if wait > 0:
-                sleep = min(sleep, wait)
-                continue
-            await self._deliver(call)
-            sleep = 0.0  # more may be ready in this chat: look again
-        return max(sleep, 0.0)
+        """Start the next call of every chat whose next call is due and allowed, and wait for them; return how
+        long to sleep. (The running sender does not wait: a chat whose call is done gets its next one.)"""
+        pause, started = await self._dispatch()
+        if not started:
+            return pause
+        results = await asyncio.gather(*started, return_exceptions=True)
+        self._failure = None
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return 0.0
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Deliver until nothing is due (for tests and shutdown)."""
@@ -187,9 +316,121 @@ class Sender:
                 return
             await asyncio.sleep(min(max(pause, 0.01), 0.2))
 
+    # --- which call goes next -----------------------------------------------------------------------------
+
+    async def _dispatch(self) -> tuple[float, list[asyncio.Task[None]]]:
+        """Start a worker for each chat with a call that may go now (none for a chat with a call in flight);
+        the most urgent first, within the overall limit. Returns how long to sleep and the workers started."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        while self._unrecorded:
+            await self._record(*self._unrecorded[0])
+            self._unrecorded.pop(0)
+        now, mono = self.clock.now(), self.limiter.monotonic()
+        calls = await outbox.pending(self.db)
+        by_chat: dict[int, list[outbox.OutgoingCall]] = defaultdict(list)
+        for call in calls:
+            by_chat[call.chat_id].append(call)
+        self._seen = {c.id: self._seen[c.id] for c in calls if c.id in self._seen}
+        sleep = 1.0
+        picks: list[Pick] = []
+        for chat_id, queued in by_chat.items():
+            if chat_id in self._workers:
+                continue  # one call in flight per chat; its end wakes the loop
+            pick, wait = self._choose(chat_id, queued, now, mono)
+            if pick is None:
+                sleep = min(sleep, wait)
+            else:
+                picks.append(pick)
+        picks.sort(key=lambda p: (p.priority, p.call.id))
+        started = []
+        for pick in picks:
+            if self._stopping.is_set() or len(self._workers) >= self.max_workers:
+                break  # a worker that ends wakes the loop
+            wait = self.limiter.overall_ready_in(mono)
+            if wait > 0:
+                sleep = min(sleep, wait + MARGIN)
+                break
+            self.limiter.record_start(mono)
+            task = asyncio.create_task(self._work(pick), name=f"outbox-chat-{pick.call.chat_id}")
+            task.add_done_callback(_retrieved)  # its failure is logged or kept (self._failure) by _work
+            self._workers[pick.call.chat_id] = task
+            started.append(task)
+        return max(sleep, 0.0), started
+
+    def _choose(self, chat_id: int, queued: list[outbox.OutgoingCall], now: Any, mono: float
+                ) -> tuple[Pick | None, float]:
+        """A chat's next call: of its lanes whose head is due and allowed, the one holding the most urgent call,
+        then the oldest. (A lane's priority is its most urgent call's: its head stands in that call's way.)"""
+        lanes: dict[str, list[outbox.OutgoingCall]] = {}
+        for call in queued:
+            lanes.setdefault(call.lane, []).append(call)
+        order = sorted(lanes.values(), key=lambda lane: (min(c.priority for c in lane), lane[0].id))
+        wait = 1.0
+        post_blocked = False
+        for lane in order:
+            head, priority = lane[0], min(c.priority for c in lane)
+            if head.not_before > now:
+                wait = min(wait, (head.not_before - now).total_seconds())
+                continue
+            merged = self._mergeable_run(lane)
+            if outbox.mergeable(head) and len(merged) + 1 == len(lane) and self.limiter.coalesce_window > 0:
+                held = self._seen.setdefault(head.id, mono) + self.limiter.coalesce_window - mono
+                if held > 0:  # alone at the end of its lane: others may come within the window
+                    wait = min(wait, held)
+                    continue
+            messages = messages_in(head.method, head.payload)
+            if messages and post_blocked:
+                continue  # a more urgent post waits for the chat's budget: no less urgent one takes it
+            ready = self.limiter.ready_in(chat_id, mono, messages=messages, priority=priority, overall=False)
+            if ready > 0:
+                wait = min(wait, ready)
+                post_blocked = post_blocked or bool(messages)
+                continue
+            return Pick(head, priority, messages, merged), 0.0
+        return None, wait
+
+    @staticmethod
+    def _mergeable_run(lane: list[outbox.OutgoingCall]) -> list[outbox.OutgoingCall]:
+        """The notices right behind a notice at the head of its lane that can go out in the same message."""
+        head = lane[0]
+        if not outbox.mergeable(head):
+            return []
+        run: list[outbox.OutgoingCall] = []
+        size = _utf16(head.payload["text"])
+        for call in lane[1:]:
+            if not (outbox.mergeable(call) and call.attempts == 0 and outbox.same_place(head, call)):
+                break
+            size += 2 + _utf16(call.payload["text"])
+            if size > MAX_TEXT:
+                break
+            run.append(call)
+        return run
+
+    async def _work(self, pick: Pick) -> None:
+        """One chat's call, from the merge (if any) to its recorded outcome."""
+        chat_id = pick.call.chat_id
+        try:
+            call = pick.call
+            if pick.merged:
+                text = "\n\n".join([call.payload["text"], *(m.payload["text"] for m in pick.merged)])
+                call = await outbox.merge(self.db, call, text, [m.id for m in pick.merged])
+                log.info("%s notices to chat %s go out as one message", len(pick.merged) + 1, chat_id)
+            await self._deliver(call, pick.messages, pick.priority)
+        except Exception as e:
+            if storage_failure(e):
+                self._failure = self._failure or e
+            else:
+                log.exception("outbox delivery to chat %s failed; the call stays queued", chat_id)
+            raise
+        finally:
+            self._workers.pop(chat_id, None)
+            self._wake.set()
+
     # --- one call ---------------------------------------------------------------------------------------
 
-    async def _deliver(self, call: outbox.OutgoingCall) -> None:
+    async def _deliver(self, call: outbox.OutgoingCall, messages: int = 1, priority: int = outbox.URGENT) -> None:
         payload = await outbox.resolve(self.db, call.payload)
         if payload is None:  # its card was never sent (a failed earlier call), or its file is gone
             await self._record(call, call.payload, GiveUp("the message or file it refers to does not exist",
@@ -204,7 +445,6 @@ class Sender:
         known = await outbox.last_message_id(self.db, call.chat_id) if creating and call.chat_id < 0 else None
         # The window where Telegram may act without the bot knowing is from here to the end of _record.
         await outbox.start_try(self.db, call.id, self.clock.now(), known)
-        self.limiter.record(call.chat_id, time.monotonic())
         token = FROM_OUTBOX.set(True)
         try:
             result = await self.bot(method, request_timeout=self.timeouts[0 if creating else 1])  # type: ignore[arg-type]
@@ -215,13 +455,16 @@ class Sender:
             answer = Answer.from_error(e)
         finally:
             FROM_OUTBOX.reset(token)
+            # charged once answered: Telegram has counted it by then, never later than the bot does
+            self.limiter.record(call.chat_id, self.limiter.monotonic(), messages=messages, overall=False,
+                                priority=priority)
         decision = decide(call.method, answer, call.attempts + 1, telegram_up=self._telegram_up(),
                           has_thread="message_thread_id" in payload)
         try:
             await self._record(call, payload, decision)
         except Exception as e:
             if storage_failure(e):  # Telegram's answer is kept; it is written, never re-sent, once the disk has room
-                self._unrecorded = (call, payload, decision)
+                self._unrecorded.append((call, payload, decision))
             raise
 
     async def _record(self, call: outbox.OutgoingCall, payload: dict[str, Any], decision: Decision) -> None:
@@ -392,3 +635,12 @@ def _as_json(result: Any) -> Any:
     if isinstance(result, list):
         return [_as_json(r) for r in result]
     return result
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()

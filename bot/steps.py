@@ -46,7 +46,7 @@ from profiles.events import Outcome, Step
 from profiles.schema import Profile
 from storage import incidents as store
 from storage import org
-from storage.outbox import enqueue, enqueue_latest
+from storage.outbox import URGENT, enqueue, enqueue_latest
 
 
 class Steps(Context):
@@ -153,7 +153,7 @@ class Steps(Context):
                     action=Step.PUBLISH.value, incident=row.incident.id, value=WITHOUT_LINK))]]) \
                     if offer.needs is Needs.LINK else None
                 await self.say(conn, row, texts.address(texts.mention(user_id, await self.name(user_id)), prompt),
-                               now, markup)
+                               now, markup, priority=URGENT)
         return Reply(_("Жду ответа в теме"))
 
     async def _tick(self, row: store.IncidentRow, profile: Profile, offer: Offer, actor: Actor, now: datetime,
@@ -218,7 +218,8 @@ class Steps(Context):
         async with self.db.transaction() as conn:
             with use(self.language):
                 await self.say(conn, row, texts.address(texts.mention(msg.user_id, await self.name(msg.user_id)),
-                                                          escape(text if translated else _(text))), self.clock.now())
+                                                          escape(text if translated else _(text))), self.clock.now(),
+                               priority=URGENT)
 
     async def _reroute_press(self, row: store.IncidentRow, user_id: int, chat_id: int, action: str, value: int,
                              message_id: int | None) -> Reply:

@@ -297,4 +297,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX intake_updated ON intake(updated_at);
     CREATE INDEX awaited_created ON awaited(created_at)
     """,
+    # 9: the outbox's priorities (what a person waits for goes first: storage.outbox.priority_of), and notices
+    #    merged into one message (a merged row waits for the row it went out with and shares its outcome)
+    """
+    ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE outbox ADD COLUMN merged_into INTEGER;
+    UPDATE outbox SET priority = CASE
+        WHEN purpose LIKE 'review:%' OR purpose LIKE 'panel%' THEN 0
+        WHEN purpose LIKE 'edit:%' OR purpose LIKE 'notice:%' OR purpose LIKE 'digest:%' THEN 2
+        WHEN purpose IS NULL AND chat_id > 0 THEN 0
+        ELSE 1 END
+    WHERE sent_at IS NULL AND failed_at IS NULL
+    """,
 ]

@@ -7,12 +7,21 @@ time, because the ids they need only exist once earlier rows are delivered:
     {"$file": "path"}          -> a file on disk to upload (a report's chart or spreadsheet)
 ``purpose`` tells the sender what to record from the result: "topic:<incident>" stores the created
 topic's id, "card:<incident>" the card's message id.
+
+Each row has a priority (``priority_of``; a caller may say otherwise): URGENT is what a person is waiting for
+(the review for the chief, the intake panel and its edits, replies in a private chat, the ticks of a press),
+NORMAL the workflow's posts (topic, card, copies, thread messages), BACKGROUND what only informs (reminders and
+overdue notices, digests, escalations, card edits that refresh state). And each row belongs to a lane
+(``lane_of``): the calls of one incident in a chat are one lane, delivered in the order they were queued (a
+thread message needs its topic first, an edit its card, a reference is resolved at send time); the chat's
+other calls form one lane per priority. The sender takes, in a chat, the lane whose highest priority is
+highest, then the oldest (storage never decides that: ``pending`` only reads).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,40 +42,139 @@ class OutgoingCall:
     not_before: datetime
     maybe_sent_at: datetime | None = None  # an earlier try may have been carried out (the bot died or timed out)
     known_before: int | None = None  # the highest message number known in the chat before the first try
+    priority: int = 1  # URGENT, NORMAL or BACKGROUND
+    lane: str = field(default="", compare=False)  # calls of one lane keep their order (lane_of)
+
+
+URGENT, NORMAL, BACKGROUND = 0, 1, 2
+
+# purposes (the part before ":") and the priority they mean
+_URGENT_KINDS = frozenset({"review", "panel", "panel-edit", "ticks", "reroute", "reply"})
+_BACKGROUND_KINDS = frozenset({"notice", "digest", "edit"})
+_NORMAL_KINDS = frozenset({"topic", "card", "thread"})
+# purposes whose reference (after ":") is an incident: the call is in that incident's lane
+_INCIDENT_KINDS = frozenset({"topic", "card", "thread", "review", "notice", "edit", "ticks", "reroute"})
+
+
+def priority_of(chat_id: int, method: str, purpose: str | None) -> int:
+    """What a person waits for goes first (URGENT), then the workflow's posts (NORMAL), then what only informs
+    (BACKGROUND). A call without a purpose: in a private chat it answers a person (a reply to a command or a
+    press; reminders there carry a "notice:" purpose), in a group it is a workflow post or a topic call."""
+    kind = (purpose or "").partition(":")[0]
+    if kind in _URGENT_KINDS:
+        return URGENT
+    if kind in _BACKGROUND_KINDS:
+        return BACKGROUND
+    if kind in _NORMAL_KINDS or chat_id < 0:
+        return NORMAL
+    return URGENT
+
+
+def incident_of(purpose: str | None, payload: dict[str, Any], thread_incident: int | None = None) -> int | None:
+    """The incident a call belongs to: its purpose's reference, a reference in its parameters, or the incident
+    whose topic its literal ``message_thread_id`` is (``thread_incident``, looked up by ``pending``)."""
+    kind, _sep, ref = (purpose or "").partition(":")
+    ref = ref.partition(":")[0]
+    if kind in _INCIDENT_KINDS and ref.isdigit():
+        return int(ref)
+    for value in payload.values():
+        if isinstance(value, dict):
+            for key in ("$thread", "$card", "$review"):
+                if key in value:
+                    return int(value[key])
+    return thread_incident
+
+
+def lane_of(chat_id: int, purpose: str | None, payload: dict[str, Any], priority: int,
+            thread_incident: int | None = None) -> str:
+    """Calls of one lane go out in the order they were queued: an incident's calls in a chat (whatever their
+    priority), else the chat's calls of one priority (two replies in a row, a ban and its unban)."""
+    incident = incident_of(purpose, payload, thread_incident)
+    return f"incident:{incident}" if incident is not None else f"priority:{priority}"
+
+
+def mergeable(call: OutgoingCall) -> bool:
+    """A background notice that may go out in one message with the next ones to the same place."""
+    return (call.method == "sendMessage" and (call.purpose or "").startswith("notice:")
+            and "reply_markup" not in call.payload and isinstance(call.payload.get("text"), str)
+            and call.maybe_sent_at is None)
+
+
+def same_place(a: OutgoingCall, b: OutgoingCall) -> bool:
+    """Two notices that would land in the same place (chat, topic, reply), so one message can say both."""
+    return a.chat_id == b.chat_id and {k: v for k, v in a.payload.items() if k != "text"} == \
+        {k: v for k, v in b.payload.items() if k != "text"}
 
 
 async def enqueue(conn: aiosqlite.Connection, chat_id: int, method: str, payload: dict[str, Any], now: datetime,
-                  purpose: str | None = None) -> int:
-    """Add a call to the outbox; call inside the use case's transaction."""
+                  purpose: str | None = None, priority: int | None = None) -> int:
+    """Add a call to the outbox; call inside the use case's transaction. ``priority``: when the purpose does not
+    tell (``priority_of``), e.g. a prompt a person waits for that goes into an incident's thread."""
+    if priority is None:
+        priority = priority_of(chat_id, method, purpose)
     cur = await conn.execute(
-        "INSERT INTO outbox(chat_id, method, payload, purpose, not_before, created_at) VALUES (?,?,?,?,?,?)",
-        (chat_id, method, json.dumps(payload, ensure_ascii=False), purpose, to_db(now), to_db(now)),
+        "INSERT INTO outbox(chat_id, method, payload, purpose, not_before, created_at, priority) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (chat_id, method, json.dumps(payload, ensure_ascii=False), purpose, to_db(now), to_db(now), priority),
     )
     return int(cur.lastrowid or 0)
 
 
 async def enqueue_latest(conn: aiosqlite.Connection, chat_id: int, method: str, payload: dict[str, Any],
-                         now: datetime, key: str) -> int:
+                         now: datetime, key: str, priority: int | None = None) -> int:
     """Like enqueue, but an undelivered call with the same key is replaced: of several quick edits to a
     card only the last goes out (debouncing). The call keeps its place in the chat's queue."""
     cur = await conn.execute(
-        "UPDATE outbox SET payload = ? WHERE purpose = ? AND chat_id = ? AND sent_at IS NULL AND failed_at IS NULL",
+        "UPDATE outbox SET payload = ? WHERE purpose = ? AND chat_id = ? AND sent_at IS NULL AND failed_at IS NULL "
+        "AND in_flight_at IS NULL AND merged_into IS NULL",
         (json.dumps(payload, ensure_ascii=False), key, chat_id))
     if cur.rowcount:
         return 0
-    return await enqueue(conn, chat_id, method, payload, now, purpose=key)
+    return await enqueue(conn, chat_id, method, payload, now, purpose=key, priority=priority)
+
+
+async def pending(db: Database, limit: int = 2000) -> list[OutgoingCall]:
+    """The calls waiting to go out, oldest first, each with its lane (``lane_of``). A call with a literal topic
+    id (closing or renaming an incident's topic) is in that incident's lane, looked up here."""
+    rows = await db.fetchall(
+        """SELECT o.*, CASE WHEN o.chat_id < 0 AND json_type(o.payload, '$.message_thread_id') = 'integer'
+                       THEN (SELECT i.id FROM incidents i WHERE i.chat_id = o.chat_id
+                             AND i.thread_id = json_extract(o.payload, '$.message_thread_id') LIMIT 1) END
+                  AS thread_incident
+           FROM outbox o WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.merged_into IS NULL
+           ORDER BY o.id LIMIT ?""",
+        (limit,),
+    )
+    calls = []
+    for r in rows:
+        call = _call(r)
+        calls.append(OutgoingCall(**{**call.__dict__, "lane": lane_of(
+            call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])}))
+    return calls
 
 
 async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:
-    """The oldest pending call of each chat (delivery is in order per chat)."""
-    rows = await db.fetchall(
-        """SELECT o.* FROM outbox o
-           JOIN (SELECT chat_id, MIN(id) AS id FROM outbox
-                 WHERE sent_at IS NULL AND failed_at IS NULL GROUP BY chat_id) h ON h.id = o.id
-           ORDER BY o.not_before, o.id LIMIT ?""",
-        (limit,),
-    )
-    return [_call(r) for r in rows]
+    """The oldest pending call of each lane of each chat."""
+    seen: set[tuple[int, str]] = set()
+    heads = []
+    for call in await pending(db):
+        if (call.chat_id, call.lane) not in seen:
+            seen.add((call.chat_id, call.lane))
+            heads.append(call)
+    return heads[:limit]
+
+
+async def merge(db: Database, head: OutgoingCall, text: str, others: list[int]) -> OutgoingCall:
+    """Notices that go out as one message: the head carries the joined text, the others wait for it (merged
+    into it: no longer pending on their own) and share its outcome. One transaction, before the try is
+    recorded: after a crash the head is resent with the joined text and the others stay with it."""
+    payload = {**head.payload, "text": text}
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(payload, ensure_ascii=False),
+                                                                          head.id))
+        await conn.executemany("UPDATE outbox SET merged_into = ? WHERE id = ? AND in_flight_at IS NULL",
+                               [(head.id, other) for other in others])
+    return OutgoingCall(**{**head.__dict__, "payload": payload})
 
 
 async def start_try(db: Database, call_id: int, now: datetime, known_before: int | None = None) -> None:
@@ -88,8 +196,9 @@ async def recover(db: Database) -> int:
 
 
 async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, result: Any) -> None:
-    await conn.execute("UPDATE outbox SET sent_at = ?, result = ?, in_flight_at = NULL WHERE id = ?",
-                       (to_db(now), json.dumps(result, ensure_ascii=False, default=str), call_id))
+    """Delivered; so are the notices merged into it (the same result)."""
+    await conn.execute("UPDATE outbox SET sent_at = ?, result = ?, in_flight_at = NULL WHERE id = ? OR merged_into = ?",
+                       (to_db(now), json.dumps(result, ensure_ascii=False, default=str), call_id, call_id))
 
 
 async def postpone(db: Database, call_id: int, until: datetime, error: str, maybe_sent: bool = False) -> None:
@@ -119,8 +228,8 @@ async def drop_thread(db: Database, call_id: int, payload: dict[str, Any]) -> No
 
 async def mark_failed(conn: aiosqlite.Connection, call_id: int, now: datetime, error: str) -> None:
     """Telegram refused the call for good: a dead letter, kept for the log; the chat's queue goes on."""
-    await conn.execute("UPDATE outbox SET failed_at = ?, in_flight_at = NULL, last_error = ? WHERE id = ?",
-                       (to_db(now), error[:500], call_id))
+    await conn.execute("UPDATE outbox SET failed_at = ?, in_flight_at = NULL, last_error = ? "
+                       "WHERE id = ? OR merged_into = ?", (to_db(now), error[:500], call_id, call_id))
 
 
 async def drop(db: Database, call_id: int) -> None:
@@ -185,7 +294,7 @@ def _call(row: Any) -> OutgoingCall:
     return OutgoingCall(
         id=row["id"], chat_id=row["chat_id"], method=row["method"], payload=json.loads(row["payload"]),
         purpose=row["purpose"], attempts=row["attempts"], not_before=datetime.fromisoformat(row["not_before"]),
-        maybe_sent_at=from_db(row["maybe_sent_at"]), known_before=row["known_before"],
+        maybe_sent_at=from_db(row["maybe_sent_at"]), known_before=row["known_before"], priority=row["priority"],
     )
 
 
@@ -237,7 +346,8 @@ async def record_result(conn: aiosqlite.Connection, purpose: str | None, result:
     kind, _, ref = purpose.partition(":")
     if kind == "topic" and result.get("message_thread_id"):
         await conn.execute("UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref)))
-    elif kind in ("thread", "review") and result.get("message_id"):  # a review message carries its buttons
+    elif kind in ("thread", "review", "notice") and ref.isdigit() and result.get("message_id"):
+        # a message of the incident's thread (a review message carries its buttons): a reply to it is about it
         await conn.execute(
             "INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id, kind) VALUES (?,?,?,?)",
             (result["chat"]["id"], result["message_id"], int(ref), kind if kind == "review" else None))
