@@ -307,6 +307,7 @@ MIGRATIONS: list[str] = [
         WHEN purpose LIKE 'edit:%' OR purpose LIKE 'notice:%' OR purpose LIKE 'digest:%' THEN 2
         WHEN purpose IS NULL AND chat_id > 0 THEN 0
         ELSE 1 END
-    WHERE sent_at IS NULL AND failed_at IS NULL
+    WHERE sent_at IS NULL AND failed_at IS NULL;
+    CREATE INDEX outbox_waiting ON outbox(id) WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL
     """,
 ]
