@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_latency
 import bench_scale
 import bench_throughput
+import harness
 
 SECTIONS = {
     "start": (bench_scale, "section_start", "scale"),
@@ -62,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
             argv = shlex.split((QUICK[options] + " " if args.quick else "") + getattr(args, options))
             section_args = module.parse_args(argv)
             rows += await getattr(module, function)(workdir, section_args)
-    bench_scale.print_table(rows)
+    harness.print_table(rows)
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           "(other work on the machine skews every figure)")
 

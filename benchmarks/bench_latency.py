@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,13 +49,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CODE = ROOT  # the checkout the bot process runs (--code)
 
-from bot.org_file import import_org, read_org_file  # noqa: E402
+from harness import COORDINATOR, forum_group, fresh_database, organisation, print_table, stop, wait  # noqa: E402  (benchmarks/)
+
 from emulator import TelegramEmulator  # noqa: E402
-from storage.db import Database  # noqa: E402
 
 GOAL_P95 = 5.0  # s, review latency with 10 in flight (steady)
-ORG_FILE = ROOT / "tests" / "data" / "org-example.toml"
-COORDINATOR, ZHKH_HEAD = 100001, 200001
 ZHKH = "Управление жилищно-коммунального хозяйства"
 
 CHILD = """
@@ -81,29 +78,6 @@ def bot_env(tg: TelegramEmulator, database: Path) -> dict[str, str]:
     env.update({"PYTHONPATH": str(CODE), "BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.base_url,
                 "DATABASE_PATH": str(database), "LOG_LEVEL": "WARNING", "ADMIN_IDS": str(COORDINATOR)})
     return env
-
-
-async def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, proc.wait), timeout)
-    except TimeoutError:
-        proc.kill()
-        proc.wait()
-    assert proc.stderr is not None
-    return proc.stderr.read()[-1500:]
-
-
-async def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Run:
@@ -194,24 +168,9 @@ def incident_number(topic: Any) -> int:
 
 async def run_latency(workdir: Path, in_flight: int, args: argparse.Namespace) -> dict[str, Any]:
     async with TelegramEmulator(privacy_mode=False, flood_control=True) as tg:
-        database = workdir / f"latency-{in_flight}.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(str(database) + suffix).unlink()
-        coordinators = [tg.create_user(f"Координатор {w}", user_id=COORDINATOR if w == 0 else 300000 + w,
-                                       started=True) for w in range(in_flight)]
-        head = tg.create_user("Петров", user_id=ZHKH_HEAD, started=True)
-        group = tg.create_supergroup("Инцидент-менеджмент", forum=True, members=[*coordinators, head],
-                                     owner=coordinators[0], bot_status="administrator",
-                                     bot_rights={"can_manage_topics": True, "can_delete_messages": True,
-                                                 "can_pin_messages": True})
-        db = await Database.open(database)
-        await import_org(db, read_org_file(ORG_FILE))
-        for w in range(1, in_flight):  # more coordinators: each has his own intake draft
-            await db.write("INSERT INTO people(user_id, name) VALUES (?, ?)", (300000 + w, f"Координатор {w}"))
-            await db.write("INSERT INTO memberships(user_id, chat_id, role) VALUES (?, NULL, 'coordinator')",
-                           (300000 + w,))
-        await db.close()
+        database = fresh_database(workdir / f"latency-{in_flight}.sqlite3")
+        coordinators, head, group = forum_group(tg, in_flight)
+        await organisation(database, in_flight)
         proc = subprocess.Popen([sys.executable, "-c", CHILD], cwd=workdir, env=bot_env(tg, database),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         run = Run(tg, group, coordinators, head, database, random.Random(args.seed + in_flight))
@@ -316,14 +275,6 @@ async def section_latency(workdir: Path, args: argparse.Namespace) -> list[tuple
         rows.append((f"429 answered by Telegram, {n} in flight", str(result["floods"]), "0",
                      "ok" if result["floods"] == 0 else "not ok"))
     return rows
-
-
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    header = ("metric", "value", "goal", "ok")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    print()
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -51,6 +51,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import COORDINATOR, ORG_FILE, ZHKH_HEAD, Row, cpu_seconds, peak_mb, print_table, stop, wait  # noqa: E402  (benchmarks/)
+
 import bot  # noqa: E402, F401  — first, as in production: aiogram's schemas deferred (bot/lazy_aiogram.py)
 from bot.clock import SystemClock  # noqa: E402
 from bot.context import notice_plan  # noqa: E402
@@ -70,15 +72,12 @@ GOAL_START = 2.0  # s, start to first getUpdates
 GOAL_MEMORY = 120.0  # MB, peak RSS at 10k open incidents
 GOAL_STATUS = 0.2  # s at 100k open incidents
 
-ORG_FILE = ROOT / "tests" / "data" / "org-example.toml"
 PROFILE = "izobilny"
 GROUP = -1001000000001
-COORDINATOR, ZHKH_HEAD = 100001, 200001
 SOURCES = [("vk", "https://vk.com/wall-1_{}"), ("ok", "https://ok.ru/group/1/topic/{}"),
            ("incident", "https://pos.gosuslugi.ru/landing/{}")]
 TEXT = ("Жители дома по ул. Ленина, {0} жалуются: третий день не вывозят мусор, контейнерная площадка "
         "переполнена, просят принять меры и сообщить сроки. {1}")
-Row = tuple[str, str, str, str]
 
 
 # --- seeding through the storage functions ----------------------------------------------------------------
@@ -241,40 +240,6 @@ def bot_env(tg: TelegramEmulator, database: Path, code: Path) -> dict[str, str]:
                 "DATABASE_PATH": str(database), "LOG_LEVEL": "WARNING", "ADMIN_IDS": str(COORDINATOR),
                 "RETENTION_DAYS": "365"})
     return env
-
-
-def peak_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-async def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, proc.wait), timeout)
-    except TimeoutError:
-        proc.kill()
-        proc.wait()
-    assert proc.stderr is not None
-    return proc.stderr.read()[-1500:]
-
-
-async def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 # --- 1. start and memory -----------------------------------------------------------------------------------
@@ -480,14 +445,6 @@ async def section_outbox(workdir: Path, args: argparse.Namespace) -> list[Row]:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
-
-
-def print_table(rows: list[Row]) -> None:
-    header = ("metric", "value", "goal", "ok")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    print()
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -43,14 +43,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CODE = ROOT  # the checkout the bot processes run (--code: another one, for figures before a change)
 
+from harness import (  # noqa: E402  (benchmarks/)
+    COORDINATOR,
+    cpu_seconds,
+    forum_group,
+    fresh_database,
+    organisation,
+    print_table,
+    stop,
+)
+
 import bot  # noqa: E402, F401  — first, as in production: aiogram's schemas deferred (bot/lazy_aiogram.py)
-from bot.org_file import import_org, read_org_file  # noqa: E402
 from emulator import TelegramEmulator  # noqa: E402
-from storage.db import Database  # noqa: E402
 
 GOAL_RATIO = 0.5  # workflow updates/s over the echo bot's
-ORG_FILE = ROOT / "tests" / "data" / "org-example.toml"
-COORDINATOR, ZHKH_HEAD = 100001, 200001
 ZHKH = "Управление жилищно-коммунального хозяйства"
 STEPS = 7  # updates per incident on the standard path
 
@@ -152,24 +158,6 @@ def bot_env(tg: TelegramEmulator, database: Path, **extra: str) -> dict[str, str
     return env
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-async def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, proc.wait), timeout)
-    except TimeoutError:
-        proc.kill()
-        proc.wait()
-    assert proc.stderr is not None
-    return proc.stderr.read()
-
-
 POLL = 0.01  # s between two looks at the emulator (--poll); 0: look again each time the emulator answers a call
 CHANGED: asyncio.Event | None = None  # set by the emulator after each call it answered (POLL 0)
 
@@ -264,25 +252,10 @@ async def run_bot_load(workdir: Path, kind: str, workers: int, per_worker: int, 
     global CHANGED
     CHANGED = asyncio.Event() if POLL == 0 else None
     async with SignallingEmulator(privacy_mode=False) as tg:
-        database = workdir / f"{kind}.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(str(database) + suffix).unlink()
-        coordinators = [tg.create_user(f"Координатор {w}", user_id=COORDINATOR if w == 0 else 300000 + w,
-                                       started=True) for w in range(workers)]
-        head = tg.create_user("Петров", user_id=ZHKH_HEAD, started=True)
-        group = tg.create_supergroup("Инцидент-менеджмент", forum=True, members=[*coordinators, head],
-                                     owner=coordinators[0], bot_status="administrator",
-                                     bot_rights={"can_manage_topics": True, "can_delete_messages": True,
-                                                 "can_pin_messages": True})
+        database = fresh_database(workdir / f"{kind}.sqlite3")
+        coordinators, head, group = forum_group(tg, workers)
         if kind == "workflow":
-            db = await Database.open(database)
-            await import_org(db, read_org_file(ORG_FILE))
-            for w in range(1, workers):  # more coordinators: each has his own intake draft
-                await db.write("INSERT INTO people(user_id, name) VALUES (?, ?)", (300000 + w, f"Координатор {w}"))
-                await db.write("INSERT INTO memberships(user_id, chat_id, role) VALUES (?, NULL, 'coordinator')",
-                               (300000 + w,))
-            await db.close()
+            await organisation(database, workers)
         code = WORKFLOW_CHILD if kind == "workflow" else ECHO_CHILD
         extra = {"BENCH_PROFILE": str(profile_to)} if profile_to else {}
         if sql and kind == "workflow":
@@ -324,7 +297,7 @@ async def run_bot_load(workdir: Path, kind: str, workers: int, per_worker: int, 
             calls = sum(1 for c in tg.call_log[calls0:] if c.method.lower() != "getupdates")
             violations = len(tg.violations())
         finally:
-            tail = await stop(proc)
+            tail = await stop(proc, tail=100_000)
         if proc.returncode not in (0, -signal.SIGTERM):
             print(f"  the {kind} bot exited with {proc.returncode}: {tail[-1500:]}")
         result = {"updates": load.updates, "seconds": took, "cpu": cpu, "violations": violations,
@@ -415,14 +388,6 @@ def version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "?"
-
-
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    header = ("metric", "value", "goal", "ok")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    print()
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 async def main(args: argparse.Namespace) -> None:
