@@ -51,7 +51,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import COORDINATOR, ORG_FILE, ZHKH_HEAD, Row, cpu_seconds, peak_mb, print_table, stop, wait  # noqa: E402  (benchmarks/)
+from harness import (  # noqa: E402  (benchmarks/)
+    COORDINATOR,
+    ORG_FILE,
+    ZHKH_HEAD,
+    Row,
+    cpu_seconds,
+    fresh_database,
+    peak_mb,
+    print_table,
+    stop,
+    wait,
+)
 
 import bot  # noqa: E402, F401  — first, as in production: aiogram's schemas deferred (bot/lazy_aiogram.py)
 from bot.clock import SystemClock  # noqa: E402
@@ -314,28 +325,10 @@ async def timed_status(service: Service, ask: StatusAsk, now: datetime,
     return statistics.median(took), len(statements), text
 
 
-def as_version_7(source: Path, target: Path) -> None:
-    """``target``: a database of schema 7 (the migrations before 8) holding the rows of ``source``, as the bot
-    left it before migration 8."""
-    from storage.migrations import MIGRATIONS
-
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(target) + suffix).unlink()
-    with contextlib.closing(sqlite3.connect(target)) as conn:
-        for script in MIGRATIONS[:7]:
-            conn.executescript(script)
-        conn.execute("PRAGMA user_version = 7")
-        conn.execute("ATTACH DATABASE ? AS source", (str(source),))
-        tables = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
-            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM source.{table}")
-        conn.commit()
-
-
 async def migration_cost(database: Path, n: int) -> list[Row]:
-    path = database.with_name(f"migrate-{n}.sqlite3")
+    from tests.test_status_at_scale import as_version_7  # a schema-7 copy, as the migration's test builds it
+
+    path = fresh_database(database.with_name(f"migrate-{n}.sqlite3"))
     as_version_7(database, path)
     started = time.perf_counter()
     db = await Database.open(path)
