@@ -237,6 +237,7 @@ class Sender:
         self._workers: dict[int, asyncio.Task[None]] = {}  # chat -> its call in flight
         self._failure: BaseException | None = None  # a worker found the database unwritable
         self._seen: dict[int, float] = {}  # a lone notice -> when it was first seen (it waits for others)
+        self._decoded: dict[int, tuple[tuple, outbox.OutgoingCall]] = {}  # the waiting rows as last read
         self._last_ok = None  # when a call last got through (Telegram is up)
         # outcomes Telegram gave that could not be written yet (a full disk): written before anything else is sent
         self._unrecorded: list[tuple[outbox.OutgoingCall, dict[str, Any], Decision]] = []
@@ -328,7 +329,7 @@ class Sender:
             await self._record(*self._unrecorded[0])
             self._unrecorded.pop(0)
         now, mono = self.clock.now(), self.limiter.monotonic()
-        calls = await outbox.pending(self.db)
+        calls = await outbox.pending(self.db, decoded=self._decoded)
         by_chat: dict[int, list[outbox.OutgoingCall]] = defaultdict(list)
         for call in calls:
             by_chat[call.chat_id].append(call)

@@ -167,9 +167,7 @@ class Database:
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.conn
-                    handling = HANDLING.get() if mark_update else None
-                    if handling is not None and handling.task is not asyncio.current_task():
-                        handling = None  # a task started by the handler: its writes are its own
+                    handling = _handling() if mark_update else None
                     if handling is not None:
                         await self.conn.execute(
                             "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
@@ -182,18 +180,34 @@ class Database:
                 if handling is not None:
                     handling.marked = True
             except Exception as e:
-                reason = storage_failure(e)
-                if reason and not isinstance(e, DatabaseGone):
-                    self._failed(reason)
+                if self._check_failure(e):
                     with contextlib.suppress(sqlite3.Error):
                         if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
                             await self.conn.execute("ROLLBACK")
                 raise
 
     async def write(self, sql: str, params: tuple | dict = ()) -> None:
-        """One statement in a transaction of its own."""
-        async with self.transaction() as conn:
-            await conn.execute(sql, params)
+        """One statement, all or nothing. Outside an update's handling it is its own transaction (SQLite's
+        autocommit: one trip to the database's thread instead of three); within, it commits the mark with it."""
+        if _handling() is not None:
+            async with self.transaction() as conn:
+                await conn.execute(sql, params)
+            return
+        async with self._lock:  # never inside another coroutine's open transaction on this connection
+            self.check_file()
+            try:
+                await self.conn.execute(sql, params)
+            except Exception as e:
+                self._check_failure(e)
+                raise
+
+    def _check_failure(self, e: Exception) -> bool:
+        """A write failed: if the storage is at fault (a full disk...), the bot knows it is failing (True)."""
+        reason = storage_failure(e)
+        if reason and not isinstance(e, DatabaseGone):
+            self._failed(reason)
+            return True
+        return False
 
     # One trip to aiosqlite's thread per query (execute_fetchall), not two (execute, then fetch): the trip, not
     # the statement, is most of what a query on this small indexed database costs, and an update makes dozens.
@@ -243,6 +257,12 @@ class Database:
     def _failed(self, reason: str) -> None:
         self.failing = reason
         self.healthy.clear()
+
+
+def _handling() -> HandlingUpdate | None:
+    """The update whose handling this task is (a task the handler started writes on its own)."""
+    handling = HANDLING.get()
+    return handling if handling is not None and handling.task is asyncio.current_task() else None
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

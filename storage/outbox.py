@@ -133,9 +133,13 @@ async def enqueue_latest(conn: aiosqlite.Connection, chat_id: int, method: str, 
     return await enqueue(conn, chat_id, method, payload, now, purpose=key, priority=priority)
 
 
-async def pending(db: Database, limit: int = 2000) -> list[OutgoingCall]:
+async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tuple, OutgoingCall]] | None = None
+                  ) -> list[OutgoingCall]:
     """The calls waiting to go out, oldest first, each with its lane (``lane_of``). A call with a literal topic
-    id (closing or renaming an incident's topic) is in that incident's lane, looked up here."""
+    id (closing or renaming an incident's topic) is in that incident's lane, looked up here.
+
+    ``decoded``: the sender's memory of rows it has read before (id -> the row as read, its call). It looks
+    every time a call ends; a row unchanged since is not decoded again (the JSON was most of the cost)."""
     rows = await db.fetchall(
         """SELECT o.*, CASE WHEN o.chat_id < 0 AND json_type(o.payload, '$.message_thread_id') = 'integer'
                        THEN (SELECT i.id FROM incidents i WHERE i.chat_id = o.chat_id
@@ -145,11 +149,21 @@ async def pending(db: Database, limit: int = 2000) -> list[OutgoingCall]:
            ORDER BY o.id LIMIT ?""",
         (limit,),
     )
-    calls = []
+    calls, seen = [], {}
     for r in rows:
-        call = _call(r)
-        calls.append(OutgoingCall(**{**call.__dict__, "lane": lane_of(
-            call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])}))
+        values = tuple(r)
+        known = decoded.get(r["id"]) if decoded is not None else None
+        if known is not None and known[0] == values:
+            call = known[1]
+        else:
+            call = _call(r)
+            call = OutgoingCall(**{**call.__dict__, "lane": lane_of(
+                call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])})
+        seen[call.id] = (values, call)
+        calls.append(call)
+    if decoded is not None:  # what was delivered since is forgotten
+        decoded.clear()
+        decoded.update(seen)
     return calls
 
 
