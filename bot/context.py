@@ -78,11 +78,12 @@ class Context:
     async def actor(self, user_id: int, chat_id: int) -> Actor:
         """What the user may do in the group: his roles and departments, and those of whoever he stands in
         for while they are away (/away)."""
-        roles = set(await org.roles_of(self.db, user_id, chat_id))
-        departments = set(await org.departments_headed_by(self.db, user_id, chat_id))
-        for absent in await absences.acting_for(self.db, chat_id, user_id, self.clock.now()):
-            roles |= await org.roles_of(self.db, absent, chat_id) - {org.ADMIN_ROLE}
-            departments |= await org.departments_headed_by(self.db, absent, chat_id)
+        roles, departments = set(), set()
+        for role, department, own in await org.standing(self.db, user_id, chat_id, self.clock.now()):
+            if own or role != org.ADMIN_ROLE:  # an administrator's rights are not lent
+                roles.add(role)
+            if department is not None:
+                departments.add(department)
         if user_id in self.admin_ids:
             roles.add(org.ADMIN_ROLE)
         return Actor(user_id, frozenset(roles), frozenset(departments))

@@ -166,21 +166,26 @@ class Inbox:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                for lane in await inbox.lanes_waiting(self.db, self.clock.now()):
+                for first in await inbox.lanes_waiting(self.db, self.clock.now()):
+                    lane = first.lane
                     if lane not in self._lanes and len(self._lanes) < MAX_LANES:
-                        self._lanes[lane] = asyncio.create_task(self._lane(lane), name=f"inbox-lane-{lane}")
+                        self._lanes[lane] = asyncio.create_task(self._lane(lane, first), name=f"inbox-lane-{lane}")
             except Exception:
                 log.exception("inbox: reading waiting updates failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
 
-    async def _lane(self, lane: int) -> None:
+    async def _lane(self, lane: int, first: inbox.Incoming | None = None) -> None:
+        """The chat's updates one after another. ``first``, its oldest as the dispatcher read it, is used without
+        reading it again only while it is fresh (stored by this run and not taken up since: not stale)."""
+        if first is not None and first.update_id not in self._fresh:
+            first = None
         try:
             while not self._stopping.is_set():
                 if not self.db.healthy.is_set():  # the disk is full: wait for room, handle nothing meanwhile
                     await wait_any(self.db.healthy, self._stopping)
                     continue
-                item = await inbox.next_in_lane(self.db, lane, self.clock.now())
+                item, first = first or await inbox.next_in_lane(self.db, lane, self.clock.now()), None
                 if item is None:
                     return
                 await self._handle(item)

@@ -186,17 +186,17 @@ class Database:
                             await self.conn.execute("ROLLBACK")
                 raise
 
-    async def write(self, sql: str, params: tuple | dict = ()) -> None:
-        """One statement, all or nothing. Outside an update's handling it is its own transaction (SQLite's
-        autocommit: one trip to the database's thread instead of three); within, it commits the mark with it."""
+    async def write(self, sql: str, params: tuple | dict = ()) -> int:
+        """One statement, all or nothing; returns the rows it changed. Outside an update's handling it is its own
+        transaction (SQLite's autocommit: one trip to the database's thread instead of three); within, it
+        commits the update's mark with it."""
         if _handling() is not None:
             async with self.transaction() as conn:
-                await conn.execute(sql, params)
-            return
+                return (await conn.execute(sql, params)).rowcount
         async with self._lock:  # never inside another coroutine's open transaction on this connection
             self.check_file()
             try:
-                await self.conn.execute(sql, params)
+                return (await self.conn.execute(sql, params)).rowcount
             except Exception as e:
                 self._check_failure(e)
                 raise

@@ -28,26 +28,26 @@ class Incoming:
 
 
 async def store(db: Database, updates: list[tuple[int, int, dict[str, Any]]], now: datetime) -> int:
-    """(update_id, lane, payload) in one transaction; an update already stored is left as it is. Returns how
-    many were new."""
-    new = 0
-    async with db.transaction() as conn:
-        for update_id, lane, payload in updates:
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO inbox(update_id, lane, payload, received_at) VALUES (?, ?, ?, ?)",
-                (update_id, lane, json.dumps(payload, ensure_ascii=False), to_db(now)))
-            new += cur.rowcount
-    return new
+    """(update_id, lane, payload) in one statement (all or none: getUpdates gives at most 100); an update already
+    stored is left as it is. Returns how many were new."""
+    if not updates:
+        return 0
+    at = to_db(now)
+    return await db.write(
+        "INSERT OR IGNORE INTO inbox(update_id, lane, payload, received_at) VALUES "
+        + ", ".join(["(?, ?, ?, ?)"] * len(updates)),
+        tuple(v for update_id, lane, payload in updates
+              for v in (update_id, lane, json.dumps(payload, ensure_ascii=False), at)))
 
 
-async def lanes_waiting(db: Database, now: datetime) -> list[int]:
-    """Lanes whose oldest unhandled update may be handled now."""
+async def lanes_waiting(db: Database, now: datetime) -> list[Incoming]:
+    """The oldest unhandled update of each lane, where it may be handled now."""
     rows = await db.fetchall(
-        """SELECT i.lane FROM inbox i
+        """SELECT i.* FROM inbox i
            JOIN (SELECT lane, MIN(update_id) AS id FROM inbox WHERE handled_at IS NULL GROUP BY lane) h
              ON h.id = i.update_id
            WHERE i.not_before IS NULL OR i.not_before <= ? ORDER BY i.update_id""", (to_db(now),))
-    return [r["lane"] for r in rows]
+    return [_incoming(r) for r in rows]
 
 
 async def next_in_lane(db: Database, lane: int, now: datetime) -> Incoming | None:
@@ -56,6 +56,10 @@ async def next_in_lane(db: Database, lane: int, now: datetime) -> Incoming | Non
                             (lane,))
     if row is None or (row["not_before"] is not None and row["not_before"] > to_db(now)):
         return None
+    return _incoming(row)
+
+
+def _incoming(row: Any) -> Incoming:
     return Incoming(row["update_id"], row["lane"], row["payload"], row["attempts"])
 
 

@@ -244,6 +244,20 @@ async def roles_of(db: Database, user_id: int, chat_id: int | None) -> frozenset
     return frozenset(r["role"] for r in rows)
 
 
+async def standing(db: Database, user_id: int, chat_id: int, now: datetime) -> list[tuple[str, int | None, bool]]:
+    """In one query, what ``roles_of`` and ``departments_headed_by`` say of the user and of everyone he stands
+    in for in the group now (absences): (role, the group's department it is held in or None, his own?)."""
+    rows = await db.fetchall(
+        """WITH who(user_id, own) AS (
+               SELECT ?, 1 UNION SELECT user_id, 0 FROM absences WHERE chat_id = ? AND substitute_id = ? AND until > ?)
+           SELECT DISTINCT m.role, CASE WHEN m.chat_id IS ? THEN m.department_id END AS department_id, who.own
+           FROM who JOIN memberships m ON m.user_id = who.user_id LEFT JOIN departments d ON d.id = m.department_id
+           WHERE (m.chat_id IS ? OR (m.chat_id IS NULL AND m.role = ?))
+             AND (m.department_id IS NULL OR d.archived = 0)""",
+        (user_id, chat_id, user_id, to_db(now), chat_id, chat_id, ADMIN_ROLE))
+    return [(r["role"], r["department_id"], bool(r["own"])) for r in rows]
+
+
 async def is_bot_admin(db: Database, user_id: int) -> bool:
     """An admin of the whole bot (not of one group): binds groups, sees every organisation."""
     row = await db.fetchone("SELECT 1 FROM memberships WHERE user_id = ? AND chat_id IS NULL AND role = ?",

@@ -59,6 +59,7 @@ async def test_no_hot_lookup_reads_a_big_table_whole(tmp_path):
         await inbox.lanes_waiting(db, START)
         await inbox.next_in_lane(db, G1, START)
         await inbox.mark_handled(db, 12345, START)
+        await org.standing(db, PETROV, G1, START)
         await incidents.find_by_thread(db, G1, 1005)
         await incidents.find_by_message(db, G1, 99999)  # not a card: then the thread's messages
         await incidents.load(db, 61)
