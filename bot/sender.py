@@ -443,9 +443,9 @@ class Sender:
             await self._record(call, payload, GiveUp(f"malformed: {e}"))
             return
         creating = call.method in CREATING
-        known = await outbox.last_message_id(self.db, call.chat_id) if creating and call.chat_id < 0 else None
         # The window where Telegram may act without the bot knowing is from here to the end of _record.
-        await outbox.start_try(self.db, call.id, self.clock.now(), known)
+        known_in = call.chat_id if creating and call.chat_id < 0 else None  # for the duplicate check, if resent
+        await outbox.start_try(self.db, call.id, self.clock.now(), known_in)
         token = FROM_OUTBOX.set(True)
         try:
             result = await self.bot(method, request_timeout=self.timeouts[0 if creating else 1])  # type: ignore[arg-type]
@@ -475,12 +475,8 @@ class Sender:
                 self._last_ok = now
                 check = await self._duplicate_check(call, result) \
                     if call.maybe_sent_at and call.method in CREATING else None
-                async with self.db.transaction() as conn:
-                    await outbox.mark_sent(conn, call.id, now, result)
-                    if isinstance(result, dict):
-                        await outbox.record_result(conn, call.purpose, result)
-                    note = await outbox.enqueue(conn, call.chat_id, "sendMessage", check.note, now) \
-                        if check and check.note else None
+                note = await outbox.record_sent(self.db, call.id, now, call.purpose, result,
+                                                (call.chat_id, check.note) if check and check.note else None)
                 if check and check.copy_id and await self._remove_copy(call, payload, check.copy_id) and note:
                     await outbox.drop(self.db, note)  # the copy is gone: nothing to explain
             case Wait(seconds):

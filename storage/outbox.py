@@ -191,12 +191,15 @@ async def merge(db: Database, head: OutgoingCall, text: str, others: list[int]) 
     return OutgoingCall(**{**head.__dict__, "payload": payload})
 
 
-async def start_try(db: Database, call_id: int, now: datetime, known_before: int | None = None) -> None:
+async def start_try(db: Database, call_id: int, now: datetime, known_in: int | None = None) -> None:
     """Recorded before the call is made: if this write fails (a full disk) nothing is sent, and if the bot dies
-    during the call, the next start knows the call may have been carried out (``recover``). ``known_before``:
-    the highest message number known in the chat before the first try (``last_message_id``)."""
-    await db.write("UPDATE outbox SET in_flight_at = ?, attempts = attempts + 1, "
-                   "known_before = COALESCE(known_before, ?) WHERE id = ?", (to_db(now), known_before, call_id))
+    during the call, the next start knows the call may have been carried out (``recover``). ``known_in``: a
+    chat whose highest known message number (``last_message_id``) is kept with the first try (in the same
+    statement), for the duplicate check."""
+    await db.write(
+        "UPDATE outbox SET in_flight_at = :now, attempts = attempts + 1, known_before = COALESCE(known_before, "
+        f"CASE WHEN :chat IS NOT NULL THEN {_LAST_MESSAGE_ID} END) WHERE id = :id",
+        {"now": to_db(now), "chat": known_in, "id": call_id})
 
 
 async def recover(db: Database) -> int:
@@ -211,8 +214,14 @@ async def recover(db: Database) -> int:
 
 async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, result: Any) -> None:
     """Delivered; so are the notices merged into it (the same result)."""
-    await conn.execute("UPDATE outbox SET sent_at = ?, result = ?, in_flight_at = NULL WHERE id = ? OR merged_into = ?",
-                       (to_db(now), json.dumps(result, ensure_ascii=False, default=str), call_id, call_id))
+    await conn.execute(_MARK_SENT, (to_db(now), _result_json(result), call_id, call_id))
+
+
+_MARK_SENT = "UPDATE outbox SET sent_at = ?, result = ?, in_flight_at = NULL WHERE id = ? OR merged_into = ?"
+
+
+def _result_json(result: Any) -> str:
+    return json.dumps(result, ensure_ascii=False, default=str)
 
 
 async def postpone(db: Database, call_id: int, until: datetime, error: str, maybe_sent: bool = False) -> None:
@@ -276,8 +285,12 @@ async def last_message_id(db: Database, chat_id: int) -> int | None:
     before it is made (``known_before``): if a resend is numbered right after it, nothing took a number in
     between, so the interrupted try made nothing. (Looking at the latest rows only can find a lower number than
     the true highest, which only makes the check more careful.)"""
-    row = await db.fetchone(
-        """SELECT MAX(id) AS id FROM (
+    row = await db.fetchone(f"SELECT {_LAST_MESSAGE_ID} AS id", {"chat": chat_id})
+    return int(row["id"]) if row and row["id"] is not None else None
+
+
+# last_message_id's query, of the chat ``:chat``
+_LAST_MESSAGE_ID = """(SELECT MAX(id) FROM (
              SELECT COALESCE(json_extract(result, '$.message_id'), json_extract(result, '$.message_thread_id'),
                              json_extract(result, '$[#-1].message_id')) AS id
                FROM (SELECT result FROM outbox WHERE chat_id = :chat AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 20)
@@ -287,9 +300,7 @@ async def last_message_id(db: Database, chat_id: int) -> int | None:
              SELECT COALESCE(json_extract(payload, '$.message.message_id'),
                              json_extract(payload, '$.edited_message.message_id'),
                              json_extract(payload, '$.callback_query.message.message_id')) AS id
-               FROM (SELECT payload FROM inbox WHERE lane = :chat ORDER BY update_id DESC LIMIT 20))""",
-        {"chat": chat_id})
-    return int(row["id"]) if row and row["id"] is not None else None
+               FROM (SELECT payload FROM inbox WHERE lane = :chat ORDER BY update_id DESC LIMIT 20)))"""
 
 
 async def remember_direct(db: Database, chat_id: int, message_id: int, now: datetime) -> None:
@@ -355,18 +366,39 @@ async def resolve(db: Database, payload: dict[str, Any]) -> dict[str, Any] | Non
 
 
 async def record_result(conn: aiosqlite.Connection, purpose: str | None, result: dict[str, Any]) -> None:
-    if not purpose:
-        return
-    kind, _, ref = purpose.partition(":")
+    """What a call's answer tells the bot to keep: the topic, card or panel it made, a message of a thread."""
+    write = _result_write(purpose, result)
+    if write is not None:
+        await conn.execute(*write)
+
+
+async def record_sent(db: Database, call_id: int, now: datetime, purpose: str | None, result: Any,
+                      note: tuple[int, dict[str, Any]] | None = None) -> int | None:
+    """Delivered (``mark_sent``), what the answer tells kept (``record_result``) and a note to post after it
+    (chat, parameters), all at once: one statement when marking it is all, else one transaction. Returns the
+    note's row."""
+    write = _result_write(purpose, result) if isinstance(result, dict) else None
+    if write is None and note is None:
+        await db.write(_MARK_SENT, (to_db(now), _result_json(result), call_id, call_id))
+        return None
+    async with db.transaction() as conn:
+        await mark_sent(conn, call_id, now, result)
+        if write is not None:
+            await conn.execute(*write)
+        return await enqueue(conn, note[0], "sendMessage", note[1], now) if note else None
+
+
+def _result_write(purpose: str | None, result: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    kind, _, ref = (purpose or "").partition(":")
     if kind == "topic" and result.get("message_thread_id"):
-        await conn.execute("UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref)))
-    elif kind in ("thread", "review", "notice") and ref.isdigit() and result.get("message_id"):
+        return "UPDATE incidents SET thread_id = ? WHERE id = ?", (result["message_thread_id"], int(ref))
+    if kind in ("thread", "review", "notice") and ref.isdigit() and result.get("message_id"):
         # a message of the incident's thread (a review message carries its buttons): a reply to it is about it
-        await conn.execute(
-            "INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id, kind) VALUES (?,?,?,?)",
-            (result["chat"]["id"], result["message_id"], int(ref), kind if kind == "review" else None))
-    elif kind == "panel" and result.get("message_id"):  # the intake panel of this user's draft
-        await conn.execute("UPDATE intake SET data = json_set(data, '$.panel', ?) WHERE user_id = ?",
-                           (result["message_id"], int(ref)))
-    elif kind == "card" and result.get("message_id"):
-        await conn.execute("UPDATE incidents SET card_message_id = ? WHERE id = ?", (result["message_id"], int(ref)))
+        return ("INSERT OR IGNORE INTO thread_messages(chat_id, message_id, incident_id, kind) VALUES (?,?,?,?)",
+                (result["chat"]["id"], result["message_id"], int(ref), kind if kind == "review" else None))
+    if kind == "panel" and result.get("message_id"):  # the intake panel of this user's draft
+        return ("UPDATE intake SET data = json_set(data, '$.panel', ?) WHERE user_id = ?",
+                (result["message_id"], int(ref)))
+    if kind == "card" and result.get("message_id"):
+        return "UPDATE incidents SET card_message_id = ? WHERE id = ?", (result["message_id"], int(ref))
+    return None
