@@ -231,9 +231,10 @@ class Reminders:
     async def _watches(self, conn: Any) -> list[IntakeWatch]:
         """Every message taken in and not sent on whose deadline is known (its group bound, its track
         known or not mattering, its profile naming the routing timer)."""
-        bound = {g.chat_id: g for g in await org.groups(self.db)}
+        intakes = await store.all_intakes(conn)
+        bound = {g.chat_id: g for g in await org.groups(self.db)} if intakes else {}
         out = []
-        for user_id, data in await store.all_intakes(conn):
+        for user_id, data in intakes:
             group = bound.get(data.get("group"))  # type: ignore[arg-type]
             detected = from_db(data.get("detected_at"))
             if group is None or detected is None:

@@ -6,8 +6,6 @@ and the job re-plans itself for exactly then (there is no periodic tick; an hour
 safety net, see ``bot.reminders.MAX_WAKE``). A use case that changes what is owed calls ``poke()``: a tick
 runs now, as a task of its own (not through the job: re-adding an APScheduler job costs more than the tick
 itself, and a poke comes with every update); the job is planned again only when the moment owed has changed.
-Pokes close together share a tick: one begins at least ``POKE_GAP`` after the last ended (a busy group's
-dozens of updates a second cost a few ticks, not dozens; a deadline is minutes away, never a fifth of a second).
 
 The wait is measured on the injected clock and the trigger set on the system clock: the same thing in
 production. On another clock (tests, a sandbox's fast clock) a watcher re-reads that clock — at most a
@@ -35,7 +33,6 @@ from bot.sender import Sender
 log = logging.getLogger(__name__)
 JOB = "tick"
 WATCH = 1.0  # s, real: how often the watcher re-reads a clock that is not the system's, at most
-POKE_GAP = 0.2  # s, real: a tick asked for by a poke begins at least this long after the last one ended
 STOP_WAIT = 5.0  # s: how long stop() lets a tick under way finish before cancelling it
 
 
@@ -54,7 +51,6 @@ class Scheduler:
         self._wake: datetime | None = None  # the next moment owed, on the injected clock
         self._current: asyncio.Task[object] | None = None  # the tick under way
         self._watcher: asyncio.Task[None] | None = None
-        self._last_end = float("-inf")  # loop time the last tick ended
 
     def start(self) -> None:
         self._stopping = False
@@ -99,13 +95,7 @@ class Scheduler:
     def _kick(self) -> None:
         """A tick now, unless one is about to begin (it reads what the poke's change wrote)."""
         if self._kicked is None or self._kicked.done():
-            self._kicked = asyncio.get_running_loop().create_task(self._poked(), name="scheduler-poke")
-
-    async def _poked(self) -> None:
-        delay = self._last_end + POKE_GAP - asyncio.get_running_loop().time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await self._tick()
+            self._kicked = asyncio.get_running_loop().create_task(self._tick(), name="scheduler-poke")
 
     async def _job(self) -> None:
         """The APScheduler job: a tick at the moment planned."""
@@ -130,7 +120,6 @@ class Scheduler:
         finally:
             self._ticking = False
             self._current = None
-            self._last_end = asyncio.get_running_loop().time()
         if self._stopping:
             return
         self.sender.wake()
