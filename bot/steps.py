@@ -148,13 +148,14 @@ class Steps(Context):
                 now)
             with use(self.language):
                 profile = self.profile(row.profile)
-                prompt = actions.words(profile, offer.step, _outcome(profile, offer))[1]
+                prompt = texts.in_thread(actions.words(profile, offer.step, _outcome(profile, offer))[1],
+                                         topic=row.thread_id is not None)
                 markup = kb.markup([[kb.button(_("Без ссылки"), kb.IncidentCb(
                     action=Step.PUBLISH.value, incident=row.incident.id, value=WITHOUT_LINK))]]) \
                     if offer.needs is Needs.LINK else None
                 await self.say(conn, row, texts.address(texts.mention(user_id, await self.name(user_id)), prompt),
                                now, markup, priority=URGENT)
-        return Reply(_("Жду ответа в теме"))
+        return Reply(_("Жду ответа в теме") if row.thread_id is not None else _("Жду ответа здесь"))
 
     async def _tick(self, row: store.IncidentRow, profile: Profile, offer: Offer, actor: Actor, now: datetime,
                     message_id: int | None) -> Reply:

@@ -140,6 +140,12 @@ def address(who: str, text: str) -> str:
     return f"{who}, {lower_first(text)}"
 
 
+def in_thread(prompt: str, topic: bool) -> str:
+    """Prompts ask to write «в эту тему»; in a group without topics an incident's thread is the replies to its
+    card, and the presser's next message there is taken: there they ask to write «сюда»."""
+    return prompt if topic else prompt.replace(_("в эту тему"), _("сюда"))
+
+
 def quote(text: str, limit: int = CARD_QUOTE_LIMIT) -> str:
     text = text.strip()
     if len(text) > limit:

@@ -92,6 +92,8 @@ async def test_group_without_topics_uses_the_card_and_replies(tmp_path):
         publish = tg.last_bot_message(s.group)
         tg.press_button(s.substitute, publish, "📤 Опубликовано")
         await s.settle()
+        prompt = tg.last_bot_message(s.group).text  # no topic to write into: the next message here is taken
+        assert "пришлите сюда ссылку" in prompt and "тем" not in prompt, prompt
         tg.press_button(s.substitute, tg.last_bot_message(s.group), "Без ссылки")
         await s.settle()
         assert "закрыт" in tg.last_bot_message(s.group).text
