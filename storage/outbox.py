@@ -133,10 +133,11 @@ async def enqueue_latest(conn: aiosqlite.Connection, chat_id: int, method: str, 
     return await enqueue(conn, chat_id, method, payload, now, purpose=key, priority=priority)
 
 
-async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tuple, OutgoingCall]] | None = None
-                  ) -> list[OutgoingCall]:
-    """The calls waiting to go out, oldest first, each with its lane (``lane_of``). A call with a literal topic
-    id (closing or renaming an incident's topic) is in that incident's lane, looked up here.
+async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tuple, OutgoingCall]] | None = None,
+                  per_chat: int = 200) -> list[OutgoingCall]:
+    """The calls waiting to go out, oldest first, each with its lane (``lane_of``): each chat's oldest
+    ``per_chat`` (a chat with thousands queued — an outage, a mass notice — hides no other chat's calls). A call
+    with a literal topic id (closing or renaming an incident's topic) is in that incident's lane, looked up here.
 
     ``decoded``: the sender's memory of rows it has read before (id -> the row as read, its call). It looks
     every time a call ends; a row unchanged since is not decoded again (the JSON was most of the cost)."""
@@ -145,13 +146,14 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
                        THEN (SELECT i.id FROM incidents i WHERE i.chat_id = o.chat_id
                              AND i.thread_id = json_extract(o.payload, '$.message_thread_id') LIMIT 1) END
                   AS thread_incident
-           FROM outbox o WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.merged_into IS NULL
-           ORDER BY o.id LIMIT ?""",
-        (limit,),
+           FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS nth FROM outbox
+                 WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL) o
+           WHERE o.nth <= ? ORDER BY o.id LIMIT ?""",
+        (per_chat, limit),
     )
     calls, seen = [], {}
     for r in rows:
-        values = tuple(r)
+        values = tuple(r[k] for k in _CHANGING)
         known = decoded.get(r["id"]) if decoded is not None else None
         if known is not None and known[0] == values:
             call = known[1]
@@ -165,6 +167,10 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
         decoded.clear()
         decoded.update(seen)
     return calls
+
+
+# what of a waiting row may change while it waits (enqueue_latest, merge, postpone, start_try...)
+_CHANGING = ("payload", "attempts", "not_before", "maybe_sent_at", "known_before", "priority", "thread_incident")
 
 
 async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:

@@ -132,6 +132,20 @@ async def test_closing_a_topic_waits_for_the_incidents_messages_even_when_one_is
     assert tg.topic(group, "№1 Яма").closed
 
 
+async def test_a_chat_with_thousands_queued_hides_no_other_chats_calls(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        for i in range(60):  # an outage's backlog in one group
+            await put(db, -100, f"карточка {i}", method="editMessageText", message_id=i + 1)
+        other = await put(db, 42, "ответ человеку")
+        calls = await outbox.pending(db, limit=50, per_chat=20)
+        assert other in [c.id for c in calls]
+        assert sum(c.chat_id == -100 for c in calls) == 20  # the group's oldest, in order
+        assert [c.id for c in calls if c.chat_id == -100] == sorted(c.id for c in calls if c.chat_id == -100)
+    finally:
+        await db.close()
+
+
 async def test_a_slow_chat_does_not_delay_another(tmp_path):
     async with TelegramEmulator() as tg:
         db = await Database.open(tmp_path / "bot.sqlite3")
