@@ -46,13 +46,6 @@ async def active(db: Database, chat_id: int, now: datetime) -> dict[int, Absence
     return {r["user_id"]: _absence(r) for r in rows}
 
 
-async def acting_for(db: Database, chat_id: int, substitute_id: int, now: datetime) -> list[int]:
-    """Whom the user stands in for in the group now."""
-    rows = await db.fetchall("SELECT user_id FROM absences WHERE chat_id = ? AND substitute_id = ? AND until > ?",
-                             (chat_id, substitute_id, to_db(now)))
-    return [r["user_id"] for r in rows]
-
-
 def _absence(row: aiosqlite.Row) -> Absence:
     until = from_db(row["until"])
     assert until is not None
