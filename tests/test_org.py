@@ -455,3 +455,51 @@ async def test_migration_4_gives_an_existing_organisation_to_its_group(tmp_path)
         assert await db.fetchall("PRAGMA foreign_key_check") == []
     finally:
         await db.close()
+
+
+async def test_a_persons_standing_in_one_query_says_what_the_lookups_one_by_one_said(db):
+    """context.actor reads roles, departments and stand-ins in one query (org.standing); on a random
+    organisation — two groups, bot-wide roles, archived departments, absences current and past — it gives what
+    roles_of / departments_headed_by for the person and for each one he stands in for (admin not lent) gave."""
+    import random
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.context import Context
+    from storage import absences
+
+    rng = random.Random(7)
+    groups, people = [-100, -200], list(range(1, 13))
+    for p in people:
+        await org.add_person(db, org.Person(p, f"Человек {p}"))
+    departments = {g: [await org.add_department(db, g, f"Отдел {g} {i}") for i in range(4)] for g in groups}
+    for g in groups:
+        await org.update_department(db, departments[g][0], archived=True)
+    for _ in range(40):
+        g, p = rng.choice([*groups, None]), rng.choice(people)
+        role = rng.choice(["coordinator", "executor", "controller", org.ADMIN_ROLE])
+        department = rng.choice(departments[g]) if g is not None and role == "executor" else None
+        await org.add_membership(db, g, org.Membership(p, role, department))
+    async with db.transaction() as conn:
+        for _ in range(10):
+            g, absent, substitute = rng.choice(groups), rng.choice(people), rng.choice(people)
+            until = NOW + timedelta(days=rng.choice([-1, 3]))  # some already over
+            await absences.set_absence(conn, g, absent, substitute, until, absent, NOW - timedelta(days=2))
+    context = Context(db, FakeClock(NOW))
+
+    async def one_by_one(user_id: int, chat_id: int) -> tuple[set[str], set[int]]:
+        roles = set(await org.roles_of(db, user_id, chat_id))
+        departments = set(await org.departments_headed_by(db, user_id, chat_id))
+        for row in await db.fetchall("SELECT user_id FROM absences WHERE chat_id = ? AND substitute_id = ? "
+                                     "AND until > ?", (chat_id, user_id, org.to_db(NOW))):
+            roles |= await org.roles_of(db, row["user_id"], chat_id) - {org.ADMIN_ROLE}
+            departments |= await org.departments_headed_by(db, row["user_id"], chat_id)
+        return roles, departments
+
+    compared = 0
+    for g in groups:
+        for p in people:
+            actor = await context.actor(p, g)
+            assert (set(actor.roles), set(actor.departments)) == await one_by_one(p, g), (p, g)
+            compared += bool(actor.roles)
+    assert compared > 10  # the random organisation gave most people something to compare
