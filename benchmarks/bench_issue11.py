@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shlex
 import sqlite3
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,20 +49,17 @@ QUICK = {
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"{datetime.now(UTC):%Y-%m-%d}; load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+    print(f"{datetime.now(UTC):%Y-%m-%d}; load average at start: {harness.load_average()}; "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     rows: list[tuple[str, str, str, str]] = []
-    with contextlib.ExitStack() as stack:
-        workdir = Path(args.workdir) if args.workdir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="bench-issue11-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+    with harness.run_folder(args.workdir, "bench-issue11-") as workdir:
         for name in args.only:
             module, function, options = SECTIONS[name]
             argv = shlex.split((QUICK[options] + " " if args.quick else "") + getattr(args, options))
             section_args = module.parse_args(argv)
             rows += await getattr(module, function)(workdir, section_args)
     harness.print_table(rows)
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+    print(f"\nload average at the end: {harness.load_average()} "
           "(other work on the machine skews every figure)")
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -39,7 +38,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +47,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CODE = ROOT  # the checkout the bot process runs (--code)
 
-from harness import COORDINATOR, forum_group, fresh_database, organisation, print_table, stop, wait  # noqa: E402  (benchmarks/)
+from harness import (  # noqa: E402  (benchmarks/)
+    COORDINATOR,
+    forum_group,
+    fresh_database,
+    load_average,
+    organisation,
+    print_table,
+    run_folder,
+    stop,
+    wait,
+)
 
 from emulator import TelegramEmulator  # noqa: E402
 
@@ -297,14 +305,11 @@ async def main(args: argparse.Namespace) -> None:
     if CODE != ROOT:
         print(f"the bot process runs the code in {CODE}")
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average at start: "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with contextlib.ExitStack() as stack:
-        workdir = Path(args.workdir) if args.workdir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="bench-latency-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+          f"{load_average()}")
+    with run_folder(args.workdir, "bench-latency-") as workdir:
         rows = await section_latency(workdir, args)
     print_table(rows)
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nload average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

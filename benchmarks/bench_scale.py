@@ -41,7 +41,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -58,8 +57,10 @@ from harness import (  # noqa: E402  (benchmarks/)
     Row,
     cpu_seconds,
     fresh_database,
+    load_average,
     peak_mb,
     print_table,
+    run_folder,
     stop,
     wait,
 )
@@ -441,13 +442,10 @@ def _now() -> datetime:
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"{datetime.now(UTC):%Y-%m-%d}; load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+    print(f"{datetime.now(UTC):%Y-%m-%d}; load average at start: {load_average()}; "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     rows: list[Row] = []
-    with contextlib.ExitStack() as stack:
-        workdir = Path(args.workdir) if args.workdir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="bench-scale-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+    with run_folder(args.workdir, "bench-scale-") as workdir:
         if "start" in args.only:
             rows += await section_start(workdir, args)
         if "status" in args.only:
@@ -455,7 +453,7 @@ async def main(args: argparse.Namespace) -> None:
         if "outbox" in args.only:
             rows += await section_outbox(workdir, args)
     print_table(rows)
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+    print(f"\nload average at the end: {load_average()} "
           "(other work on the machine skews every figure)")
 
 

@@ -31,7 +31,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -48,8 +47,10 @@ from harness import (  # noqa: E402  (benchmarks/)
     cpu_seconds,
     forum_group,
     fresh_database,
+    load_average,
     organisation,
     print_table,
+    run_folder,
     stop,
 )
 
@@ -397,16 +398,13 @@ async def main(args: argparse.Namespace) -> None:
     if CODE != ROOT:
         print(f"the bot processes run the code in {CODE}")
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average at start: "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"{load_average()}")
     print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, aiogram {version('aiogram')}, "
           f"pydantic {version('pydantic')}, {os.cpu_count()} CPUs, {platform.machine()} {platform.system()}")
-    with contextlib.ExitStack() as stack:
-        workdir = Path(args.workdir) if args.workdir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="bench-throughput-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+    with run_folder(args.workdir, "bench-throughput-") as workdir:
         rows = await section_throughput(workdir, args)
     print_table(rows)
-    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+    print(f"\nload average at the end: {load_average()} "
           "(other work on the machine skews every figure)")
 
 

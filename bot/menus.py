@@ -310,33 +310,38 @@ async def status_command(service: Service, ask: StatusAsk) -> None:
         await enqueue(conn, ask.chat_id, "sendMessage", payload, now)
 
 
+async def status_scope(service: Service, ask: StatusAsk) -> list[tuple[org.Group, frozenset[int] | None]] | str:
+    """The groups /status covers (in a group: that one; in a private chat: every group the asker works in), each
+    with the departments whose incidents he sees (None: all of them); or why there is nothing to show."""
+    if ask.private:
+        groups = await org.groups_of(service.db, ask.user_id)
+    else:
+        group = await org.group(service.db, ask.chat_id)
+        if group is None:
+            return _("Группа не подключена: администратор должен отправить /bind.")
+        groups = [group]
+    scope: list[tuple[org.Group, frozenset[int] | None]] = []
+    for group in groups:
+        who = await asker(service, ask.user_id, group.chat_id)
+        if who.sees_all or who.actor.departments:
+            scope.append((group, None if who.sees_all else who.actor.departments))
+    if not scope:
+        return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
+                 "Что я умею — /help в личном чате со мной.")
+    return scope
+
+
 async def status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
     """In a group: that group's incidents. In a private chat: those of every group the asker works in.
     A few queries whatever the number of open incidents: each group's are counted and ordered in SQL
     (storage.incidents.open_page, by the keys the core computes on every save), and only those the message
     can show are loaded."""
     db = service.db
-    if ask.private:
-        groups = await org.groups_of(db, ask.user_id)
-    else:
-        group = await org.group(db, ask.chat_id)
-        if group is None:
-            return _("Группа не подключена: администратор должен отправить /bind.")
-        groups = [group]
-    lists = []
-    sees_all = answers = False
-    for group in groups:
-        who = await asker(service, ask.user_id, group.chat_id)
-        mine = who.actor.departments
-        sees_all |= who.sees_all
-        answers |= bool(mine)
-        if not who.sees_all and not mine:
-            continue
-        names = {d.id: d.name for d in await org.all_departments(db, group.chat_id)} if who.sees_all else None
-        lists.append((group.chat_id, None if who.sees_all else mine, names))
-    if not sees_all and not answers:
-        return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
-                 "Что я умею — /help в личном чате со мной.")
+    scope = await status_scope(service, ask)
+    if isinstance(scope, str):
+        return scope
+    lists = [(group.chat_id, departments, None if departments is not None else
+              {d.id: d.name for d in await org.all_departments(db, group.chat_id)}) for group, departments in scope]
     await store.ensure_status(db, service.profile)
     limit = STATUS_PAGE
     while True:

@@ -22,7 +22,7 @@ import pytest
 from bot import menus
 from bot.clock import FakeClock
 from bot.i18n import _
-from bot.menus import StatusAsk, asker, next_deadline, status_text
+from bot.menus import StatusAsk, next_deadline, status_scope, status_text
 from bot.org_file import import_org, read_org_file
 from bot.service import Service
 from bot.workflow.model import Incident, RunningTimer, State
@@ -43,34 +43,21 @@ STATES = [State.NEW, State.ASSIGNED, State.REVIEW, State.REWORK, State.APPROVED,
 async def reference_status_text(service: Service, ask: StatusAsk, now: datetime) -> str:
     """/status as it was: every open incident loaded on its own, sorted in Python."""
     db = service.db
-    if ask.private:
-        groups = await org.groups_of(db, ask.user_id)
-    else:
-        group = await org.group(db, ask.chat_id)
-        if group is None:
-            return _("Группа не подключена: администратор должен отправить /bind.")
-        groups = [group]
+    scope = await status_scope(service, ask)
+    if isinstance(scope, str):
+        return scope
     items = []
-    sees_all = answers = False
-    for group in groups:
-        who = await asker(service, ask.user_id, group.chat_id)
-        mine = who.actor.departments
-        sees_all |= who.sees_all
-        answers |= bool(mine)
-        if not who.sees_all and not mine:
-            continue
+    sees_all = any(departments is None for _group, departments in scope)
+    for group, mine in scope:
         rows = [row for i in await store.open_incidents(db, group.chat_id)
                 if (row := await store.load(db, i)) is not None]
         names = {d.id: d.name for d in await org.all_departments(db, group.chat_id)}
         for row in rows:
-            if not who.sees_all and not mine & set(row.incident.departments):
+            if mine is not None and not mine & set(row.incident.departments):
                 continue
             profile = service.profile(row.profile)
-            timer = next_deadline(row, profile, None if who.sees_all else mine)
-            items.append((timer.due_at if timer else None, row, profile, timer, names if who.sees_all else None))
-    if not sees_all and not answers:
-        return _("Открытых инцидентов за вами нет: вы не руководитель отдела и не координатор. "
-                 "Что я умею — /help в личном чате со мной.")
+            timer = next_deadline(row, profile, mine)
+            items.append((timer.due_at if timer else None, row, profile, timer, names if mine is None else None))
     if not items:
         return _("Открытых инцидентов нет.") if sees_all else _("По вашим отделам открытых инцидентов нет.")
     items.sort(key=lambda x: (x[0] is None, x[0] or now, x[1].incident.id))
