@@ -189,6 +189,7 @@ class Inbox:
                 if item is None:
                     return
                 await self._handle(item)
+                await asyncio.sleep(0)  # other chats and the sender go between two updates (a statement never yields)
         except Exception:
             log.exception("inbox lane %s failed", lane)
         finally:

@@ -10,23 +10,41 @@ Failing storage is loud, never silent:
   (bot/storage_alarm.py);
 - the file deleted or replaced under the running bot is noticed before the next write (``DatabaseGone``): the
   bot stops rather than write into a file nobody will ever open again.
+
+Two connections to the one file. The hot path — the short, indexed statements every update, call and tick makes —
+runs in the event loop's own thread (``Connection``, with aiosqlite's async surface): such a statement takes
+microseconds, and handing each to a worker thread and back cost 10–20 times that in CPU, half of all the CPU an
+update needed (benchmarks/bench_throughput.py). Nothing on it waits inside SQLite for a lock: its busy timeout is
+zero and a statement that finds the database locked is tried again after an ``asyncio.sleep`` (up to
+``BUSY_TIMEOUT`` seconds, then SQLITE_BUSY is raised as before), so the loop goes on meanwhile. Work that may take
+long — scans over every incident (the monthly report), retention's deletes, the write-ahead log's checkpoints —
+goes to an aiosqlite connection (``slow``), in aiosqlite's worker thread, so that no chat waits for it: ``scan``,
+``slow_transaction``, ``checkpoint``. The two take turns on the file through SQLite's own locking; under WAL a
+reader never blocks the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.migrations import MIGRATIONS
+
+T = TypeVar("T")
+BUSY_TIMEOUT = 5.0  # s a statement waits for another process's lock on the file, then SQLITE_BUSY is raised
+CHECKPOINT_EVERY = 200  # commits on the hot path between two checkpoints of the write-ahead log (off the loop)
 
 # SQLite's answers that mean "the storage itself fails" rather than "this statement is wrong".
 _STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT",
@@ -76,9 +94,113 @@ class HandlingUpdate:
 HANDLING: ContextVar[HandlingUpdate | None] = ContextVar("handling_update", default=None)
 
 
+class Cursor:
+    """A statement's result, with aiosqlite's async surface (the rows are read in this thread)."""
+
+    __slots__ = ("_cursor", "lastrowid", "rowcount")
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+        self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size) if size is not None else self._cursor.fetchmany()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    def __aiter__(self) -> Cursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
+
+class Connection:
+    """A sqlite3 connection used from the event loop's thread, with the part of aiosqlite's interface the storage
+    functions use (``await conn.execute(...)``, ``fetchone``, ``execute_fetchall``, ``executemany``…)."""
+
+    def __init__(self, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self._conn = conn
+        self.busy_timeout = busy_timeout
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    @property
+    def row_factory(self) -> Any:
+        return self._conn.row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: Any) -> None:
+        self._conn.row_factory = factory
+
+    @property
+    def total_changes(self) -> int:
+        return self._conn.total_changes
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        """``call()``; when another process holds the lock, again after a pause, up to ``busy_timeout`` seconds.
+        (A statement that finds the database busy has done nothing: trying it again is safe.)"""
+        try:
+            return call()
+        except sqlite3.OperationalError as e:
+            if not getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY"):
+                raise
+        deadline, pause = time.monotonic() + self.busy_timeout, 0.002
+        while True:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            try:
+                return call()
+            except sqlite3.OperationalError as e:
+                if not getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                    raise
+
+    async def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        params = () if parameters is None else parameters
+        return Cursor(await self._run(lambda: self._conn.execute(sql, params)))
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
+        rows = list(parameters)
+        return Cursor(await self._run(lambda: self._conn.executemany(sql, rows)))
+
+    async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[Any]:
+        params = () if parameters is None else parameters
+        return await self._run(lambda: self._conn.execute(sql, params).fetchall())
+
+    async def commit(self) -> None:
+        await self._run(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def backup(self, target: Any) -> None:
+        self._conn.backup(target._conn if isinstance(target, Connection) else target)
+
+    async def set_trace_callback(self, handler: Callable[[str], object] | None) -> None:
+        self._conn.set_trace_callback(handler)
+
+    async def close(self) -> None:
+        self._conn.close()
+
+
 class Database:
-    def __init__(self, conn: aiosqlite.Connection, path: Path | None = None) -> None:
+    def __init__(self, conn: Connection, path: Path | None = None, slow: aiosqlite.Connection | None = None) -> None:
         self.conn = conn
+        self.slow = slow  # aiosqlite, for work that may take long (None in memory: the one connection does it)
+        self._commits = 0  # on the hot path since the last checkpoint
+        self._checkpointing: asyncio.Task | None = None
         # One connection serves every task (handlers, the sender, the scheduler): transactions take
         # turns, or one task's BEGIN would land inside another's.
         self._lock = asyncio.Lock()
@@ -100,28 +222,35 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if Path(path).is_dir():
                     raise UnusableDatabase(f"database {path}: is a folder, not a file")
-            # first without aiosqlite: its worker thread may outlive a failed connect and print to a closed loop
-            sqlite3.connect(str(path)).close()
+            conn = Connection(sqlite3.connect(str(path), isolation_level=None))
         except (OSError, ValueError, sqlite3.Error) as e:
             raise UnusableDatabase(f"database {path}: {_reason(e)}") from None
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute("PRAGMA busy_timeout=0")  # never wait inside SQLite, blocking the loop: Connection._run
+            if not memory:  # the log is checkpointed by the slow connection (checkpoint), not at some commit here
+                await conn.execute("PRAGMA wal_autocheckpoint=0")
             db = cls(conn, None if memory else Path(path))
             await db.migrate()
             await db.probe()  # a database we may read but not write is no use: say so now, not at the first forward
+            if not memory:
+                db.slow = await _connect_slow(Path(path))
         except BaseException as e:
-            await conn.close()  # else aiosqlite's thread keeps the process alive
+            await conn.close()
             if isinstance(e, sqlite3.Error | OSError):
                 raise UnusableDatabase(f"database {path}: {_reason(e)}") from None
             raise
         return db
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpointing
+        if self.slow is not None:
+            await self.slow.close()  # else aiosqlite's thread keeps the process alive
         await self.conn.close()
 
     @classmethod
@@ -155,7 +284,7 @@ class Database:
         return len(MIGRATIONS)
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, mark_update: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, mark_update: bool = True) -> AsyncIterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all of a use case or nothing.
 
         While an update from the inbox is being handled (``HANDLING``), the commit also marks it handled:
@@ -179,6 +308,7 @@ class Database:
                 await self.conn.execute("COMMIT")
                 if handling is not None:
                     handling.marked = True
+                self._committed()
             except Exception as e:
                 if self._check_failure(e):
                     with contextlib.suppress(sqlite3.Error):
@@ -196,10 +326,12 @@ class Database:
         async with self._lock:  # never inside another coroutine's open transaction on this connection
             self.check_file()
             try:
-                return (await self.conn.execute(sql, params)).rowcount
+                changed = (await self.conn.execute(sql, params)).rowcount
             except Exception as e:
                 self._check_failure(e)
                 raise
+            self._committed()
+            return changed
 
     def _check_failure(self, e: Exception) -> bool:
         """A write failed: if the storage is at fault (a full disk...), the bot knows it is failing (True)."""
@@ -209,13 +341,70 @@ class Database:
             return True
         return False
 
-    # One trip to aiosqlite's thread per query (execute_fetchall), not two (execute, then fetch): the trip, not
-    # the statement, is most of what a query on this small indexed database costs, and an update makes dozens.
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         return next(iter(await self.conn.execute_fetchall(sql, params)), None)
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return list(await self.conn.execute_fetchall(sql, params))
+
+    # --- work that may take long: in aiosqlite's thread, the loop goes on -------------------------------------
+
+    async def scan(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """A read that may visit many rows (a month of incidents, every person): on the slow connection. It sees
+        what is committed, not a transaction in progress on the hot path."""
+        if self.slow is None:
+            return await self.fetchall(sql, params)
+        return list(await self.slow.execute_fetchall(sql, params))
+
+    @contextlib.asynccontextmanager
+    async def slow_transaction(self) -> AsyncIterator[aiosqlite.Connection | Connection]:
+        """BEGIN IMMEDIATE … COMMIT on the slow connection, for a write that may take long (retention): the hot
+        path's writes meanwhile wait without blocking the loop. Never marks an update handled."""
+        if self.slow is None:
+            async with self.transaction(mark_update=False) as conn:
+                yield conn
+            return
+        self.check_file()
+        try:
+            await self.slow.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.slow
+            except BaseException:
+                if self.slow.in_transaction:
+                    await self.slow.execute("ROLLBACK")
+                raise
+            await self.slow.execute("COMMIT")
+        except Exception as e:
+            if self._check_failure(e):
+                with contextlib.suppress(sqlite3.Error):
+                    if self.slow.in_transaction:
+                        await self.slow.execute("ROLLBACK")
+            raise
+
+    async def checkpoint(self, mode: str = "PASSIVE") -> None:
+        """Copy the write-ahead log into the file (``TRUNCATE``: and empty it), on the slow connection."""
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(mode)
+        conn = self.slow if self.slow is not None else self.conn
+        await conn.execute(f"PRAGMA wal_checkpoint({mode})")
+
+    def _committed(self) -> None:
+        """Every ``CHECKPOINT_EVERY`` commits on the hot path, a checkpoint in the background (best effort: a busy
+        log is copied next time)."""
+        self._commits += 1
+        if self.slow is None or self._commits < CHECKPOINT_EVERY:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        self._commits = 0
+        self._checkpointing = asyncio.get_running_loop().create_task(self._background_checkpoint())
+
+    async def _background_checkpoint(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception as e:
+            if not self._check_failure(e):
+                logging.getLogger(__name__).warning("checkpoint of the write-ahead log failed: %s", e)
 
     async def probe(self) -> None:
         """Write something that needs new room in the file, and take it back: raises if the disk is full,
@@ -248,15 +437,27 @@ class Database:
     async def rescue(self, target: Path) -> None:
         """Copy what this connection still sees (the deleted or replaced file's content) to ``target``."""
         async with self._lock:
-            copy = await aiosqlite.connect(str(target))
+            copy = sqlite3.connect(str(target))
             try:
                 await self.conn.backup(copy)
             finally:
-                await copy.close()
+                copy.close()
 
     def _failed(self, reason: str) -> None:
         self.failing = reason
         self.healthy.clear()
+
+
+async def _connect_slow(path: Path) -> aiosqlite.Connection:
+    slow = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        slow.row_factory = sqlite3.Row
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):  # it may wait: its own thread
+            await slow.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await slow.close()
+        raise
+    return slow
 
 
 def _handling() -> HandlingUpdate | None:
@@ -285,7 +486,7 @@ def _reason(error: BaseException) -> str:
     return text
 
 
-async def _execute_script(conn: aiosqlite.Connection, script: str) -> None:
+async def _execute_script(conn: Connection, script: str) -> None:
     """Statement by statement, inside the caller's transaction (executescript would commit)."""
     for statement in script.split(";\n"):
         if statement.strip():

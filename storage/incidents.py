@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
 from collections.abc import Callable, Collection
@@ -338,6 +339,7 @@ async def refresh_status(db: Database, profile_of: Callable[[str], Profile], bat
                                    "WHERE incident_id IN (SELECT value FROM json_each(?))", (json.dumps(list(rows)),))
                 await conn.executemany(_INSERT_DEPARTMENTS, [d for _keys, deps in values for d in deps])
             done += len(ids)
+            await asyncio.sleep(0)  # the bot goes on between two batches
     _FRESH.add(db)
     return done
 

@@ -75,7 +75,7 @@ async def month_data(db: Database, profile: str, start: datetime, end: datetime,
     whole history."""
     scope = "i.profile = ? AND i.created_at >= ? AND i.created_at < ?" + (" AND i.chat_id = ?" if chat_id else "")
     params: tuple = (profile, to_db(start), to_db(end), *((chat_id,) if chat_id else ()))
-    rows = await db.fetchall(
+    rows = await db.scan(
         "SELECT id, chat_id, source, track, state, departments, outcome, created_at, detected_at, closed_at "
         f"FROM incidents i WHERE {scope} ORDER BY id", params)
     incidents = [_incident(r) for r in rows]
@@ -83,23 +83,23 @@ async def month_data(db: Database, profile: str, start: datetime, end: datetime,
     timers: list[TimerFact] = []
     events: list[EventFact] = []
     if ids and timer_ids:
-        timers = [_timer(r) for r in await db.fetchall(
+        timers = [_timer(r) for r in await db.scan(
             "SELECT t.incident_id, t.timer_id, t.department_id, t.role, t.clause, t.started_at, t.due_at, "
             "t.paused_at, t.stopped_at, t.stop_event FROM incidents i CROSS JOIN timers t ON t.incident_id = i.id "
             f"WHERE {scope} AND t.timer_id IN ({','.join('?' * len(timer_ids))}) ORDER BY t.incident_id, t.id",
             (*params, *timer_ids))]
     if ids:
-        events = [_event(r) for r in await db.fetchall(
+        events = [_event(r) for r in await db.scan(
             "SELECT e.id, e.incident_id, e.event, e.at, e.user_id, e.department_id FROM incidents i "
             f"CROSS JOIN incident_events e ON e.incident_id = i.id WHERE {scope} ORDER BY e.incident_id, e.id",
             params)]
     in_group = " WHERE chat_id = ?" if chat_id else ""
-    departments = {r["id"]: (r["name"], bool(r["archived"])) for r in await db.fetchall(
+    departments = {r["id"]: (r["name"], bool(r["archived"])) for r in await db.scan(
         f"SELECT id, name, archived FROM departments{in_group} ORDER BY id", (chat_id,) if chat_id else ())}
-    people = {r["user_id"]: r["name"] for r in await db.fetchall("SELECT user_id, name FROM people")}
+    people = {r["user_id"]: r["name"] for r in await db.scan("SELECT user_id, name FROM people")}
     heads: dict[int, list[int]] = {}
-    for r in await db.fetchall("SELECT DISTINCT department_id, user_id FROM memberships "
-                               "WHERE department_id IS NOT NULL ORDER BY department_id, user_id"):
+    for r in await db.scan("SELECT DISTINCT department_id, user_id FROM memberships "
+                           "WHERE department_id IS NOT NULL ORDER BY department_id, user_id"):
         heads.setdefault(r["department_id"], []).append(r["user_id"])
     return MonthData(incidents, timers, events, departments, people, {k: tuple(v) for k, v in heads.items()})
 

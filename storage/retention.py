@@ -42,7 +42,7 @@ async def erase(db: Database, older_than: datetime, *, dry_run: bool = False) ->
     """Blank the personal data of incidents closed before ``older_than``; drop old drafts, awaited replies
     and delivered outbox rows. Idempotent: a second run finds nothing. ``dry_run`` only counts."""
     cut = {"cut": to_db(older_than)}
-    async with db.transaction() as conn:
+    async with db.slow_transaction() as conn:  # in aiosqlite's thread: the bot goes on meanwhile
 
         async def count(sql: str) -> int:
             row = await (await conn.execute(sql, cut)).fetchone()
@@ -70,7 +70,7 @@ async def erase(db: Database, older_than: datetime, *, dry_run: bool = False) ->
             await conn.execute(f"PRAGMA secure_delete={int(was)}")
     # the old page images in the write-ahead log go too; best effort: a busy log is emptied next time
     with contextlib.suppress(sqlite3.Error):
-        await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await db.checkpoint("TRUNCATE")
     return found
 
 
@@ -107,7 +107,7 @@ async def prune_delivered(db: Database, before: datetime, keep_latest: int = 20,
     pruned = 0
     after: tuple[str, int] = ("", 0)
     while True:
-        async with db.transaction() as conn:
+        async with db.slow_transaction() as conn:
             rows = await conn.execute_fetchall(
                 """SELECT id, sent_at FROM outbox WHERE sent_at IS NOT NULL AND payload != '{}' AND sent_at < ?
                    AND (sent_at, id) > (?, ?) ORDER BY sent_at, id LIMIT ?""", (to_db(before), *after, batch))

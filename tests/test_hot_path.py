@@ -4,13 +4,18 @@ every change (the figures themselves are measured in benchmarks/bench_throughput
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiogram import F
 
 from bot.clock import SystemClock
 from bot.scheduler import JOB, Scheduler
 from handlers import build_router, run_filters_inline
+from storage import reports, retention
+from storage.db import CHECKPOINT_EVERY, Database
 
 
 def test_no_filter_or_handler_of_the_bot_runs_in_a_worker_thread():
@@ -132,3 +137,103 @@ async def test_pokes_while_a_tick_runs_are_not_lost():
         assert reminders.ticks == 3
     finally:
         await scheduler.stop()
+
+
+# --- the database: the hot path in the loop's thread, long work in aiosqlite's -------------------------------------
+
+
+async def test_a_write_waits_for_another_process_lock_while_the_loop_goes_on(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # e.g. `org import` in another process
+        write = asyncio.create_task(db.write("INSERT INTO storage_probe(data) VALUES (x'00')"))
+        beats = 0
+        for _ in range(20):  # the loop is free meanwhile
+            await asyncio.sleep(0.005)
+            beats += 1
+        assert not write.done() and beats == 20
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 5)
+        row = await db.fetchone("SELECT COUNT(*) AS n FROM storage_probe")
+        assert row["n"] == 1
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_a_lock_held_longer_than_the_busy_timeout_is_an_sqlite_busy_error(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    db.conn.busy_timeout = 0.1
+    other = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as error:
+            await db.write("INSERT INTO storage_probe(data) VALUES (x'00')")
+        assert error.value.sqlite_errorname.startswith("SQLITE_BUSY")
+        assert not db.conn.in_transaction
+        other.execute("ROLLBACK")
+        await db.write("INSERT INTO storage_probe(data) VALUES (x'00')")  # free again: works
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_long_work_runs_on_aiosqlites_connection_and_the_hot_path_on_the_other(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    hot: list[str] = []
+    slow: list[str] = []
+    await db.conn.set_trace_callback(hot.append)
+    await db.slow.set_trace_callback(slow.append)
+    try:
+        start = datetime(2026, 11, 2, tzinfo=UTC)
+        await reports.month_data(db, "izobilny", start, start + timedelta(days=30), ["answer"])
+        await retention.erase(db, start)
+        await retention.prune_delivered(db, start)
+        assert not hot  # none of it in the loop's thread
+        for part in ("FROM incidents i", "SELECT COUNT(*) FROM intake", "SELECT id, sent_at FROM outbox"):
+            assert any(part in s for s in slow), part
+        await db.checkpoint("TRUNCATE")
+        assert not hot and "wal_checkpoint(TRUNCATE)" in slow[-1]
+        await db.write("INSERT INTO storage_probe(data) VALUES (x'00')")
+        assert hot and "INSERT INTO storage_probe" in hot[-1]
+    finally:
+        await db.close()
+
+
+async def test_the_log_is_checkpointed_in_aiosqlites_thread_not_at_a_commit_in_the_loop(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    slow: list[str] = []
+    try:
+        assert (await db.fetchone("PRAGMA wal_autocheckpoint"))[0] == 0
+        await db.slow.set_trace_callback(slow.append)
+        for n in range(CHECKPOINT_EVERY * 2):
+            await db.write("INSERT INTO storage_probe(data) VALUES (?)", (bytes([n % 256]),))
+            if n == CHECKPOINT_EVERY - 10:
+                assert not slow
+        await until(lambda: any("wal_checkpoint(PASSIVE)" in s for s in slow), "a checkpoint")
+    finally:
+        await db.close()
+
+
+def test_a_call_goes_as_json_and_an_upload_as_a_form(tmp_path):
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.methods import SendDocument, SendMessage
+    from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+    from aiohttp import FormData, JsonPayload
+
+    from bot.app import Session
+
+    session = Session()
+    bot = Bot("42:TEST", session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="✅", callback_data="a:1")]])
+    body = session.build_form_data(bot, SendMessage(chat_id=-100, text="Яма <b>у дома</b>", reply_markup=keyboard,
+                                                    message_thread_id=7))
+    assert isinstance(body, JsonPayload)
+    assert json.loads(body._value) == {  # what a form would carry, as JSON: the default parse mode too
+        "chat_id": -100, "text": "Яма <b>у дома</b>", "message_thread_id": 7, "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "✅", "callback_data": "a:1"}]]}}
+    (tmp_path / "r.csv").write_text("a;b")
+    upload = session.build_form_data(bot, SendDocument(chat_id=-100, document=FSInputFile(tmp_path / "r.csv")))
+    assert isinstance(upload, FormData)

@@ -52,7 +52,8 @@ async def test_no_hot_lookup_reads_a_big_table_whole(tmp_path):
         partial = {r["name"] for r in await db.fetchall(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'")}
         statements: list[str] = []
-        await db.conn.set_trace_callback(statements.append)
+        for conn in (db.conn, db.slow):  # the hot path's and the long work's (reports, retention)
+            await conn.set_trace_callback(statements.append)
         service = Service(db, FakeClock(START))
         # an update arrives, a message in a topic, a reply to a card
         await inbox.store(db, [(12346, G1, {"update_id": 12346})], START)
@@ -91,7 +92,8 @@ async def test_no_hot_lookup_reads_a_big_table_whole(tmp_path):
         await outbox.prune_direct(db, START)
         await incidents.refresh_status(db, load_profile)
         await org.groups(db)
-        await db.conn.set_trace_callback(None)
+        for conn in (db.conn, db.slow):
+            await conn.set_trace_callback(None)
 
         found = await plans(db, statements)
         assert len(found) > 30

@@ -118,6 +118,7 @@ class Page:
     def _retry(self, action: Callable[[], Any], what: str, timeout: float = 90) -> Any:
         from selenium.common.exceptions import (
             ElementClickInterceptedException,
+            ElementNotInteractableException,
             NoSuchElementException,
             StaleElementReferenceException,
         )
@@ -126,7 +127,8 @@ class Page:
         while True:
             try:
                 return action()
-            except (NoSuchElementException, StaleElementReferenceException, ElementClickInterceptedException):
+            except (NoSuchElementException, StaleElementReferenceException, ElementClickInterceptedException,
+                    ElementNotInteractableException):  # e.g. for a moment after the window is resized
                 if time.monotonic() > deadline:
                     raise AssertionError(f"timed out: {what}") from None
                 time.sleep(0.1)
