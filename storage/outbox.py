@@ -152,8 +152,10 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
         (per_chat, limit),
     )
     calls, seen = [], {}
+    nth = rows[0].keys().index("nth") if rows else 0  # a row's place in its chat's queue moves: not a change
     for r in rows:
-        values = tuple(r[k] for k in _CHANGING)
+        values = tuple(r)  # the row as read: unchanged (but for its place), its call is the one decoded before
+        values = values[:nth] + values[nth + 1:]
         known = decoded.get(r["id"]) if decoded is not None else None
         if known is not None and known[0] == values:
             call = known[1]
@@ -167,10 +169,6 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
         decoded.clear()
         decoded.update(seen)
     return calls
-
-
-# what of a waiting row may change while it waits (enqueue_latest, merge, postpone, start_try...)
-_CHANGING = ("payload", "attempts", "not_before", "maybe_sent_at", "known_before", "priority", "thread_incident")
 
 
 async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:

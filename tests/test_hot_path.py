@@ -237,3 +237,25 @@ def test_a_call_goes_as_json_and_an_upload_as_a_form(tmp_path):
     (tmp_path / "r.csv").write_text("a;b")
     upload = session.build_form_data(bot, SendDocument(chat_id=-100, document=FSInputFile(tmp_path / "r.csv")))
     assert isinstance(upload, FormData)
+
+
+async def test_the_sender_decodes_a_waiting_call_again_only_when_its_row_changed(tmp_path):
+    from storage import outbox
+
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    now = datetime(2026, 12, 2, 9, tzinfo=UTC)
+    try:
+        async with db.transaction() as conn:
+            first = await outbox.enqueue(conn, -100, "sendMessage", {"chat_id": -100, "text": "a"}, now)
+            await outbox.enqueue_latest(conn, -100, "editMessageText", {"chat_id": -100, "text": "b"}, now, "edit:1")
+        decoded: dict = {}
+        before = {c.id: c for c in await outbox.pending(db, decoded=decoded)}
+        await outbox.record_sent(db, first, now, None, {"message_id": 5}, None)  # the one ahead goes: places move
+        [edit] = await outbox.pending(db, decoded=decoded)
+        assert edit is before[edit.id]  # the same row: not decoded again
+        async with db.transaction() as conn:
+            await outbox.enqueue_latest(conn, -100, "editMessageText", {"chat_id": -100, "text": "c"}, now, "edit:1")
+        [changed] = await outbox.pending(db, decoded=decoded)
+        assert changed.id == edit.id and changed.payload["text"] == "c"
+    finally:
+        await db.close()
