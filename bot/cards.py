@@ -96,8 +96,7 @@ class Cards(Context):
     def keyboard(self, row: store.IncidentRow, place: Place, now: datetime) -> dict[str, Any]:
         """The buttons of one place (card, review, publish) for whoever in the group may take them."""
         profile = self.profile(row.profile)
-        found = [o for o in actions.offers_for_anyone(profile, row.incident, now, checked_of(row))
-                 if o.place is place]
+        found = actions.offers_for_anyone(profile, row.incident, now, checked_of(row), place)
         return kb.offers_keyboard(row.incident.id, found)
 
 

@@ -233,12 +233,13 @@ def offers(profile: Profile, incident: Incident, actor: Actor, now: datetime,
 
 
 def offers_for_anyone(profile: Profile, incident: Incident, now: datetime,
-                      checked: frozenset[str] = frozenset()) -> list[Offer]:
+                      checked: frozenset[str] = frozenset(), place: Place | None = None) -> list[Offer]:
     """What someone in the group may do now: the buttons a shared message carries (each press is re-checked
-    for the presser). Every role of the profile is tried, as head of every department of the incident."""
+    for the presser). Every role of the profile is tried, as head of every department of the incident.
+    ``place``: only the offers of that message (the others are not tried)."""
     everyone = [Actor(0, frozenset({role}), frozenset(incident.departments)) for role in profile.roles]
-    return [o for o in candidates(profile, incident, checked)
-            if any(_allowed(profile, incident, o, a, now, checked) for a in everyone)]
+    return [o for o in candidates(profile, incident, checked) if (place is None or o.place is place)
+            and any(_allowed(profile, incident, o, a, now, checked) for a in everyone)]
 
 
 def _allowed(profile: Profile, incident: Incident, offer: Offer, actor: Actor, now: datetime,
