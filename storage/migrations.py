@@ -310,4 +310,11 @@ MIGRATIONS: list[str] = [
     WHERE sent_at IS NULL AND failed_at IS NULL;
     CREATE INDEX outbox_waiting ON outbox(id) WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL
     """,
+    # 10: a waiting call's revision, one up at each change of its payload (a card's edit replaced, notices merged):
+    #     the sender reads the waiting calls without their payloads and decodes again only a changed one
+    """
+    ALTER TABLE outbox ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER outbox_rev AFTER UPDATE OF payload ON outbox WHEN NEW.sent_at IS NULL AND NEW.failed_at IS NULL
+    BEGIN UPDATE outbox SET rev = OLD.rev + 1 WHERE id = NEW.id; END
+    """,
 ]

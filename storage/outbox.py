@@ -139,36 +139,40 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
     ``per_chat`` (a chat with thousands queued — an outage, a mass notice — hides no other chat's calls). A call
     with a literal topic id (closing or renaming an incident's topic) is in that incident's lane, looked up here.
 
-    ``decoded``: the sender's memory of rows it has read before (id -> the row as read, its call). It looks
-    every time a call ends; a row unchanged since is not decoded again (the JSON was most of the cost)."""
+    ``decoded``: the sender's memory of rows it has read before (id -> the row's state, its call). It looks every
+    time a call ends: the waiting rows are read without their payloads, and only a row it has not seen, or whose
+    state or payload (``rev``) changed since, is read whole and decoded (reading and decoding the payloads was
+    most of the cost)."""
     rows = await db.fetchall(
-        """SELECT o.*, CASE WHEN o.chat_id < 0 AND json_type(o.payload, '$.message_thread_id') = 'integer'
+        f"""SELECT {_STATE} FROM (SELECT {_STATE}, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS nth
+                                 FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL)
+            WHERE nth <= ? ORDER BY id LIMIT ?""", (per_chat, limit))
+    known = decoded if decoded is not None else {}
+    states = {r[0]: tuple(r) for r in rows}
+    stale = [i for i, state in states.items() if i not in known or known[i][0] != state]
+    fresh: dict[int, OutgoingCall] = {}
+    for r in await db.fetchall(  # no task of this process runs between the two reads (another's change: next look)
+            """SELECT o.*, CASE WHEN o.chat_id < 0 AND json_type(o.payload, '$.message_thread_id') = 'integer'
                        THEN (SELECT i.id FROM incidents i WHERE i.chat_id = o.chat_id
                              AND i.thread_id = json_extract(o.payload, '$.message_thread_id') LIMIT 1) END
                   AS thread_incident
-           FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS nth FROM outbox
-                 WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL) o
-           WHERE o.nth <= ? ORDER BY o.id LIMIT ?""",
-        (per_chat, limit),
-    )
+               FROM outbox o WHERE o.id IN (SELECT value FROM json_each(?))""", (json.dumps(stale),)) if stale else ():
+        call = _call(r)
+        fresh[call.id] = OutgoingCall(**{**call.__dict__, "lane": lane_of(
+            call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])})
     calls, seen = [], {}
-    nth = rows[0].keys().index("nth") if rows else 0  # a row's place in its chat's queue moves: not a change
-    for r in rows:
-        values = tuple(r)  # the row as read: unchanged (but for its place), its call is the one decoded before
-        values = values[:nth] + values[nth + 1:]
-        known = decoded.get(r["id"]) if decoded is not None else None
-        if known is not None and known[0] == values:
-            call = known[1]
-        else:
-            call = _call(r)
-            call = OutgoingCall(**{**call.__dict__, "lane": lane_of(
-                call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])})
-        seen[call.id] = (values, call)
+    for call_id, state in states.items():
+        call = fresh[call_id] if call_id in fresh else known[call_id][1]
+        seen[call_id] = (state, call)
         calls.append(call)
     if decoded is not None:  # what was delivered since is forgotten
         decoded.clear()
         decoded.update(seen)
     return calls
+
+
+# what of a waiting row may change while it waits (its payload: rev, see migration 10; its chat: chats.move)
+_STATE = "id, chat_id, rev, attempts, not_before, maybe_sent_at, known_before, priority"
 
 
 async def heads_of_queues(db: Database, limit: int = 200) -> list[OutgoingCall]:

@@ -257,5 +257,8 @@ async def test_the_sender_decodes_a_waiting_call_again_only_when_its_row_changed
             await outbox.enqueue_latest(conn, -100, "editMessageText", {"chat_id": -100, "text": "c"}, now, "edit:1")
         [changed] = await outbox.pending(db, decoded=decoded)
         assert changed.id == edit.id and changed.payload["text"] == "c"
+        await db.write("UPDATE outbox SET chat_id = -200 WHERE id = ?", (edit.id,))  # the group became a supergroup
+        [moved] = await outbox.pending(db, decoded=decoded)
+        assert moved.chat_id == -200
     finally:
         await db.close()
