@@ -104,7 +104,7 @@ async def incident(w: ProcessWorld, run: Run, k: int, patience: float) -> None:
         return
     press(w, coordinator, panel, SEND)
     topic: Topic | None = await step(w, run, k, "the topic", lambda: next(
-        (t for t in tg.topics(w.group) if f"Пост{k}" in t.name), None), patience)
+        (t for t in tg.topics(w.group) if f"Пост{k}:" in t.name), None), patience)
     if topic is None:
         return
     await step(w, run, k, "the copy of the post", lambda: any(
@@ -126,7 +126,7 @@ async def incident(w: ProcessWorld, run: Run, k: int, patience: float) -> None:
         return
     press(w, coordinator, no_link, "Без ссылки")
     await step(w, run, k, "the topic closed", lambda: tg.topics(w.group)[-1].closed or any(
-        t.closed for t in tg.topics(w.group) if f"Пост{k}" in t.name), patience)
+        t.closed for t in tg.topics(w.group) if f"Пост{k}:" in t.name), patience)
 
 
 async def driver(w: ProcessWorld, run: Run, patience: float, at_least: int) -> None:
@@ -151,7 +151,7 @@ def check(w: ProcessWorld, run: Run) -> tuple[Counter[str], Counter[str], int]:
     lost["panel"] += max(forwards - panels, 0)
     group_messages = bot_messages(w, w.group)
     for k in range(1, run.incidents + 1):
-        topics = [t for t in tg.topics(w.group) if f"Пост{k}" in t.name]
+        topics = [t for t in tg.topics(w.group) if f"Пост{k}:" in t.name]  # not Пост1 in Пост10
         if not topics:
             continue  # stalled before the send (counted in stalled)
         number = int(re.match(r"№(\d+)", topics[0].name).group(1))

@@ -100,6 +100,7 @@ COALESCE_WINDOW = 3.0  # seconds a lone notice waits for others to the same plac
 MAX_WORKERS = 16  # chats served at once
 MAX_TEXT = 4096
 MARGIN = 0.02  # seconds: floating point and clocks read a moment apart
+MAX_UNKNOWN = 10  # messages between an interrupted copy and its resend that are asked about (more: left alone)
 STOP_GRACE = 8.0  # seconds a graceful stop waits for the calls in flight (a supervisor kills after 10)
 UP_WINDOW = timedelta(minutes=10)  # a call that got through this recently means Telegram is up
 NOTICE_EVERY = timedelta(days=1)  # dead letters of one chat: the administrator is told at most this often
@@ -477,7 +478,11 @@ class Sender:
                     if call.maybe_sent_at and call.method in CREATING else None
                 note = await outbox.record_sent(self.db, call.id, now, call.purpose, result,
                                                 (call.chat_id, check.note) if check and check.note else None)
-                if check and check.copy_id and await self._remove_copy(call, payload, check.copy_id) and note:
+                removed = 0
+                for copy_id in check.copy_ids if check else ():  # at most as many as the call made
+                    if removed < len(payload.get("message_ids") or [None]):
+                        removed += await self._remove_copy(call, payload, copy_id)
+                if removed and note:
                     await outbox.drop(self.db, note)  # the copy is gone: nothing to explain
             case Wait(seconds):
                 log.warning("429 in chat %s: waiting %s s", call.chat_id, seconds)
@@ -526,7 +531,9 @@ class Sender:
         """A call that may have been carried out before (the bot died or timed out mid-call) went out again. In a
         group, message numbers follow each other and the bot sees every message: if the resent one is numbered
         right after the highest the bot knew before the first try (``known_before``), nothing came between — no
-        duplicate. If exactly one number is unknown, that message may be the copy (``copy_id``). A topic or a card
+        duplicate. If exactly one number is unknown, that message may be the copy (``copy_ids``); for a copy of
+        people's messages, every number between that the bot does not know as its own may be (people may have
+        written meanwhile: asking tells them apart, ``_remove_copy``). A topic or a card
         that may have a copy gets a note in its thread saying which one is live (dropped if the copy is deleted)."""
         before = call.known_before
         first = _first_message_id(result)
@@ -535,10 +542,16 @@ class Sender:
             return None
         log.warning("%s to chat %s was resent after an unknown outcome (%s); a duplicate may exist", call.method,
                     call.chat_id, call.maybe_sent_at)
-        copy_id = before + 1 if before is not None and first == before + 2 and call.chat_id < 0 else None
+        copies: tuple[int, ...] = ()
+        if before is not None and first is not None and call.chat_id < 0:
+            if call.method == "copyMessages" and first - before - 1 <= MAX_UNKNOWN:
+                own = await outbox.own_messages(self.db, call.chat_id, before + 1, first - 1)
+                copies = tuple(i for i in range(before + 1, first) if i not in own)
+            elif first == before + 2:
+                copies = (before + 1,)
         kind, _sep, ref = (call.purpose or "").partition(":")
         if kind not in ("topic", "card") or not ref.isdigit():
-            return DuplicateCheck(None, copy_id)
+            return DuplicateCheck(None, copies)
         with use(self.language):
             text = (_("♻️ Тема №{number} создана повторно: бот перезапускался во время её создания. Если в группе "
                       "есть ещё одна тема с этим номером без карточки, она лишняя — инцидент ведётся здесь.")
@@ -546,7 +559,7 @@ class Sender:
                     _("♻️ Карточка №{number} отправлена повторно: бот перезапускался во время отправки. Если выше "
                       "есть её копия, она не обновляется — действует эта."))
         return DuplicateCheck({"chat_id": call.chat_id, "message_thread_id": {"$thread": int(ref)},
-                               "text": text.format(number=ref)}, copy_id)
+                               "text": text.format(number=ref)}, copies)
 
     async def _remove_copy(self, call: outbox.OutgoingCall, payload: dict[str, Any], copy_id: int) -> bool:
         """Is the one unknown message ``copy_id`` the copy of this call? Asked without changing anything: a topic
@@ -559,6 +572,10 @@ class Sender:
             remove: methods.TelegramMethod[Any] = methods.DeleteForumTopic(chat_id=call.chat_id,
                                                                             message_thread_id=copy_id)
             same = "topic_not_modified"
+        elif call.method == "copyMessages":  # a copy has no keyboard: "not modified" only if it is the bot's own
+            probe = methods.EditMessageReplyMarkup(chat_id=call.chat_id, message_id=copy_id)
+            remove = methods.DeleteMessage(chat_id=call.chat_id, message_id=copy_id)
+            same = "message is not modified"
         elif call.method == "sendMessage" and payload.get("reply_markup"):
             probe = methods.EditMessageReplyMarkup(chat_id=call.chat_id, message_id=copy_id,
                                                    reply_markup=payload["reply_markup"])
@@ -592,7 +609,7 @@ class Sender:
 @dataclass(frozen=True)
 class DuplicateCheck:
     note: dict[str, Any] | None  # a note for the thread saying which topic or card is live
-    copy_id: int | None  # the one message that may be the copy
+    copy_ids: tuple[int, ...]  # the messages that may be the copy
 
 
 async def _chat_name(db: Database, chat_id: int) -> str:

@@ -311,6 +311,21 @@ _LAST_MESSAGE_ID = """(SELECT MAX(id) FROM (
                FROM (SELECT payload FROM inbox WHERE lane = :chat ORDER BY update_id DESC LIMIT 20)))"""
 
 
+async def own_messages(db: Database, chat_id: int, low: int, high: int) -> set[int]:
+    """The bot's messages in the chat numbered from ``low`` to ``high`` that it knows it sent (its latest delivered
+    calls, copies included, and its handlers' own posts)."""
+    rows = await db.fetchall(
+        """SELECT COALESCE(CASE WHEN json_valid(o.result) THEN json_extract(o.result, '$.message_id') END,
+                           j.value ->> '$.message_id') AS id
+             FROM (SELECT result FROM outbox WHERE chat_id = :chat AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 50) o
+             LEFT JOIN json_each(CASE WHEN json_valid(o.result) AND json_type(o.result) = 'array' THEN o.result
+                                      ELSE '[]' END) j
+           UNION ALL
+           SELECT message_id FROM direct_messages WHERE chat_id = :chat AND message_id BETWEEN :low AND :high""",
+        {"chat": chat_id, "low": low, "high": high})
+    return {int(r["id"]) for r in rows if r["id"] is not None and low <= int(r["id"]) <= high}
+
+
 async def remember_direct(db: Database, chat_id: int, message_id: int, now: datetime) -> None:
     """A message a handler posted into a group itself (a reply to /bind...): its number is known, so a resent
     call's duplicate can be told by its number (``last_message_id``)."""

@@ -217,6 +217,31 @@ async def test_3_a_copy_the_bot_cannot_check_is_marked_in_the_thread(tmp_path):
         assert tg.message(w.group.id, orphan.message_id).text == orphan.text
 
 
+async def test_3_a_copy_of_the_post_made_before_kill_9_is_found_among_peoples_messages_and_deleted(tmp_path):
+    """Telegram copied the post, the bot died before it heard, and a head wrote in the topic meanwhile: the copy is
+    sent again, and of the numbers between, the one that is the bot's own (asked without changing anything) is
+    the first copy: deleted. The head's message stays."""
+    async with ProcessWorld.start(tmp_path) as w:
+        tg = w.tg
+        await w.bot.start()
+        await bind(w)
+        p = await intake_until_the_card(w, "Яма у дома 18 https://vk.com/wall-1_18")
+        lost = tg.faults.hang(method="copyMessages", after_processing=True)  # done, never answered
+        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
+        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the copy made, its answer hanging")
+        await w.bot.kill()
+        tg.faults.clear()
+        [topic] = tg.topics(w.group)
+        tg.send_text(w.people["zhkh"], "Смотрим.", chat=w.group, thread=topic.thread_id)
+        await w.bot.start()
+        await tg.wait_for(lambda: tg.call_count("deleteMessage", ok_only=True) == 1, timeout=20,
+                          what="the first copy deleted")
+        copies = [m for m in tg.messages(w.group, topic.thread_id, from_bot=True) if "Яма у дома 18" in (m.text or "")
+                  and not (m.text or "").startswith("№")]
+        assert len(copies) == 1
+        assert [m.text for m in tg.messages(w.group, topic.thread_id, from_bot=False)] == ["Смотрим."]
+
+
 async def test_3_kill_9_before_telegram_made_the_card_sends_it_once_and_says_nothing(tmp_path):
     async with ProcessWorld.start(tmp_path) as w:
         tg = w.tg
