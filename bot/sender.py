@@ -479,8 +479,9 @@ class Sender:
                 note = await outbox.record_sent(self.db, call.id, now, call.purpose, result,
                                                 (call.chat_id, check.note) if check and check.note else None)
                 removed = 0
-                for copy_id in check.copy_ids if check else ():  # at most as many as the call made
-                    if removed < len(payload.get("message_ids") or [None]):
+                most = len(payload.get("message_ids") or [None]) * max(call.attempts, 1)  # each earlier try's
+                for copy_id in check.copy_ids if check else ():
+                    if removed < most:
                         removed += await self._remove_copy(call, payload, copy_id)
                 if removed and note:
                     await outbox.drop(self.db, note)  # the copy is gone: nothing to explain
