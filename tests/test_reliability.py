@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +125,17 @@ async def intake_until_the_card(w: ProcessWorld, text: str) -> None:
     return p
 
 
+async def kill_while_hanging(w: ProcessWorld, text: str, what: str, **hang: Any) -> None:
+    """The post forwarded and sent to the group; the bot killed while the call the fault ``hang`` names hangs."""
+    tg = w.tg
+    p = await intake_until_the_card(w, text)
+    call = tg.faults.hang(**hang)
+    tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
+    await tg.wait_for(lambda: call.hits == 1, timeout=15, what=what)
+    await w.bot.kill()
+    tg.faults.clear()
+
+
 async def test_3_sigterm_while_the_card_is_in_flight_waits_for_it_and_sends_it_once(tmp_path):
     async with ProcessWorld.start(tmp_path) as w:
         tg = w.tg
@@ -152,12 +164,8 @@ async def test_3_kill_9_after_telegram_made_the_card_leaves_no_copy(tmp_path):
         tg = w.tg
         await w.bot.start()
         await bind(w)
-        p = await intake_until_the_card(w, "Яма у дома 6 https://vk.com/wall-1_6")
-        lost = tg.faults.hang(method="sendMessage", chat_id=w.group.id, after_processing=True)  # done, never answered
-        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
-        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the card made, its answer hanging")
-        await w.bot.kill()
-        tg.faults.clear()
+        await kill_while_hanging(w, "Яма у дома 6 https://vk.com/wall-1_6", "the card made, its answer hanging",
+                                 method="sendMessage", chat_id=w.group.id, after_processing=True)  # done, unanswered
         await w.bot.start()
         await tg.wait_for(lambda: tg.call_count("copyMessages", ok_only=True) == 1, timeout=20, what="the copy")
         await tg.wait_for(lambda: len(cards(w)) == 1, timeout=10, what="the copy of the card deleted")
@@ -173,12 +181,8 @@ async def test_3_kill_9_after_telegram_made_the_topic_leaves_no_empty_copy(tmp_p
         tg = w.tg
         await w.bot.start()
         await bind(w)
-        p = await intake_until_the_card(w, "Яма у дома 16 https://vk.com/wall-1_16")
-        lost = tg.faults.hang(method="createForumTopic", after_processing=True)
-        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
-        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the topic made, its answer hanging")
-        await w.bot.kill()
-        tg.faults.clear()
+        await kill_while_hanging(w, "Яма у дома 16 https://vk.com/wall-1_16", "the topic made, its answer hanging",
+                                 method="createForumTopic", after_processing=True)
         await w.bot.start()
         await tg.wait_for(lambda: tg.call_count("copyMessages", ok_only=True) == 1, timeout=20, what="the copy")
         [topic] = tg.topics(w.group)  # the empty copy is deleted
@@ -195,12 +199,8 @@ async def test_3_a_copy_the_bot_cannot_check_is_marked_in_the_thread(tmp_path):
         tg = w.tg
         await w.bot.start()
         await bind(w)
-        p = await intake_until_the_card(w, "Яма у дома 17 https://vk.com/wall-1_17")
-        lost = tg.faults.hang(method="sendMessage", chat_id=w.group.id, after_processing=True)
-        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
-        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the card made, its answer hanging")
-        await w.bot.kill()
-        tg.faults.clear()
+        await kill_while_hanging(w, "Яма у дома 17 https://vk.com/wall-1_17", "the card made, its answer hanging",
+                                 method="sendMessage", chat_id=w.group.id, after_processing=True)
         [topic] = tg.topics(w.group)
         tg.send_text(w.people["roads"], "Это не к нам?", chat=w.group, thread=topic.thread_id)
         tg.send_text(w.people["roads"], "Похоже, к ЖКХ.", chat=w.group, thread=topic.thread_id)
@@ -225,12 +225,8 @@ async def test_3_a_copy_of_the_post_made_before_kill_9_is_found_among_peoples_me
         tg = w.tg
         await w.bot.start()
         await bind(w)
-        p = await intake_until_the_card(w, "Яма у дома 18 https://vk.com/wall-1_18")
-        lost = tg.faults.hang(method="copyMessages", after_processing=True)  # done, never answered
-        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
-        await tg.wait_for(lambda: lost.hits == 1, timeout=15, what="the copy made, its answer hanging")
-        await w.bot.kill()
-        tg.faults.clear()
+        await kill_while_hanging(w, "Яма у дома 18 https://vk.com/wall-1_18", "the copy made, its answer hanging",
+                                 method="copyMessages", after_processing=True)  # done, never answered
         [topic] = tg.topics(w.group)
         tg.send_text(w.people["zhkh"], "Смотрим.", chat=w.group, thread=topic.thread_id)
         await w.bot.start()
@@ -247,12 +243,8 @@ async def test_3_kill_9_before_telegram_made_the_card_sends_it_once_and_says_not
         tg = w.tg
         await w.bot.start()
         await bind(w)
-        p = await intake_until_the_card(w, "Яма у дома 7 https://vk.com/wall-1_7")
-        stuck = tg.faults.hang(method="sendMessage", chat_id=w.group.id)  # never carried out
-        tg.press_button(w.people["coordinator"], tg.message(p.chat.id, p.message_id), SEND)
-        await tg.wait_for(lambda: stuck.hits == 1, timeout=15, what="the card in flight")
-        await w.bot.kill()
-        tg.faults.clear()
+        await kill_while_hanging(w, "Яма у дома 7 https://vk.com/wall-1_7", "the card in flight",
+                                 method="sendMessage", chat_id=w.group.id)  # never carried out
         await w.bot.start()
         await tg.wait_for(lambda: tg.call_count("copyMessages", ok_only=True) == 1, timeout=20, what="the copy")
         [topic] = tg.topics(w.group)
