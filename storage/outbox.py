@@ -162,7 +162,9 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
             call.chat_id, call.purpose, call.payload, call.priority, r["thread_incident"])})
     calls, seen = [], {}
     for call_id, state in states.items():
-        call = fresh[call_id] if call_id in fresh else known[call_id][1]
+        call = fresh[call_id] if call_id in fresh else known[call_id][1] if call_id in known else None
+        if call is None:  # gone between the two reads (another process): not waiting any more
+            continue
         seen[call_id] = (state, call)
         calls.append(call)
     if decoded is not None:  # what was delivered since is forgotten
