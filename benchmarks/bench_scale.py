@@ -77,7 +77,7 @@ from profiles.loader import load_profile  # noqa: E402
 from storage import incidents as store  # noqa: E402
 from storage import org  # noqa: E402
 from storage import outbox as out  # noqa: E402
-from storage.db import Database, to_db  # noqa: E402
+from storage.db import Connection, Database, to_db  # noqa: E402
 from storage.retention import prune_delivered  # noqa: E402
 
 GOAL_START = 2.0  # s, start to first getUpdates
@@ -93,35 +93,6 @@ TEXT = ("Жители дома по ул. Ленина, {0} жалуются: т
 
 
 # --- seeding through the storage functions ----------------------------------------------------------------
-
-
-class _Cursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._c = cursor
-        self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
-
-    async def fetchone(self) -> Any:
-        return self._c.fetchone()
-
-    async def fetchall(self) -> list[Any]:
-        return self._c.fetchall()
-
-
-class SyncConnection:
-    """What the storage functions use of an aiosqlite connection, over a plain sqlite3 one: the same SQL,
-    without a thread hop per statement (seeding 100k incidents takes minutes instead of tens of them)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    async def execute(self, sql: str, params: Any = ()) -> _Cursor:
-        return _Cursor(self.conn.execute(sql, params))
-
-    async def executemany(self, sql: str, params: Any) -> _Cursor:
-        return _Cursor(self.conn.executemany(sql, params))
-
-    async def execute_fetchall(self, sql: str, params: Any = ()) -> list[Any]:
-        return self.conn.execute(sql, params).fetchall()
 
 
 async def seed(path: Path, n: int, now: datetime, group: int = GROUP, seed_: int = 1) -> None:
@@ -143,7 +114,7 @@ async def seed(path: Path, n: int, now: datetime, group: int = GROUP, seed_: int
     raw = sqlite3.connect(path, isolation_level=None)
     raw.row_factory = sqlite3.Row
     raw.execute("PRAGMA synchronous=OFF")
-    conn: Any = SyncConnection(raw)
+    conn: Any = Connection(raw)  # the storage functions' SQL on a plain sqlite3 connection
     raw.execute("BEGIN")
     message_id = 1000
     for i in range(1, n + 1):

@@ -563,10 +563,10 @@ class Sender:
                                "text": text.format(number=ref)}, copies)
 
     async def _remove_copy(self, call: outbox.OutgoingCall, payload: dict[str, Any], copy_id: int) -> bool:
-        """Is the one unknown message ``copy_id`` the copy of this call? Asked without changing anything: a topic
-        renamed to its own name, or a message given its own keyboard, answers "not modified" only if it is the
-        bot's own with the same name or keyboard. Then it is deleted. (In a group the bot sees everyone's
-        messages, so an unknown number there is the bot's own.) Returns True if the copy is gone."""
+        """Is the unknown message ``copy_id`` a copy of this call? Asked without changing anything: a topic renamed
+        to its own name, a message given its own keyboard (a copy of people's messages: none) answers "not
+        modified" only if it is the bot's own with the same name or keyboard; someone else's "can't be edited".
+        Then it is deleted. Returns True if the copy is gone."""
         if call.method == "createForumTopic":
             probe: methods.TelegramMethod[Any] = methods.EditForumTopic(
                 chat_id=call.chat_id, message_thread_id=copy_id, name=payload["name"])

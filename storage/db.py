@@ -109,20 +109,6 @@ class Cursor:
     async def fetchall(self) -> list[Any]:
         return self._cursor.fetchall()
 
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(size) if size is not None else self._cursor.fetchmany()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-    def __aiter__(self) -> Cursor:
-        return self
-
-    async def __anext__(self) -> Any:
-        row = self._cursor.fetchone()
-        if row is None:
-            raise StopAsyncIteration
-        return row
 
 
 class Connection:
@@ -144,10 +130,6 @@ class Connection:
     @row_factory.setter
     def row_factory(self, factory: Any) -> None:
         self._conn.row_factory = factory
-
-    @property
-    def total_changes(self) -> int:
-        return self._conn.total_changes
 
     async def _run(self, call: Callable[[], T]) -> T:
         """``call()``; when another process holds the lock, again after a pause, up to ``busy_timeout`` seconds.
@@ -179,14 +161,8 @@ class Connection:
         params = () if parameters is None else parameters
         return await self._run(lambda: self._conn.execute(sql, params).fetchall())
 
-    async def commit(self) -> None:
-        await self._run(self._conn.commit)
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def backup(self, target: Any) -> None:
-        self._conn.backup(target._conn if isinstance(target, Connection) else target)
+    async def backup(self, target: sqlite3.Connection) -> None:
+        self._conn.backup(target)
 
     async def set_trace_callback(self, handler: Callable[[str], object] | None) -> None:
         self._conn.set_trace_callback(handler)
@@ -291,30 +267,36 @@ class Database:
         its effects and the mark are one commit, so a crash can neither lose nor repeat them. (``mark_update``
         False: bookkeeping that is not the use case's effect.)"""
         async with self._lock:
-            self.check_file()
+            handling = _handling() if mark_update else None
+            async with self._immediate(self.conn, handling) as conn:
+                yield conn
+            if handling is not None:
+                handling.marked = True
+            self._committed()
+
+    @contextlib.asynccontextmanager
+    async def _immediate(self, conn: Connection | aiosqlite.Connection,
+                         handling: HandlingUpdate | None = None) -> AsyncIterator[Any]:
+        """BEGIN IMMEDIATE … (the update's mark) COMMIT on ``conn``, or ROLLBACK on any error."""
+        self.check_file()
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                    handling = _handling() if mark_update else None
-                    if handling is not None:
-                        await self.conn.execute(
-                            "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
-                            (handling.at, handling.update_id))
-                except BaseException:
-                    if self.conn.in_transaction:  # SQLite rolls back by itself on a full disk
-                        await self.conn.execute("ROLLBACK")
-                    raise
-                await self.conn.execute("COMMIT")
+                yield conn
                 if handling is not None:
-                    handling.marked = True
-                self._committed()
-            except Exception as e:
-                if self._check_failure(e):
-                    with contextlib.suppress(sqlite3.Error):
-                        if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
-                            await self.conn.execute("ROLLBACK")
+                    await conn.execute("UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
+                                       (handling.at, handling.update_id))
+            except BaseException:
+                if conn.in_transaction:  # SQLite rolls back by itself on a full disk
+                    await conn.execute("ROLLBACK")
                 raise
+            await conn.execute("COMMIT")
+        except Exception as e:
+            if self._check_failure(e):
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                        await conn.execute("ROLLBACK")
+            raise
 
     async def write(self, sql: str, params: tuple | dict = ()) -> int:
         """One statement, all or nothing; returns the rows it changed. Outside an update's handling it is its own
@@ -364,22 +346,8 @@ class Database:
             async with self.transaction(mark_update=False) as conn:
                 yield conn
             return
-        self.check_file()
-        try:
-            await self.slow.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.slow
-            except BaseException:
-                if self.slow.in_transaction:
-                    await self.slow.execute("ROLLBACK")
-                raise
-            await self.slow.execute("COMMIT")
-        except Exception as e:
-            if self._check_failure(e):
-                with contextlib.suppress(sqlite3.Error):
-                    if self.slow.in_transaction:
-                        await self.slow.execute("ROLLBACK")
-            raise
+        async with self._immediate(self.slow) as conn:
+            yield conn
 
     async def checkpoint(self, mode: str = "PASSIVE") -> None:
         """Copy the write-ahead log into the file (``TRUNCATE``: and empty it), on the slow connection."""
