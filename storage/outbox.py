@@ -318,7 +318,7 @@ async def own_messages(db: Database, chat_id: int, low: int, high: int) -> set[i
     calls, copies included, and its handlers' own posts)."""
     rows = await db.fetchall(
         """SELECT COALESCE(CASE WHEN json_valid(o.result) THEN json_extract(o.result, '$.message_id') END,
-                           j.value ->> '$.message_id') AS id
+                           json_extract(j.value, '$.message_id')) AS id
              FROM (SELECT result FROM outbox WHERE chat_id = :chat AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 50) o
              LEFT JOIN json_each(CASE WHEN json_valid(o.result) AND json_type(o.result) = 'array' THEN o.result
                                       ELSE '[]' END) j
