@@ -25,7 +25,7 @@ from profiles.schema import Profile
 from storage import absences, org
 from storage import incidents as store
 from storage.db import Database
-from storage.outbox import enqueue
+from storage.outbox import enqueue, notice_purpose
 
 
 @dataclass(frozen=True)
@@ -126,11 +126,12 @@ class Context:
         return texts.person_name(person.name) if person else str(user_id)
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
-                  markup: dict[str, Any] | None = None, review: bool = False, *, notice: bool = False,
-                  priority: int | None = None) -> None:
+                  markup: dict[str, Any] | None = None, review: bool = False, *,
+                  notice: bool | list[int] = False, priority: int | None = None) -> None:
         """A message in the incident's thread (its topic, or a reply to its card), rendered by the caller in
-        the group's language. ``notice``: a reminder (background, merged with the next ones to the thread);
-        ``priority``: when a person waits for it (a prompt after a press), storage.outbox.URGENT."""
+        the group's language. ``notice``: a reminder (background, merged with the next ones to the thread; a
+        list: the timers rows it speaks of, storage.outbox.notice_purpose); ``priority``: when a person waits for
+        it (a prompt after a press), storage.outbox.URGENT."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
                                    "text": text}
         if row.thread_id is None:
@@ -139,8 +140,8 @@ class Context:
             payload["reply_markup"] = markup
         # a message with the step's buttons is found again to retire them
         kind = "review" if review else "notice" if notice else "thread"
-        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=f"{kind}:{row.incident.id}",
-                      priority=priority)
+        purpose = notice_purpose(row.incident.id, notice) if isinstance(notice, list) else f"{kind}:{row.incident.id}"
+        await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=purpose, priority=priority)
 
     async def retire_review(self, conn: aiosqlite.Connection, row: store.IncidentRow, now: datetime) -> None:
         """The answer under review (or waiting to be published) is decided or superseded: its message loses its

@@ -53,6 +53,7 @@ class Spoken:
     due_at: datetime
     notice: Notice
     who: str  # mentions of whoever must act
+    timer_row: int = 0  # the timers row it speaks of (a notice still queued when that step is done is dropped)
 
     @property
     def timer_title(self) -> str:
@@ -137,7 +138,7 @@ class Reminders:
                     on_call = profile.urgent(spec, track) and profile.quiet is not None \
                         and profile.quiet.is_quiet(notice.at)
                     who = await self._who(profile, row, spec.role, timer.department_id, on_call)
-                    spoken.append(Spoken(row, profile, spec, timer.due_at, notice, who))
+                    spoken.append(Spoken(row, profile, spec, timer.due_at, notice, who, r.row_id))
             await due.set_next(conn, moves)
             with use(self.service.language):
                 await self._announce(conn, spoken, now)
@@ -187,7 +188,8 @@ class Reminders:
                     per_incident[s.incident.incident.id].append(s)
                 for group in per_incident.values():
                     for text in _chunks([self._line(s, now) for s in group]):
-                        await self.service.say(conn, group[0].incident, text, now, notice=True)  # type: ignore[arg-type]
+                        await self.service.say(conn, group[0].incident, text, now,  # type: ignore[arg-type]
+                                               notice=[s.timer_row for s in group])
 
     def _line(self, s: Spoken, now: datetime) -> str:
         when = texts.when(s.due_at, s.profile, now)

@@ -3,7 +3,9 @@ waits for first, under Telegram's limits, and survives every answer.
 
 - Order: the calls of one incident in a chat go out in the order they were queued (a thread message needs its
   topic, an edit its card; references are resolved at send time); the chat's other calls keep their order per
-  priority (storage.outbox.lane_of). A lane's head goes only once the call before it is done (or given up).
+  priority (storage.outbox.lane_of). A lane's head goes only once the call before it is done (or given up);
+  only a notice (a reminder) is passed by the calls queued behind it: nothing refers to it, and a review need
+  not wait for a reminder queued before it (storage.outbox.passable).
 - Priorities (storage.outbox.priority_of): in a chat the lane holding the most urgent call goes first (its head
   is what stands in the way of that call), then the oldest. URGENT: what a person waits for (the review for the
   chief, the intake panel, replies in a private chat); NORMAL: workflow posts; BACKGROUND: reminders, digests,
@@ -80,7 +82,7 @@ from bot.outcomes import (
     WithoutThread,
     decide,
 )
-from storage import chats, org, outbox
+from storage import chats, notices, org, outbox
 from storage.db import Database, storage_failure
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,10 @@ GLOBAL_PER_SECOND = 30
 # group slots a priority may not take (of 20 a minute): what a person waits for always finds six free slots,
 # background leaves ten; measured with benchmarks/bench_latency.py (10 incidents in flight, steady)
 RESERVE = {outbox.URGENT: 0, outbox.NORMAL: 6, outbox.BACKGROUND: 10}
+# a background post into a group waits for a lull in what people wait for there: a slot it takes is gone for a
+# minute, and reviews come in bursts; never longer than the hold (measured with bench_latency.py, 10 in flight)
+BACKGROUND_LULL = 20.0  # seconds since the group's last URGENT post
+BACKGROUND_HOLD = 120.0  # seconds a background post may be held for a lull
 COALESCE_WINDOW = 3.0  # seconds a lone notice waits for others to the same place
 MAX_WORKERS = 16  # chats served at once
 MAX_TEXT = 4096
@@ -131,7 +137,8 @@ class RateLimiter:
     def __init__(self, chat_interval: float = CHAT_INTERVAL, group_per_minute: int = GROUP_PER_MINUTE,
                  global_per_second: int = GLOBAL_PER_SECOND, *, chat_burst: int = CHAT_BURST,
                  other_interval: float | None = None, coalesce_window: float | None = None,
-                 reserve: dict[int, int] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 reserve: dict[int, int] | None = None, lull: float | None = None, hold: float = BACKGROUND_HOLD,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
         self.global_per_second = global_per_second
@@ -140,19 +147,23 @@ class RateLimiter:
         self.other_interval = (OTHER_INTERVAL if paced else 0.0) if other_interval is None else other_interval
         self.coalesce_window = (COALESCE_WINDOW if paced else 0.0) if coalesce_window is None else coalesce_window
         self.reserve = RESERVE if reserve is None else reserve
+        self.lull = (BACKGROUND_LULL if paced else 0.0) if lull is None else lull
+        self.hold = hold
         self.monotonic = monotonic
         self._bucket: dict[int, tuple[float, float]] = {}  # chat -> (posts it may make, as of when)
         self._group: dict[int, deque[float]] = defaultdict(deque)  # group -> when each of its messages went
         self._other: dict[int, float] = {}  # chat -> when its last call that posts nothing went
         self._lower: dict[int, tuple[float, int]] = {}  # group -> its last post not URGENT: when, how many messages
+        self._urgent: dict[int, float] = {}  # group -> when its last URGENT post went
         self._all: deque[float] = deque()
 
     def group_limit(self, priority: int) -> int:
         return max(self.group_per_minute - self.reserve.get(priority, 0), 1)
 
     def ready_in(self, chat_id: int, now: float, *, messages: int = 1, priority: int = outbox.URGENT,
-                 overall: bool = True) -> float:
-        """Seconds until a call posting ``messages`` (0: an edit, a topic call...) may go to the chat."""
+                 overall: bool = True, waited: float = 0.0) -> float:
+        """Seconds until a call posting ``messages`` (0: an edit, a topic call...) may go to the chat; ``waited``:
+        how long it has been waiting (a background post is held for a lull only so long)."""
         wait = 0.0
         if messages and self.chat_interval > 0:
             tokens = self._tokens(chat_id, now)
@@ -169,6 +180,8 @@ class RateLimiter:
             if priority > outbox.URGENT and chat_id in self._lower:  # spread over the minute, never in a burst
                 last, count = self._lower[chat_id]
                 wait = max(wait, last + 60 * count / limit - now)
+            if priority == outbox.BACKGROUND and chat_id in self._urgent and waited < self.hold:
+                wait = max(wait, min(self._urgent[chat_id] + self.lull, now + self.hold - waited) - now)
         if overall:
             wait = max(wait, self.overall_ready_in(now))
         return wait + MARGIN if wait > 0 else 0.0
@@ -188,6 +201,8 @@ class RateLimiter:
         them at the latest)."""
         if messages and chat_id < 0 and priority > outbox.URGENT:
             self._lower[chat_id] = (now, messages)
+        elif messages and chat_id < 0:
+            self._urgent[chat_id] = now
         if overall:
             self.record_start(now)
         if not messages:
@@ -237,7 +252,8 @@ class Sender:
         self._task: asyncio.Task[None] | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}  # chat -> its call in flight
         self._failure: BaseException | None = None  # a worker found the database unwritable
-        self._seen: dict[int, float] = {}  # a lone notice -> when it was first seen (it waits for others)
+        # a call -> when first seen at its lane's head (a lone notice waits for others; background, for a lull)
+        self._seen: dict[int, float] = {}
         self._decoded: dict[int, tuple[tuple, outbox.OutgoingCall]] = {}  # the waiting rows as last read
         self._last_ok = None  # when a call last got through (Telegram is up)
         # outcomes Telegram gave that could not be written yet (a full disk): written before anything else is sent
@@ -368,7 +384,8 @@ class Sender:
         lanes: dict[str, list[outbox.OutgoingCall]] = {}
         for call in queued:
             lanes.setdefault(call.lane, []).append(call)
-        order = sorted(lanes.values(), key=lambda lane: (min(c.priority for c in lane), lane[0].id))
+        parts = [part for lane in lanes.values() for part in self._passing(lane)]
+        order = sorted(parts, key=lambda lane: (min(c.priority for c in lane), lane[0].id))
         wait = 1.0
         post_blocked = False
         for lane in order:
@@ -385,13 +402,27 @@ class Sender:
             messages = messages_in(head.method, head.payload)
             if messages and post_blocked:
                 continue  # a more urgent post waits for the chat's budget: no less urgent one takes it
-            ready = self.limiter.ready_in(chat_id, mono, messages=messages, priority=priority, overall=False)
+            ready = self.limiter.ready_in(chat_id, mono, messages=messages, priority=priority, overall=False,
+                                          waited=mono - self._seen.setdefault(head.id, mono))
             if ready > 0:
                 wait = min(wait, ready)
                 post_blocked = post_blocked or bool(messages)
                 continue
             return Pick(head, priority, messages, merged), 0.0
         return None, wait
+
+    @staticmethod
+    def _passing(lane: list[outbox.OutgoingCall]) -> list[list[outbox.OutgoingCall]]:
+        """A lane's notices hold up none of the calls queued behind them (nothing refers to a notice, and a
+        reminder need not be read before the review it precedes): the lane's other calls, in their order, and the
+        notices queued ahead of the first of those (a notice still waits for what was queued before it: its
+        topic, say). Notices behind that first call wait for it, as before; and a topic is not closed before the
+        notices queued for it have gone (they would land in General)."""
+        rest = [call for call in lane if not outbox.passable(call)]
+        if len(rest) == len(lane) or (rest and rest[0].method in outbox.CLOSING_TOPIC):
+            return [lane]
+        reminders = [call for call in lane if outbox.passable(call) and (not rest or call.id < rest[0].id)]
+        return [part for part in (rest, reminders) if part]
 
     @staticmethod
     def _mergeable_run(lane: list[outbox.OutgoingCall]) -> list[outbox.OutgoingCall]:
@@ -415,6 +446,10 @@ class Sender:
         chat_id = pick.call.chat_id
         try:
             call = pick.call
+            stale = await self._stale([call, *pick.merged])
+            if call.id in stale:
+                return  # the next pass takes what was to be merged into it
+            pick.merged = [m for m in pick.merged if m.id not in stale]
             if pick.merged:
                 text = "\n\n".join([call.payload["text"], *(m.payload["text"] for m in pick.merged)])
                 call = await outbox.merge(self.db, call, text, [m.id for m in pick.merged])
@@ -429,6 +464,20 @@ class Sender:
         finally:
             self._workers.pop(chat_id, None)
             self._wake.set()
+
+    async def _stale(self, calls: list[outbox.OutgoingCall]) -> set[int]:
+        """Reminders whose timers all stopped (the step done, the incident closed) or paused while they waited
+        in the queue are dropped, never posted: «осталось 15 мин» after the answer is in misleads."""
+        spoken = {call.id: outbox.timers_of(call) for call in calls}
+        asked = set().union(*spoken.values())
+        if not asked:
+            return set()
+        running = await notices.running(self.db, asked)
+        stale = {call_id for call_id, timers in spoken.items() if timers and not timers & running}
+        for call_id in stale:
+            await outbox.drop(self.db, call_id)
+            log.info("a reminder in chat %s is dropped: the step it spoke of is done", calls[0].chat_id)
+        return stale
 
     # --- one call ---------------------------------------------------------------------------------------
 

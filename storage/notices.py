@@ -37,6 +37,14 @@ async def set_next(conn: aiosqlite.Connection, moves: list[tuple[int, datetime |
                            [(to_db(next_at), row_id) for row_id, next_at in moves])
 
 
+async def running(db: Database, rows: set[int]) -> set[int]:
+    """Of these timers rows, those still running (not stopped, not paused)."""
+    marks = ",".join("?" * len(rows))
+    found = await db.fetchall(f"SELECT id FROM timers WHERE id IN ({marks}) AND stopped_at IS NULL "
+                              "AND paused_at IS NULL", tuple(rows))
+    return {int(r[0]) for r in found}
+
+
 async def next_wake(db: Database) -> datetime | None:
     row = await db.fetchone("SELECT MIN(next_notice_at) AS t FROM timers WHERE stopped_at IS NULL "
                             "AND paused_at IS NULL AND next_notice_at IS NOT NULL")

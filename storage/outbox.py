@@ -100,6 +100,29 @@ def mergeable(call: OutgoingCall) -> bool:
             and call.maybe_sent_at is None)
 
 
+def notice_purpose(incident_id: int, timers: list[int]) -> str:
+    """A reminder in an incident's thread that speaks of these timers rows: ``notice:<incident>:timers:<ids>``."""
+    return f"notice:{incident_id}:timers:" + ",".join(str(t) for t in timers) if timers else f"notice:{incident_id}"
+
+
+def timers_of(call: OutgoingCall) -> set[int]:
+    """The timers rows a queued reminder speaks of (``notice_purpose``); empty for any other call."""
+    kind, _sep, rest = (call.purpose or "").partition(":")
+    _incident, _sep, timers = rest.partition(":timers:")
+    return {int(t) for t in timers.split(",") if t.isdigit()} if kind == "notice" else set()
+
+
+CLOSING_TOPIC = frozenset({"closeForumTopic", "deleteForumTopic"})
+
+
+def passable(call: OutgoingCall) -> bool:
+    """A notice that the calls queued behind it in its lane may overtake: no later call refers to a notice's
+    message, and one that may already have been posted (``maybe_sent_at``) keeps its place for the duplicate
+    check."""
+    return (call.method == "sendMessage" and (call.purpose or "").startswith("notice:")
+            and call.maybe_sent_at is None)
+
+
 def same_place(a: OutgoingCall, b: OutgoingCall) -> bool:
     """Two notices that would land in the same place (chat, topic, reply), so one message can say both."""
     return a.chat_id == b.chat_id and {k: v for k, v in a.payload.items() if k != "text"} == \

@@ -61,6 +61,27 @@ async def test_reminders_overdue_repeats_and_stop(tmp_path):
         s.tg.assert_no_violations()
 
 
+async def test_a_reminder_still_queued_when_the_answer_comes_is_dropped(tmp_path):
+    """Telegram holds the group back (429 for ten minutes) as the 12:00 reminder is due; the head answers at
+    12:05; when the group may be written to again, the review goes and «осталось 1 ч» never does."""
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        await intake(s, "Не вывозят мусор https://vk.com/wall-1_5", ["Управление жилищно-коммунального хозяйства"])
+        [topic] = s.tg.topics(s.group)
+        before = len(thread_texts(s, topic))
+        s.tg.faults.retry_after(600, method="sendMessage", times=1)
+        await s.at(msk("2026-11-23T12:00"))
+        assert len(thread_texts(s, topic)) == before  # the reminder waits in the queue
+        await s.at(msk("2026-11-23T12:05"))
+        s.tg.send_text(s.zhkh, "Вывезли сегодня.", chat=s.group, thread=topic.thread_id)
+        await s.settle()
+        await s.at(msk("2026-11-23T12:11"))
+        said = thread_texts(s, topic)[before:]
+        assert any("Ответ на проверке" in t for t in said), said
+        assert not any(t.startswith("⏰") for t in said), said
+        s.tg.assert_no_violations()
+
+
 async def test_missed_while_down_is_sent_once_and_marked_late(tmp_path):
     async with Scenario.start(tmp_path) as s:
         await bind(s)

@@ -76,7 +76,7 @@ def floods(tg: TelegramEmulator) -> list[Any]:
     return [c for c in tg.call_log if c.kind == "flood" or c.status == 429]
 
 
-async def test_a_review_overtakes_other_incidents_calls_but_never_its_own(world):
+async def test_a_review_overtakes_other_incidents_calls_and_reminders_but_never_its_own_incidents_posts(world):
     tg, db, bot, _user, group, clock = world
     for number in range(1, 5):
         await incident(db, group.id, number)
@@ -88,8 +88,9 @@ async def test_a_review_overtakes_other_incidents_calls_but_never_its_own(world)
     await put(db, group.id, "r1: ответ №1 на проверке", purpose="review:1")
     await deliver_all(Sender(bot, db, FakeClock(NOW), paced(clock)), db, clock)
     said = [t.split(":")[0] for t in texts(tg, group)]
-    # №1's lane holds a review, so it goes first, in its own order; №4's review overtakes №2 and №3
-    assert said == ["n1", "r4", "t1", "r1", "t2", "n3"]
+    # №4's review overtakes №2 and №3; №1's post and review keep their order and pass its reminder (a notice
+    # holds up nothing queued behind it); the reminders go last, each after what was queued before it
+    assert said == ["r4", "t1", "r1", "t2", "n1", "n3"]
     assert not floods(tg)
 
 
@@ -107,6 +108,25 @@ async def test_a_topic_is_created_before_the_urgent_message_that_goes_into_it(wo
     assert texts(tg, group, topic.thread_id) == ["карточка №1", "ответ №1 на проверке"]  # not in General
     order = [c.method if c.method != "sendMessage" else c.params["text"] for c in tg.calls() if c.ok]
     assert order == ["createForumTopic", "карточка №1", "ответ №1 на проверке", "t2"]
+
+
+async def test_a_reminder_waits_for_its_topic_and_the_topic_is_closed_after_it(world):
+    """A notice is passed by what is queued behind it, never by what was queued before it (its topic), and
+    closing the topic waits for it."""
+    tg, db, bot, _user, group, _clock = world
+    await incident(db, group.id, 1)
+    await put(db, group.id, method="createForumTopic", purpose="topic:1", name="№1 Яма")
+    await put(db, group.id, "⏰ напоминание", purpose="notice:group", message_thread_id={"$thread": 1})
+    await put(db, group.id, "ответ №1 на проверке", purpose="review:1", message_thread_id={"$thread": 1})
+    await Sender(bot, db, FakeClock(NOW), FAST).drain()
+    topic = tg.topic(group, "№1 Яма")
+    assert texts(tg, group, topic.thread_id) == ["ответ №1 на проверке", "⏰ напоминание"]  # not in General
+    await put(db, group.id, "⏰ ещё напоминание", purpose="notice:group", message_thread_id={"$thread": 1})
+    await put(db, group.id, method="closeForumTopic", purpose="thread:1", message_thread_id={"$thread": 1})
+    await Sender(bot, db, FakeClock(NOW), FAST).drain()
+    assert texts(tg, group, topic.thread_id)[-1] == "⏰ ещё напоминание"
+    order = [c.method for c in tg.calls() if c.ok]
+    assert order[-2:] == ["sendMessage", "closeForumTopic"]
 
 
 async def test_closing_a_topic_waits_for_the_incidents_messages_even_when_one_is_retried(world):
@@ -179,6 +199,35 @@ async def test_background_cannot_take_the_groups_last_slots_so_a_review_goes_at_
     await put(db, group.id, "ответ №7 на проверке", purpose="review:7")
     await sender.deliver_once()
     assert texts(tg, group)[-1] == "ответ №7 на проверке"  # at once, not a minute later
+    assert not floods(tg)
+
+
+async def test_background_waits_for_a_lull_after_what_people_wait_for_but_not_for_ever(world):
+    """A slot a reminder takes is gone for a minute: after a review in the group, background posts wait until
+    none has gone for ``lull`` seconds (reviews come in bursts), at most ``hold`` seconds."""
+    tg, db, bot, _user, group, tg_clock = world
+    limiter = paced(tg_clock, lull=20.0, hold=50.0)
+    sender = Sender(bot, db, FakeClock(NOW), limiter)
+    await incident(db, group.id, 1)
+    await put(db, group.id, "ответ №1 на проверке", purpose="review:1")
+    await sender.deliver_once()
+    await put(db, group.id, "⏰ напоминание", purpose="notice:group")
+    await put(db, group.id, "сводка", purpose="digest:1")
+    for _ in range(19):
+        tg_clock.advance(1.0)
+        await sender.deliver_once()
+    assert texts(tg, group) == ["ответ №1 на проверке"]  # 19 s after the review: still held
+    tg_clock.advance(1.5)
+    await sender.deliver_once()
+    assert texts(tg, group)[1] == "⏰ напоминание"  # 20 s of quiet: it goes
+    for _ in range(30):  # reviews every 10 s: no lull, but a background post is held 50 s at most
+        await put(db, group.id, "ответ №1 на проверке", purpose="review:1")
+        for _ in range(10):
+            await sender.deliver_once()
+            tg_clock.advance(1.0)
+        if "сводка" in texts(tg, group):
+            break
+    assert texts(tg, group).index("сводка") <= 2 + 6  # released by the hold, after ~5 reviews
     assert not floods(tg)
 
 
