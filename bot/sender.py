@@ -488,7 +488,7 @@ class Sender:
                                                           tell=False))
             return
         try:
-            method = _method(call.method, payload)
+            method = _method(call.method, payload, as_json=hasattr(self.bot.session, "post_json"))
         except (ValueError, ValidationError) as e:  # our own bug: keep the row for the log, go on
             await self._record(call, payload, GiveUp(f"malformed: {e}"))
             return
@@ -498,7 +498,9 @@ class Sender:
         await outbox.start_try(self.db, call.id, self.clock.now(), known_in)
         token = FROM_OUTBOX.set(True)
         try:
-            result = await self.bot(method, request_timeout=self.timeouts[0 if creating else 1])  # type: ignore[arg-type]
+            timeout = self.timeouts[0 if creating else 1]
+            result = await (self.bot.session.post_json(self.bot, method.method, method.payload, timeout)  # type: ignore[attr-defined]
+                            if isinstance(method, JsonCall) else self.bot(method, request_timeout=timeout))  # type: ignore[arg-type]
             answer = Answer.success(_as_json(result))
         except asyncio.CancelledError:
             raise
@@ -684,12 +686,24 @@ def _short(payload: dict[str, Any]) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def _method(name: str, payload: dict[str, Any]) -> methods.TelegramMethod[Any]:
+@dataclass(frozen=True)
+class JsonCall:
+    """A call whose JSON parameters the session posts as they are (bot.app.Session.post_json)."""
+
+    method: type[methods.TelegramMethod[Any]]
+    payload: dict[str, Any]
+
+
+def _method(name: str, payload: dict[str, Any], as_json: bool = False) -> methods.TelegramMethod[Any] | JsonCall:
+    """The call to make: posted as JSON when the session can (``as_json``) and there is no file to upload, else
+    aiogram's method object (validated: a malformed payload raises here)."""
     cls = getattr(methods, name[0].upper() + name[1:], None)
     if cls is None:
         raise ValueError(f"unknown Bot API method {name!r}")
     files = {k: FSInputFile(v["$file"], filename=v.get("name")) for k, v in payload.items()
              if isinstance(v, dict) and "$file" in v}
+    if as_json and not files:
+        return JsonCall(cls, payload)
     return cls(**{**payload, **files})
 
 

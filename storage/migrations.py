@@ -317,4 +317,9 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER outbox_rev AFTER UPDATE OF payload ON outbox WHEN NEW.sent_at IS NULL AND NEW.failed_at IS NULL
     BEGIN UPDATE outbox SET rev = OLD.rev + 1 WHERE id = NEW.id; END
     """,
+    # 11: the rows merged into a call, found by an index: marking a call delivered or given up ("WHERE id = ? OR
+    #     merged_into = ?") read the whole outbox at every call
+    """
+    CREATE INDEX outbox_merged ON outbox(merged_into) WHERE merged_into IS NOT NULL
+    """,
 ]

@@ -239,6 +239,42 @@ def test_a_call_goes_as_json_and_an_upload_as_a_form(tmp_path):
     assert isinstance(upload, FormData)
 
 
+async def test_an_outbox_call_is_posted_as_its_json_with_the_bots_defaults_and_fails_as_aiogram_fails():
+    """Session.post_json: the outbox's parameters go as they are (no method object validated and dumped), with
+    the bot's parse_mode as aiogram adds it; the answer stays JSON; an error is aiogram's exception."""
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+    from aiogram.methods import EditMessageReplyMarkup, SendMessage
+
+    from bot.app import Session
+    from emulator import TelegramEmulator
+
+    async with TelegramEmulator() as tg:
+        user = tg.create_user("Анна", started=True)
+        session = Session(api=tg.api_server)
+        bot = Bot(tg.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+        try:
+            keyboard = {"inline_keyboard": [[{"text": "✅", "callback_data": "a:1"}]]}
+            sent = await session.post_json(bot, SendMessage, {"chat_id": user.id, "text": "Яма <b>у дома</b>",
+                                                              "reply_markup": keyboard})
+            assert isinstance(sent, dict) and sent["text"] == "Яма у дома"  # HTML read: the default parse mode
+            [call] = [c for c in tg.calls() if c.method == "sendMessage"]
+            assert call.params["parse_mode"] == "HTML" and call.params["reply_markup"] == keyboard
+            await session.post_json(bot, EditMessageReplyMarkup, {"chat_id": user.id,
+                                                                  "message_id": sent["message_id"]})
+            assert "parse_mode" not in tg.calls()[-1].params  # only where the method has it
+            with pytest.raises(TelegramBadRequest) as bad:
+                await session.post_json(bot, SendMessage, {"chat_id": 999_999, "text": "?"})
+            assert bad.value.status_code == 400 and isinstance(bad.value.method, SendMessage)
+            tg.faults.retry_after(7, method="sendMessage")
+            with pytest.raises(TelegramRetryAfter) as flood:
+                await session.post_json(bot, SendMessage, {"chat_id": user.id, "text": "ещё"})
+            assert flood.value.retry_after == 7
+        finally:
+            await bot.session.close()
+
+
 async def test_the_sender_decodes_a_waiting_call_again_only_when_its_row_changed(tmp_path):
     from storage import outbox
 

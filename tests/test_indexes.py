@@ -74,6 +74,11 @@ async def test_no_hot_lookup_reads_a_big_table_whole(tmp_path):
         await outbox.pending_count(db)
         await outbox.last_message_id(db, G1)
         await outbox.resolve(db, {"chat_id": G1, "message_thread_id": {"$thread": 61}, "message_id": {"$card": 61}})
+        [call, *_rest] = await outbox.pending(db)
+        await outbox.start_try(db, call.id, START, G1)
+        await outbox.record_sent(db, call.id, START, call.purpose, {"message_id": 7, "chat": {"id": G1}})
+        async with db.transaction() as conn:
+            await outbox.mark_failed(conn, call.id, START, "a test")
         # the scheduler
         async with db.transaction() as conn:
             await notices.due_timers(conn, START)
