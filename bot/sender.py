@@ -22,9 +22,9 @@ waits for first, under Telegram's limits, and survives every answer.
       ``RESERVE[NORMAL]`` (14): the last slots of the minute stay for what a person waits for, so a review never
       waits a minute behind reminders and workflow posts (those wait instead: they are not what anyone watches).
       And those are spread over the minute (one message per 60/limit s: 4.3 s normal, 6 s background), so they
-      never fill the window in a burst: when it is full, a slot frees within seconds. In a busy group (``BUSY``:
-      five URGENT posts in the last minute) a BACKGROUND post also waits for a lull, ``BACKGROUND_LULL`` (20 s)
-      without one, at most ``BACKGROUND_HOLD`` (120 s): reviews come in bursts, and a slot taken is gone a minute;
+      never fill the window in a burst: when it is full, a slot frees within seconds. A BACKGROUND post also
+      waits for a lull, ``BACKGROUND_LULL`` (20 s) after the group's last URGENT post, at most
+      ``BACKGROUND_HOLD`` (120 s): reviews come in bursts, and a slot taken is gone for a minute;
     * posts the handlers make themselves (a direct reply) are charged too (bot/app.py tells the limiter);
     * edits, topic calls (create, edit, close), answers and the rest are not messages: Telegram documents no
       per-group budget for them and the emulator charges none, so they are not counted in the two above; the bot
@@ -100,10 +100,8 @@ GLOBAL_PER_SECOND = 30
 # group slots a priority may not take (of 20 a minute): what a person waits for always finds six free slots,
 # background leaves ten; measured with benchmarks/bench_latency.py (10 incidents in flight, steady)
 RESERVE = {outbox.URGENT: 0, outbox.NORMAL: 6, outbox.BACKGROUND: 10}
-# in a busy group (people's posts took a quarter of its minute), a background post waits for a lull in what people
-# wait for: a slot it takes is gone for a minute, and reviews come in bursts; never longer than the hold
-# (measured with bench_latency.py, 10 in flight). In a quiet group it goes at once.
-BUSY = 5  # URGENT posts into a group in the last 60 s that make it busy
+# a background post into a group waits for a lull in what people wait for there: a slot it takes is gone for a
+# minute, and reviews come in bursts; never longer than the hold (measured with bench_latency.py, 10 in flight)
 BACKGROUND_LULL = 20.0  # seconds since the group's last URGENT post
 BACKGROUND_HOLD = 120.0  # seconds a background post may be held for a lull
 COALESCE_WINDOW = 3.0  # seconds a lone notice waits for others to the same place
@@ -158,7 +156,7 @@ class RateLimiter:
         self._group: dict[int, deque[float]] = defaultdict(deque)  # group -> when each of its messages went
         self._other: dict[int, float] = {}  # chat -> when its last call that posts nothing went
         self._lower: dict[int, tuple[float, int]] = {}  # group -> its last post not URGENT: when, how many messages
-        self._urgent: dict[int, deque[float]] = defaultdict(deque)  # group -> when its URGENT posts went
+        self._urgent: dict[int, float] = {}  # group -> when its last URGENT post went
         self._all: deque[float] = deque()
 
     def group_limit(self, priority: int) -> int:
@@ -184,10 +182,8 @@ class RateLimiter:
             if priority > outbox.URGENT and chat_id in self._lower:  # spread over the minute, never in a burst
                 last, count = self._lower[chat_id]
                 wait = max(wait, last + 60 * count / limit - now)
-            if priority == outbox.BACKGROUND and waited < self.hold and chat_id in self._urgent:
-                urgent = self._recent(self._urgent[chat_id], now)
-                if len(urgent) >= BUSY:
-                    wait = max(wait, min(urgent[-1] + self.lull, now + self.hold - waited) - now)
+            if priority == outbox.BACKGROUND and chat_id in self._urgent and waited < self.hold:
+                wait = max(wait, min(self._urgent[chat_id] + self.lull, now + self.hold - waited) - now)
         if overall:
             wait = max(wait, self.overall_ready_in(now))
         return wait + MARGIN if wait > 0 else 0.0
@@ -208,7 +204,7 @@ class RateLimiter:
         if messages and chat_id < 0 and priority > outbox.URGENT:
             self._lower[chat_id] = (now, messages)
         elif messages and chat_id < 0:
-            self._urgent[chat_id].append(now)
+            self._urgent[chat_id] = now
         if overall:
             self.record_start(now)
         if not messages:
@@ -224,11 +220,7 @@ class RateLimiter:
         return min(float(self.chat_burst), tokens + max(now - since, 0.0) / self.chat_interval)
 
     def _window(self, chat_id: int, now: float) -> deque[float]:
-        return self._recent(self._group[chat_id], now)
-
-    @staticmethod
-    def _recent(sent: deque[float], now: float) -> deque[float]:
-        """The moments of the last 60 s (older ones dropped)."""
+        sent = self._group[chat_id]
         while sent and sent[0] <= now - 60:
             sent.popleft()
         return sent
