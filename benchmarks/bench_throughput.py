@@ -297,12 +297,14 @@ async def run_bot_load(workdir: Path, kind: str, workers: int, per_worker: int, 
             emulator = time.process_time() - own0  # the emulator and this driver, in this process
             calls = sum(1 for c in tg.call_log[calls0:] if c.method.lower() != "getupdates")
             violations = len(tg.violations())
+            wal = Path(f"{database}-wal")
+            log_bytes = wal.stat().st_size if wal.exists() else 0  # the write-ahead log, before the bot closes it
         finally:
             tail = await stop(proc, tail=100_000)
         if proc.returncode not in (0, -signal.SIGTERM):
             print(f"  the {kind} bot exited with {proc.returncode}: {tail[-1500:]}")
         result = {"updates": load.updates, "seconds": took, "cpu": cpu, "violations": violations,
-                  "emulator": emulator, "calls": calls}
+                  "emulator": emulator, "calls": calls, "log": log_bytes}
         counts = [line.split()[1:] for line in tail.splitlines() if line.startswith("BENCH_SQL ")]
         if len(counts) >= 2:  # before and after the measured part
             before, after = (dict((kv.split("=")[0], int(kv.split("=")[1])) for kv in c) for c in counts[-2:])
@@ -332,7 +334,8 @@ def describe(kind: str, r: dict[str, Any], top: int = 25) -> str:
     line = (f"  {kind}: {r['updates']} updates in {r['seconds']:.1f} s = {r['updates'] / r['seconds']:.1f} updates/s; "
             f"bot CPU {r['cpu'] / r['updates'] * 1000:.1f} ms per update; {r['calls'] / r['updates']:.1f} Bot API "
             f"calls per update (getUpdates aside); emulator and driver CPU "
-            f"{r['emulator'] / r['updates'] * 1000:.1f} ms per update; {r['violations']} violations")
+            f"{r['emulator'] / r['updates'] * 1000:.1f} ms per update; {r['violations']} violations; "
+            f"write-ahead log {r['log'] / 2**20:.1f} MB at the end")
     if "sql" in r:
         sql, n = r["sql"], r["updates"]
         line += ("\n    SQL per update: " + f"{sql.get('statements', 0) / n:.1f} statements, "

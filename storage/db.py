@@ -369,7 +369,7 @@ class Database:
 
     async def _background_checkpoint(self) -> None:
         try:
-            await self.checkpoint()
+            await self.checkpoint("RESTART")
         except Exception as e:
             if not self._check_failure(e):
                 logging.getLogger(__name__).warning("checkpoint of the write-ahead log failed: %s", e)
