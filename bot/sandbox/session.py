@@ -23,6 +23,7 @@ from bot.sandbox import Options, is_sandbox_database, org_path, render
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.samples import SAMPLES, placeholder_photo, sample
 from bot.sandbox.world import DEPARTMENTS, Persona, cast, coordinator_role, org_file
+from bot.sender import RateLimiter
 from bot.settings import Settings
 from emulator import Chat, Message, TelegramEmulator, Topic, User
 from emulator.state import Clock as EmulatorClockBase
@@ -120,7 +121,9 @@ class Session:
         return session
 
     async def _run_bot(self) -> None:
-        self.app = await App.create(self.settings, self.clock)
+        # Telegram's limits as in production, but no lull before a reminder or a digest: the sandbox's clock jumps
+        # to it, and a group of one player is never busy (bot.sender.BACKGROUND_LULL)
+        self.app = await App.create(self.settings, self.clock, limiter=RateLimiter(lull=0.0))
         self.task = asyncio.create_task(self.app.run(handle_signals=False), name="sandbox-bot")
 
     async def _bind(self, coordinator: User) -> None:
