@@ -78,7 +78,6 @@ class Session(AiohttpSession):
             e.status_code = status_code  # type: ignore[attr-defined]
             raise
 
-
     async def post_json(self, bot: Bot, method: type[TelegramMethod[Any]], payload: dict[str, Any],
                         timeout: float | None = None) -> Any:
         """A call whose parameters are JSON already (the outbox's), posted as they are with aiogram's defaults

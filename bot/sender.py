@@ -469,8 +469,9 @@ class Sender:
 
     async def _stale(self, calls: list[outbox.OutgoingCall]) -> set[int]:
         """Reminders whose timers all stopped (the step done, the incident closed) or paused while they waited
-        in the queue are dropped, never posted: «осталось 15 мин» after the answer is in misleads."""
-        spoken = {call.id: outbox.timers_of(call) for call in calls}
+        in the queue are dropped, never posted: «осталось 15 мин» after the answer is in misleads. Only one never
+        tried: one tried before may carry notices merged into it, or have been posted already."""
+        spoken = {call.id: outbox.timers_of(call) for call in calls if call.attempts == 0 and not call.maybe_sent_at}
         asked = set().union(*spoken.values())
         if not asked:
             return set()

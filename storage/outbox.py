@@ -21,6 +21,7 @@ highest, then the oldest (storage never decides that: ``pending`` only reads).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -166,17 +167,16 @@ async def pending(db: Database, limit: int = 2000, decoded: dict[int, tuple[tupl
     time a call ends: the waiting rows are read without their payloads, and only a row it has not seen, or whose
     state or payload (``rev``) changed since, is read whole and decoded (reading and decoding the payloads was
     most of the cost)."""
-    per: dict[int, int] = {}
-    states: dict[int, tuple] = {}
-    for r in await db.fetchall(  # each chat's oldest per_chat, counted here: a window function cost twice as much
-            f"SELECT {_STATE} FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL "
-            "ORDER BY id"):
-        if per.setdefault(r[1], 0) < per_chat:
-            per[r[1]] += 1
-            states[r[0]] = tuple(r)
-            if len(states) >= limit:
-                break
+    rows = await db.fetchall(  # the usual case, a few calls waiting: a plain indexed read (a third of the cost)
+        f"SELECT {_STATE} FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL "
+        "ORDER BY id LIMIT ?", (limit,))
+    if len(rows) > per_chat and max(Counter(r[1] for r in rows).values()) > per_chat:  # one chat hides others
+        rows = await db.fetchall(
+            f"""SELECT {_STATE} FROM (SELECT {_STATE}, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY id) AS nth
+                                     FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND merged_into IS NULL)
+                WHERE nth <= ? ORDER BY id LIMIT ?""", (per_chat, limit))
     known = decoded if decoded is not None else {}
+    states = {r[0]: tuple(r) for r in rows}
     stale = [i for i, state in states.items() if i not in known or known[i][0] != state]
     fresh: dict[int, OutgoingCall] = {}
     for r in await db.fetchall(  # no task of this process runs between the two reads (another's change: next look)
