@@ -52,8 +52,9 @@ async def lanes_waiting(db: Database, now: datetime) -> list[Incoming]:
 
 async def next_in_lane(db: Database, lane: int, now: datetime) -> Incoming | None:
     """The lane's oldest unhandled update, if it may be handled now (a failed one waits for its retry)."""
-    row = await db.fetchone("SELECT * FROM inbox WHERE lane = ? AND handled_at IS NULL ORDER BY update_id LIMIT 1",
-                            (lane,))
+    # INDEXED BY: left to itself SQLite took inbox_by_lane, walking every update the lane ever had (67 µs at 700)
+    row = await db.fetchone("SELECT * FROM inbox INDEXED BY inbox_waiting WHERE lane = ? AND handled_at IS NULL "
+                            "ORDER BY update_id LIMIT 1", (lane,))
     if row is None or (row["not_before"] is not None and row["not_before"] > to_db(now)):
         return None
     return _incoming(row)

@@ -116,7 +116,8 @@ async def test_no_hot_lookup_reads_a_big_table_whole(tmp_path):
         for needle, index in (("thread_id=1005", "incidents_by_thread"), ("card_message_id=99999", "incidents_by_card"),
                               ("ORDER BY status_due IS NULL", "incidents_status"),
                               ("ORDER BY due IS NULL, due, incident_id", "status_departments_order"),
-                              ("ORDER BY status_waiting IS NULL", "incidents_waiting")):
+                              ("ORDER BY status_waiting IS NULL", "incidents_waiting"),
+                              ("handled_at IS NULL ORDER BY update_id LIMIT 1", "inbox_waiting")):
             matching = [p for sql, p in used.items() if needle in sql]
             assert matching and all(index in p for p in matching), (needle, matching)
     finally:
