@@ -227,7 +227,7 @@ async def test_background_waits_for_a_lull_after_what_people_wait_for_but_not_fo
             tg_clock.advance(1.0)
         if "сводка" in texts(tg, group):
             break
-    assert texts(tg, group).index("сводка") <= 2 + 6  # released by the hold, after ~5 reviews
+    assert texts(tg, group).index("сводка") in range(2 + 3, 2 + 6)  # released by the hold (50 s), not at once
     assert not floods(tg)
 
 
