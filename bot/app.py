@@ -65,13 +65,10 @@ class Session(AiohttpSession):
         return JsonPayload(body, dumps=self.json_dumps)
 
     def check_response(self, bot: Bot, method: Any, status_code: int, content: str) -> Any:
-        if FROM_OUTBOX.get() and status_code == HTTPStatus.OK:
+        if FROM_OUTBOX.get() and (raw := self._success(status_code, content)) is not None:
             # The outbox keeps Telegram's answer as JSON: no aiogram object is built only to be dumped again
             # (validating a Message was a tenth of the bot's CPU). An error goes the usual way.
-            with contextlib.suppress(ValueError):
-                data = self.json_loads(content)
-                if isinstance(data, dict) and data.get("ok") is True and "result" in data:
-                    return RawResult(data["result"])
+            return raw
         try:
             return super().check_response(bot, method, status_code, content)
         except (TelegramAPIError, ClientDecodeError) as e:
@@ -96,12 +93,19 @@ class Session(AiohttpSession):
         except ClientError as e:
             raise TelegramNetworkError(method=method.model_construct(**payload),
                                        message=f"{type(e).__name__}: {e}") from e
-        if resp.status == HTTPStatus.OK:
-            with contextlib.suppress(ValueError):
-                data = self.json_loads(raw)
-                if isinstance(data, dict) and data.get("ok") is True and "result" in data:
-                    return data["result"]
+        if (success := self._success(resp.status, raw)) is not None:
+            return success.result
         return self.check_response(bot, method.model_construct(**payload), resp.status, raw).result  # raises
+
+    def _success(self, status_code: int, content: str) -> RawResult | None:
+        """Telegram's answer to a call that succeeded, as plain JSON; None for anything else."""
+        if status_code != HTTPStatus.OK:
+            return None
+        with contextlib.suppress(ValueError):
+            data = self.json_loads(content)
+            if isinstance(data, dict) and data.get("ok") is True and "result" in data:
+                return RawResult(data["result"])
+        return None
 
     def _defaults(self, bot: Bot, method: type[TelegramMethod[Any]]) -> dict[str, Any]:
         """The method's parameters that default to the bot's properties (parse_mode…), as aiogram sends them."""

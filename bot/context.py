@@ -10,6 +10,7 @@ what goes to someone else privately, in that person's (``language_of``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,11 +128,11 @@ class Context:
 
     async def say(self, conn: aiosqlite.Connection, row: store.IncidentRow, text: str, now: datetime,
                   markup: dict[str, Any] | None = None, review: bool = False, *,
-                  notice: bool | list[int] = False, priority: int | None = None) -> None:
+                  notice: bool = False, timers: Sequence[int] = (), priority: int | None = None) -> None:
         """A message in the incident's thread (its topic, or a reply to its card), rendered by the caller in
-        the group's language. ``notice``: a reminder (background, merged with the next ones to the thread; a
-        list: the timers rows it speaks of, storage.outbox.notice_purpose); ``priority``: when a person waits for
-        it (a prompt after a press), storage.outbox.URGENT."""
+        the group's language. ``notice``: a reminder (background, merged with the next ones to the thread), about
+        ``timers`` (rows: dropped if they are done before it goes, storage.outbox.notice_purpose); ``priority``:
+        when a person waits for it (a prompt after a press), storage.outbox.URGENT."""
         payload: dict[str, Any] = {"chat_id": row.chat_id, "message_thread_id": {"$thread": row.incident.id},
                                    "text": text}
         if row.thread_id is None:
@@ -139,8 +140,8 @@ class Context:
         if markup:
             payload["reply_markup"] = markup
         # a message with the step's buttons is found again to retire them
-        kind = "review" if review else "notice" if notice else "thread"
-        purpose = notice_purpose(row.incident.id, notice) if isinstance(notice, list) else f"{kind}:{row.incident.id}"
+        kind = "review" if review else "thread"
+        purpose = notice_purpose(row.incident.id, timers) if notice else f"{kind}:{row.incident.id}"
         await enqueue(conn, row.chat_id, "sendMessage", payload, now, purpose=purpose, priority=priority)
 
     async def retire_review(self, conn: aiosqlite.Connection, row: store.IncidentRow, now: datetime) -> None:

@@ -189,7 +189,7 @@ class Reminders:
                 for group in per_incident.values():
                     for text in _chunks([self._line(s, now) for s in group]):
                         await self.service.say(conn, group[0].incident, text, now,  # type: ignore[arg-type]
-                                               notice=[s.timer_row for s in group])
+                                               notice=True, timers=[s.timer_row for s in group])
 
     def _line(self, s: Spoken, now: datetime) -> str:
         when = texts.when(s.due_at, s.profile, now)

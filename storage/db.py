@@ -110,7 +110,6 @@ class Cursor:
         return self._cursor.fetchall()
 
 
-
 class Connection:
     """A sqlite3 connection used from the event loop's thread, with the part of aiosqlite's interface the storage
     functions use (``await conn.execute(...)``, ``fetchone``, ``execute_fetchall``, ``executemany``…)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -96,12 +97,10 @@ def lane_of(chat_id: int, purpose: str | None, payload: dict[str, Any], priority
 
 def mergeable(call: OutgoingCall) -> bool:
     """A background notice that may go out in one message with the next ones to the same place."""
-    return (call.method == "sendMessage" and (call.purpose or "").startswith("notice:")
-            and "reply_markup" not in call.payload and isinstance(call.payload.get("text"), str)
-            and call.maybe_sent_at is None)
+    return passable(call) and "reply_markup" not in call.payload and isinstance(call.payload.get("text"), str)
 
 
-def notice_purpose(incident_id: int, timers: list[int]) -> str:
+def notice_purpose(incident_id: int, timers: Sequence[int] = ()) -> str:
     """A reminder in an incident's thread that speaks of these timers rows: ``notice:<incident>:timers:<ids>``."""
     return f"notice:{incident_id}:timers:" + ",".join(str(t) for t in timers) if timers else f"notice:{incident_id}"
 
