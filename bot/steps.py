@@ -291,6 +291,8 @@ class Steps(Context):
             with use(self.language):  # told in the group; a refusal above is the presser's
                 await self._announce(conn, fresh, profile, command, decision, actor, now, comment)
             await self.refresh_card(conn, row.incident.id, now)
+            if current.incident.state.is_open and not fresh.incident.state.is_open:
+                await self._close_topic(conn, fresh, now)  # last: the card shows the outcome before the topic closes
         return None
 
     async def _announce(self, conn: aiosqlite.Connection, row: store.IncidentRow, profile: Profile,
@@ -358,11 +360,9 @@ class Steps(Context):
                 link = f"\n🔗 {escape(comment)}" if comment else ""
                 await self.say(conn, row, _("📤 Ответ размещён. Инцидент №{number} закрыт.").format(number=inc.id)
                                + link, now)
-                await self._close_topic(conn, row, now)
             case Close():
                 await self.say(conn, row, _("⛔ Закрыт: {outcome}. Причина: {reason}").format(
                     outcome=escape(texts.outcome_title(inc.outcome)), reason=escape(comment)), now)
-                await self._close_topic(conn, row, now)
             case ReturnNotCompetent():
                 await self.say(conn, row, texts.lines(
                     _("🚫 {who}: не наша компетенция.").format(who=who), texts.quote(comment, 1000),
