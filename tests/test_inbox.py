@@ -76,3 +76,18 @@ async def test_a_slow_chat_does_not_hold_the_others(tmp_path):
         await asyncio.sleep(3)
         await s.settle()
         assert len(tg.messages(s.coordinator, from_bot=True)) == 1
+
+
+async def test_an_update_is_stored_as_telegram_sent_it(tmp_path):
+    """The inbox keeps the JSON of getUpdates itself, not aiogram's object dumped again (cheaper, and nothing of
+    Telegram's is lost or reshaped), and the update is handled from it."""
+    import json
+
+    async with Scenario.start(tmp_path) as s:
+        tg = s.tg
+        tg.send_text(s.coordinator, "Яма <script>alert(1)</script> https://vk.com/wall-1_2")
+        await s.settle()
+        [update] = tg.updates.delivered[-1:]
+        [(payload,)] = s._query("SELECT payload FROM inbox WHERE update_id = ?", update["update_id"])
+        assert json.loads(payload) == update
+        assert tg.messages(s.coordinator, from_bot=True)  # handled: the intake panel
