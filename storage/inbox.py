@@ -34,10 +34,21 @@ async def store(db: Database, updates: list[tuple[int, int, dict[str, Any]]], no
         return 0
     at = to_db(now)
     return await db.write(
-        "INSERT OR IGNORE INTO inbox(update_id, lane, payload, received_at) VALUES "
-        + ", ".join(["(?, ?, ?, ?)"] * len(updates)),
+        "INSERT OR IGNORE INTO inbox(update_id, lane, payload, received_at, message_id) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?)"] * len(updates)),
         tuple(v for update_id, lane, payload in updates
-              for v in (update_id, lane, json.dumps(payload, ensure_ascii=False), at)))
+              for v in (update_id, lane, json.dumps(payload, ensure_ascii=False), at, message_of(payload))))
+
+
+def message_of(update: dict[str, Any]) -> int | None:
+    """The number of the message an update is about, in its chat (storage.outbox.last_message_id)."""
+    for kind in ("message", "edited_message", "callback_query"):
+        event = update.get(kind)
+        if isinstance(event, dict):
+            number = (event.get("message") or {}).get("message_id") if kind == "callback_query" \
+                else event.get("message_id")
+            return number if isinstance(number, int) else None
+    return None
 
 
 async def lanes_waiting(db: Database, now: datetime) -> list[Incoming]:

@@ -322,4 +322,21 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_merged ON outbox(merged_into) WHERE merged_into IS NOT NULL
     """,
+    # 12: the message a delivered call made and the one an update is about, as numbers kept at write time: the
+    #     highest message number known in a chat (storage.outbox.last_message_id, at each post's first try) is an
+    #     index's last entry instead of the JSON of the chat's latest answers and updates read again each time
+    """
+    ALTER TABLE outbox ADD COLUMN message_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN message_id INTEGER;
+    UPDATE outbox SET message_id = COALESCE(json_extract(result, '$.message_id'),
+                                            json_extract(result, '$.message_thread_id'),
+                                            json_extract(result, '$[#-1].message_id'))
+     WHERE sent_at IS NOT NULL AND json_valid(result) AND json_type(result) IN ('object', 'array');
+    UPDATE inbox SET message_id = COALESCE(json_extract(payload, '$.message.message_id'),
+                                           json_extract(payload, '$.edited_message.message_id'),
+                                           json_extract(payload, '$.callback_query.message.message_id'))
+     WHERE json_valid(payload);
+    CREATE INDEX outbox_message ON outbox(chat_id, message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX inbox_message ON inbox(lane, message_id) WHERE message_id IS NOT NULL
+    """,
 ]

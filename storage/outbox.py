@@ -251,10 +251,15 @@ async def recover(db: Database) -> int:
 
 async def mark_sent(conn: aiosqlite.Connection, call_id: int, now: datetime, result: Any) -> None:
     """Delivered; so are the notices merged into it (the same result)."""
-    await conn.execute(_MARK_SENT, (to_db(now), _result_json(result), call_id, call_id))
+    await conn.execute(_MARK_SENT, _sent(call_id, now, result))
 
 
-_MARK_SENT = "UPDATE outbox SET sent_at = ?, result = ?, in_flight_at = NULL WHERE id = ? OR merged_into = ?"
+_MARK_SENT = ("UPDATE outbox SET sent_at = ?, result = ?, message_id = ?, in_flight_at = NULL "
+              "WHERE id = ? OR merged_into = ?")
+
+
+def _sent(call_id: int, now: datetime, result: Any) -> tuple[Any, ...]:
+    return to_db(now), _result_json(result), message_of(result), call_id, call_id
 
 
 def _result_json(result: Any) -> str:
@@ -326,18 +331,24 @@ async def last_message_id(db: Database, chat_id: int) -> int | None:
     return int(row["id"]) if row and row["id"] is not None else None
 
 
-# last_message_id's query, of the chat ``:chat``
+# last_message_id's query, of the chat ``:chat``: the last entry of three indexes (numbers kept at write time)
 _LAST_MESSAGE_ID = """(SELECT MAX(id) FROM (
-             SELECT COALESCE(json_extract(result, '$.message_id'), json_extract(result, '$.message_thread_id'),
-                             json_extract(result, '$[#-1].message_id')) AS id
-               FROM (SELECT result FROM outbox WHERE chat_id = :chat AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 20)
+             SELECT MAX(message_id) AS id FROM outbox WHERE chat_id = :chat AND message_id IS NOT NULL
              UNION ALL
              SELECT MAX(message_id) AS id FROM direct_messages WHERE chat_id = :chat
              UNION ALL
-             SELECT COALESCE(json_extract(payload, '$.message.message_id'),
-                             json_extract(payload, '$.edited_message.message_id'),
-                             json_extract(payload, '$.callback_query.message.message_id')) AS id
-               FROM (SELECT payload FROM inbox WHERE lane = :chat ORDER BY update_id DESC LIMIT 20)))"""
+             SELECT MAX(message_id) AS id FROM inbox WHERE lane = :chat AND message_id IS NOT NULL))"""
+
+
+def message_of(result: Any) -> int | None:
+    """The number of the message a call made (or edited): a message's, a topic's (its first message), or the last
+    of several (copyMessages); None for an answer that names none."""
+    if isinstance(result, list):
+        result = next((r for r in reversed(result) if isinstance(r, dict)), None)
+    if not isinstance(result, dict):
+        return None
+    number = result.get("message_id") or result.get("message_thread_id")
+    return number if isinstance(number, int) else None
 
 
 async def own_messages(db: Database, chat_id: int, low: int, high: int) -> set[int]:
@@ -431,7 +442,7 @@ async def record_sent(db: Database, call_id: int, now: datetime, purpose: str | 
     note's row."""
     write = _result_write(purpose, result) if isinstance(result, dict) else None
     if write is None and note is None:
-        await db.write(_MARK_SENT, (to_db(now), _result_json(result), call_id, call_id))
+        await db.write(_MARK_SENT, _sent(call_id, now, result))
         return None
     async with db.transaction() as conn:
         await mark_sent(conn, call_id, now, result)

@@ -4,6 +4,7 @@ each chat's latest delivered calls, whose answers the duplicate check reads (sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -22,10 +23,11 @@ MESSAGE = {"message_id": 5, "message_thread_id": 7, "date": 1, "chat": {"id": -1
 async def add(db: Database, chat: int, text: str, sent: datetime | None, failed: datetime | None,
               result: str | None) -> None:
     at = to_db(NOW - timedelta(days=3))
+    number = outbox.message_of(json.loads(result)) if sent and result else None  # as mark_sent keeps it
     await db.write("INSERT INTO outbox(chat_id, method, payload, purpose, not_before, created_at, sent_at, failed_at, "
-                   "result) VALUES (?, 'sendMessage', ?, ?, ?, ?, ?, ?, ?)",
+                   "result, message_id) VALUES (?, 'sendMessage', ?, ?, ?, ?, ?, ?, ?, ?)",
                    (chat, json.dumps({"chat_id": chat, "text": text}), f"card:{text}", at, at, to_db(sent),
-                    to_db(failed), result))
+                    to_db(failed), result, number))
 
 
 async def test_delivered_calls_keep_their_ids_and_nothing_else(tmp_path):
@@ -112,3 +114,28 @@ async def test_the_workflow_runs_on_when_every_delivered_call_is_pruned_at_once(
                 "SELECT COUNT(*), SUM(LENGTH(payload) + IFNULL(LENGTH(result), 0)) FROM outbox "
                 "WHERE sent_at IS NOT NULL").fetchone()
         assert delivered >= 8 and kept < 40 * delivered  # ids only, a few bytes a call
+
+
+async def test_migration_12_keeps_the_numbers_of_what_was_written_before_it(tmp_path):
+    """The highest known message number of a chat is read from columns kept at write time (migration 12): rows
+    written before it get theirs from their JSON, so the duplicate check after an upgrade knows what it knew."""
+    from storage.migrations import MIGRATIONS
+
+    path = tmp_path / "bot.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for script in MIGRATIONS[:11]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version = 11")
+        at = to_db(NOW)
+        for chat, result in ((-100, {**MESSAGE, "message_id": 40}), (-100, [{"message_id": 41}, {"message_id": 43}]),
+                             (-100, {"message_thread_id": 42, "name": "№1"}), (-200, True)):
+            conn.execute("INSERT INTO outbox(chat_id, method, payload, not_before, created_at, sent_at, result) "
+                         "VALUES (?, 'sendMessage', '{}', ?, ?, ?, ?)", (chat, at, at, at, json.dumps(result)))
+        conn.execute("INSERT INTO inbox(update_id, lane, payload, received_at) VALUES (1, -300, ?, ?)",
+                     (json.dumps({"update_id": 1, "callback_query": {"id": "q", "message": {"message_id": 77}}}), at))
+        conn.commit()
+    db = await Database.open(path)
+    try:
+        assert [await outbox.last_message_id(db, chat) for chat in (-100, -200, -300)] == [43, None, 77]
+    finally:
+        await db.close()
