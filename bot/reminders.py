@@ -82,6 +82,9 @@ class Reminders:
         self.service = service
         self.db = service.db
         self._lock = asyncio.Lock()  # the scheduler's tick and a test's (or a poke's) take turns
+        # a group's next digest, per profile, day of binding, today and whether today's went: the same all day,
+        # and a tick runs after every update (computed on the calendar each time, it was a fiftieth of the CPU)
+        self._slots: dict[tuple[str, date, date, bool], tuple[Profile, notices.DigestSlot | None]] = {}
 
     async def tick(self, now: datetime | None = None) -> datetime:
         """Send what is due; return when to wake next.
@@ -303,7 +306,14 @@ class Reminders:
             profile = self.service.profile(group.profile)
             today = now.astimezone(profile.tz).date()
             sent = await due.digest_sent(self.db, group.chat_id, today.isoformat())
-            slot = notices.digest_slot(profile, group.bound_at.astimezone(profile.tz).date(), now, sent)
+            bound = group.bound_at.astimezone(profile.tz).date()
+            key = (group.profile, bound, today, sent)
+            known = self._slots.get(key)
+            if known is None or known[0] is not profile:  # (a profile read again may say otherwise)
+                if len(self._slots) > 1000:
+                    self._slots.clear()
+                known = self._slots[key] = (profile, notices.digest_slot(profile, bound, now, sent))
+            slot = known[1]
             if slot is not None:
                 out.append((group, profile, slot))
         return out
