@@ -57,12 +57,12 @@ def to_db(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}")
-    return _utc_text(moment)
+    return _utc_text(int(moment.timestamp() // 1))
 
 
-@functools.lru_cache(maxsize=256)  # a use case writes the same few moments (its "now") into many rows
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+@functools.lru_cache(maxsize=256)  # the same few seconds (a use case's "now") are written into many rows
+def _utc_text(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
 
 
 def from_db(text: str | None) -> datetime | None:

@@ -263,6 +263,12 @@ def _sent(call_id: int, now: datetime, result: Any) -> tuple[Any, ...]:
 
 
 def _result_json(result: Any) -> str:
+    """What is kept of Telegram's answer: the numbers it gave (the message's, the topic's, each copy's), all that is
+    read of it later (storage.retention keeps the same of older rows); anything else as it came (``true``)."""
+    if isinstance(result, dict):
+        result = {k: result[k] for k in ("message_id", "message_thread_id") if k in result}
+    elif isinstance(result, list):
+        result = [{"message_id": r["message_id"]} if isinstance(r, dict) and "message_id" in r else r for r in result]
     return json.dumps(result, ensure_ascii=False, default=str)
 
 

@@ -139,3 +139,17 @@ async def test_migration_12_keeps_the_numbers_of_what_was_written_before_it(tmp_
         assert [await outbox.last_message_id(db, chat) for chat in (-100, -200, -300)] == [43, None, 77]
     finally:
         await db.close()
+
+
+async def test_a_delivered_call_keeps_only_the_numbers_telegram_answered(tmp_path):
+    """Telegram's whole answer (the message again, its text, its buttons) is not written at all: its numbers are
+    all that is read of it later."""
+    async with Scenario.start(tmp_path) as s:
+        await bind(s)
+        await intake(s, "Во дворе дома 5 яма https://vk.com/wall-1_2", ["Управление жилищно-коммунального хозяйства"])
+        rows = s._query("SELECT method, result, message_id FROM outbox WHERE sent_at IS NOT NULL")
+        kept = {method: (json.loads(result), number) for method, result, number in rows}
+        assert set(kept["sendMessage"][0]) <= {"message_id", "message_thread_id"}  # the card: in its topic
+        assert kept["createForumTopic"] == ({"message_thread_id": kept["createForumTopic"][1]}, kept[
+            "createForumTopic"][1])
+        assert [set(c) for c in kept["copyMessages"][0]] == [{"message_id"}]
