@@ -33,7 +33,7 @@ from aiogram.exceptions import TelegramConflictError, TelegramRetryAfter
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
-from bot.aio import wait_any
+from bot.aio import wait_any, wait_set
 from bot.clock import Clock
 from bot.storage_alarm import StorageAlarm
 from storage import inbox, outbox
@@ -177,8 +177,7 @@ class Inbox:
                         self._lanes[lane] = asyncio.create_task(self._lane(lane, first), name=f"inbox-lane-{lane}")
             except Exception:
                 log.exception("inbox: reading waiting updates failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+            await wait_set(self._wake, 1.0)  # stop() sets it too
 
     async def _lane(self, lane: int, first: inbox.Incoming | None = None) -> None:
         """The chat's updates one after another. ``first``, its oldest as the dispatcher read it, is used without

@@ -67,7 +67,7 @@ from aiogram.types import FSInputFile
 from pydantic import ValidationError
 
 from bot.admins import Administrators
-from bot.aio import wait_any
+from bot.aio import wait_any, wait_set
 from bot.clock import Clock
 from bot.i18n import _, use
 from bot.outcomes import (
@@ -303,7 +303,7 @@ class Sender:
                     log.exception("outbox delivery failed; retrying shortly")
                     pause = 1.0
                 self._wake.clear()
-                await wait_any(self._wake, self._stopping, timeout=pause)
+                await wait_set(self._wake, pause)  # stop() sets it too
             await self._finish_workers()  # a graceful stop: the calls in flight end and are recorded
         finally:
             for task in list(self._workers.values()):
