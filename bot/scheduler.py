@@ -4,8 +4,8 @@ Deadlines are rows, not jobs: a restart rebuilds nothing by hand. Each tick retu
 anything is owed — a timer's notice, a coordinator's reminder of a message not yet sent on, a digest —
 and the job re-plans itself for exactly then (there is no periodic tick; an hourly look is only a
 safety net, see ``bot.reminders.MAX_WAKE``). A use case that changes what is owed calls ``poke()``: a tick
-runs now, as a task of its own (not through the job: re-adding an APScheduler job costs more than the tick
-itself, and a poke comes with every update); the job is planned again only when the moment owed has changed.
+runs now (or ``POKE_GAP`` after the last one ended), as a task of its own (not through the job: re-adding an
+APScheduler job costs more than the tick itself, and a poke comes with every update); the job is planned again only when the moment owed has changed.
 
 The wait is measured on the injected clock and the trigger set on the system clock: the same thing in
 production. On another clock (tests, a sandbox's fast clock) a watcher re-reads that clock — at most a
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 JOB = "tick"
 WATCH = 1.0  # s, real: how often the watcher re-reads a clock that is not the system's, at most
 STOP_WAIT = 5.0  # s: how long stop() lets a tick under way finish before cancelling it
+# s, real: a poke this soon after a tick ended ticks when the gap is over (a tick came with every update: a
+# twenty-fifth of the CPU at a hundred updates a second); what a poke made due is looked at at most this late
+POKE_GAP = 0.05
 
 
 class Scheduler:
@@ -51,6 +54,7 @@ class Scheduler:
         self._wake: datetime | None = None  # the next moment owed, on the injected clock
         self._current: asyncio.Task[object] | None = None  # the tick under way
         self._watcher: asyncio.Task[None] | None = None
+        self._ended = float("-inf")  # when the last tick ended (the loop's time)
 
     def start(self) -> None:
         self._stopping = False
@@ -93,9 +97,16 @@ class Scheduler:
             self._kick()
 
     def _kick(self) -> None:
-        """A tick now, unless one is about to begin (it reads what the poke's change wrote)."""
+        """A tick now, unless one is about to begin (it reads what the poke's change wrote); within ``POKE_GAP`` of
+        the last tick's end, at that gap's end: under load one tick looks for the updates of its moment."""
         if self._kicked is None or self._kicked.done():
-            self._kicked = asyncio.get_running_loop().create_task(self._tick(), name="scheduler-poke")
+            loop = asyncio.get_running_loop()
+            gap = self._ended + POKE_GAP - loop.time()
+            self._kicked = loop.create_task(self._tick_in(gap) if gap > 0 else self._tick(), name="scheduler-poke")
+
+    async def _tick_in(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._tick()
 
     async def _job(self) -> None:
         """The APScheduler job: a tick at the moment planned."""
@@ -120,6 +131,7 @@ class Scheduler:
         finally:
             self._ticking = False
             self._current = None
+            self._ended = asyncio.get_running_loop().time()
         if self._stopping:
             return
         self.sender.wake()

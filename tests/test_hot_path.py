@@ -12,7 +12,7 @@ import pytest
 from aiogram import F
 
 from bot.clock import SystemClock
-from bot.scheduler import JOB, Scheduler
+from bot.scheduler import JOB, POKE_GAP, Scheduler
 from handlers import build_router, run_filters_inline
 from storage import reports, retention
 from storage.db import CHECKPOINT_EVERY, Database
@@ -107,6 +107,33 @@ async def test_a_poke_ticks_now_and_the_job_stays_planned_for_the_moment_owed():
         scheduler.poke()
         await until(lambda: reminders.ticks == 6 and abs((planned_at(scheduler) - reminders.wake).total_seconds()) < 1,
                     "the job moved to the sooner moment")
+    finally:
+        await scheduler.stop()
+
+
+async def test_a_burst_of_pokes_right_after_a_tick_is_one_tick_at_the_gap_s_end():
+    """Under load (a poke with every update) one tick looks for all the updates of its moment, at most
+    ``POKE_GAP`` later; a poke after a quiet spell still ticks at once."""
+    clock = SystemClock()
+    reminders = FakeReminders(clock.now() + timedelta(hours=1))
+    sender = FakeSender()
+    scheduler = Scheduler(reminders, sender, clock)  # type: ignore[arg-type]
+    scheduler.start()
+    try:
+        await until(lambda: reminders.ticks == 1 and not scheduler._ticking, "the first tick")
+        await asyncio.sleep(POKE_GAP * 2)
+        loop = asyncio.get_running_loop()
+        scheduler.poke()  # quiet until now: at once
+        await until(lambda: reminders.ticks == 2 and not scheduler._ticking, "the poked tick")
+        started = loop.time()
+        for _ in range(20):  # twenty updates in a few milliseconds
+            scheduler.poke()
+            await asyncio.sleep(0)
+        assert sender.wakes >= 21  # the outbox is looked at every time, at once
+        await until(lambda: reminders.ticks == 3, "one tick for the burst")
+        assert loop.time() - started >= POKE_GAP * 0.8
+        await asyncio.sleep(POKE_GAP * 3)
+        assert reminders.ticks == 3
     finally:
         await scheduler.stop()
 
