@@ -5,7 +5,8 @@ anything is owed — a timer's notice, a coordinator's reminder of a message not
 and the job re-plans itself for exactly then (there is no periodic tick; an hourly look is only a
 safety net, see ``bot.reminders.MAX_WAKE``). A use case that changes what is owed calls ``poke()``: a tick
 runs now (or ``POKE_GAP`` after the last one ended), as a task of its own (not through the job: re-adding an
-APScheduler job costs more than the tick itself, and a poke comes with every update); the job is planned again only when the moment owed has changed.
+APScheduler job costs more than the tick itself, and a poke comes with every update); the job is planned again
+only when the moment owed has changed.
 
 The wait is measured on the injected clock and the trigger set on the system clock: the same thing in
 production. On another clock (tests, a sandbox's fast clock) a watcher re-reads that clock — at most a

@@ -100,8 +100,9 @@ async def prune_delivered(db: Database, before: datetime, keep_latest: int = 20,
     Telegram answered with, not the payload nor the rest of the answer: nothing reads them once a call is
     delivered (the sender copies what it needs, topic, card, review message, into the incident when it marks
     the call sent: storage.outbox.record_result; "is the card queued" and "was this notice sent" read the
-    purpose and the dates). Each chat's latest ``keep_latest`` delivered calls stay whole: the duplicate check
-    reads their answers (storage.outbox.last_message_id). Pending and failed calls keep everything. Only calls
+    purpose and the dates; the answer is written as its ids already, storage.outbox._result_json, and older rows
+    get the same here). Each chat's latest ``keep_latest`` delivered calls stay whole, for the duplicate check's
+    look at the latest copies (storage.outbox.own_messages). Pending and failed calls keep everything. Only calls
     not pruned yet are visited (index outbox_unpruned), ``batch`` a transaction, so the bot's use cases
     interleave. Returns how many were pruned."""
     pruned = 0

@@ -1,6 +1,6 @@
 """Delivered calls keep their row and the ids Telegram answered with, not the payload nor the whole answer, once
 a day old (storage.retention.prune_delivered, run by the hourly pass): nothing reads them after delivery, but
-each chat's latest delivered calls, whose answers the duplicate check reads (storage.outbox.last_message_id)."""
+each chat's latest delivered calls (the duplicate check looks at them: storage.outbox.own_messages)."""
 
 from __future__ import annotations
 
