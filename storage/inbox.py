@@ -42,13 +42,10 @@ async def store(db: Database, updates: list[tuple[int, int, dict[str, Any]]], no
 
 def message_of(update: dict[str, Any]) -> int | None:
     """The number of the message an update is about, in its chat (storage.outbox.last_message_id)."""
-    for kind in ("message", "edited_message", "callback_query"):
-        event = update.get(kind)
-        if isinstance(event, dict):
-            number = (event.get("message") or {}).get("message_id") if kind == "callback_query" \
-                else event.get("message_id")
-            return number if isinstance(number, int) else None
-    return None
+    message = update.get("message") or update.get("edited_message") or (update.get("callback_query") or {}).get(
+        "message")  # a press: the message its button is on
+    number = message.get("message_id") if isinstance(message, dict) else None
+    return number if isinstance(number, int) else None
 
 
 async def lanes_waiting(db: Database, now: datetime) -> list[Incoming]:

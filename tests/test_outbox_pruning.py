@@ -150,6 +150,6 @@ async def test_a_delivered_call_keeps_only_the_numbers_telegram_answered(tmp_pat
         rows = s._query("SELECT method, result, message_id FROM outbox WHERE sent_at IS NOT NULL")
         kept = {method: (json.loads(result), number) for method, result, number in rows}
         assert set(kept["sendMessage"][0]) <= {"message_id", "message_thread_id"}  # the card: in its topic
-        assert kept["createForumTopic"] == ({"message_thread_id": kept["createForumTopic"][1]}, kept[
-            "createForumTopic"][1])
+        topic, number = kept["createForumTopic"]
+        assert topic == {"message_thread_id": number}
         assert [set(c) for c in kept["copyMessages"][0]] == [{"message_id"}]
